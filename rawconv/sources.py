@@ -1,0 +1,311 @@
+"""Byte sources: where the bytes of an input come from, and nothing about what they mean.
+
+A :class:`Source` gives bytes by absolute, half-open offset ranges ``[start, stop)``
+from a local file, an fsspec URL (``file://``, ``memory://``, ``s3://``, ``https://``, ...),
+an in-memory buffer, or a ``.gz`` / ``.bz2`` stream. Sources drop their handles when
+pickled and reopen lazily, so they can be sent to Dask workers.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from .errors import RawconvError
+
+__all__ = [
+    "CompressedSource",
+    "FileSource",
+    "FsspecSource",
+    "MemorySource",
+    "Source",
+    "open_source",
+]
+
+
+class Source(ABC):
+    """Random access to the bytes of one input."""
+
+    name: str
+
+    @property
+    @abstractmethod
+    def size(self) -> int | None:
+        """Total size in bytes, or None when unknown until read (compressed streams)."""
+
+    @abstractmethod
+    def readinto(self, start: int, out: np.ndarray | memoryview) -> int:
+        """Fill `out` with bytes from `start` on; return how many were read (short at EOF)."""
+
+    def read(self, start: int, stop: int) -> bytes:
+        """Bytes ``[start, stop)``; fewer only at the end of the input."""
+        if stop <= start:
+            return b""
+        buf = bytearray(stop - start)
+        n = self.readinto(start, memoryview(buf))
+        return bytes(buf[:n])
+
+    def identity(self) -> tuple:
+        """What identifies this version of the input (name, size, modification stamp)."""
+        return (self.name, self.size)
+
+    def close(self) -> None:
+        """Release handles; the source reopens itself on the next read."""
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+class FileSource(Source):
+    """A local file, read with ``os.preadv`` (no shared file position)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+        self.name = self.path
+        if not Path(self.path).exists():
+            raise FileNotFoundError(f"no such input file: {self.path}")
+        if Path(self.path).is_dir():
+            raise IsADirectoryError(f"input is a directory, not a file: {self.path}")
+        self._fd: int | None = None
+
+    def _handle(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        return self._fd
+
+    @property
+    def size(self) -> int:
+        return Path(self.path).stat().st_size
+
+    def readinto(self, start: int, out: np.ndarray | memoryview) -> int:
+        view = memoryview(out).cast("B")
+        fd = self._handle()
+        total = 0
+        while total < len(view):
+            n = os.preadv(fd, [view[total:]], start + total)
+            if n == 0:
+                break
+            total += n
+        return total
+
+    def identity(self) -> tuple:
+        st = Path(self.path).stat()
+        return (str(Path(self.path).resolve()), st.st_size, st.st_mtime_ns)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "name": self.name, "_fd": None}
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class MemorySource(Source):
+    """Bytes already in memory (bytes, bytearray, memoryview or a uint8 array)."""
+
+    def __init__(self, data: bytes | bytearray | memoryview | np.ndarray, name: str = "<memory>"):
+        self._data = memoryview(data).cast("B")
+        self.name = name
+
+    @property
+    def size(self) -> int:
+        return len(self._data)
+
+    def readinto(self, start: int, out: np.ndarray | memoryview) -> int:
+        view = memoryview(out).cast("B")
+        chunk = self._data[start : start + len(view)]
+        view[: len(chunk)] = chunk
+        return len(chunk)
+
+    def __getstate__(self) -> dict:
+        return {"_data": bytes(self._data), "name": self.name}
+
+    def __setstate__(self, state: dict) -> None:
+        self._data = memoryview(state["_data"])
+        self.name = state["name"]
+
+
+class FsspecSource(Source):
+    """Any fsspec URL (``file://``, ``memory://``, ``s3://``, ``https://``, ...)."""
+
+    def __init__(self, url: str, **storage_options: Any) -> None:
+        import fsspec
+
+        self.url = url
+        self.name = url
+        self.storage_options = storage_options
+        self._fs, self._path = fsspec.core.url_to_fs(url, **storage_options)
+        if not self._fs.exists(self._path):
+            raise FileNotFoundError(f"no such input: {url}")
+        self._info = self._fs.info(self._path)
+        self._fh: BinaryIO | None = None
+
+    def _handle(self) -> BinaryIO:
+        if self._fh is None:
+            self._fh = self._fs.open(self._path, "rb", block_size=8 * 2**20)
+        return self._fh
+
+    @property
+    def size(self) -> int | None:
+        size = self._info.get("size")
+        return None if size is None else int(size)
+
+    def readinto(self, start: int, out: np.ndarray | memoryview) -> int:
+        view = memoryview(out).cast("B")
+        fh = self._handle()
+        fh.seek(start)
+        total = 0
+        while total < len(view):
+            chunk = fh.read(len(view) - total)
+            if not chunk:
+                break
+            view[total : total + len(chunk)] = chunk
+            total += len(chunk)
+        return total
+
+    def identity(self) -> tuple:
+        info = self._info
+        stamp = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("created")
+        return (self.url, self.size, str(stamp))
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_fh"] = None
+        return state
+
+
+class CompressedSource(Source):
+    """A gzip or bzip2 stream over another source, read forwards.
+
+    Reading backwards restarts decompression from the beginning, so streamers read
+    these sequentially. The decompressed size is unknown until the end is reached.
+    """
+
+    def __init__(self, inner: Source, codec: str) -> None:
+        if codec not in ("gz", "bz2"):
+            raise ValueError(f"unknown compression {codec!r}: use 'gz' or 'bz2'")
+        self.inner = inner
+        self.codec = codec
+        self.name = inner.name
+        self._stream: BinaryIO | None = None
+        self._pos = 0
+        self._size: int | None = None
+
+    def _open(self) -> BinaryIO:
+        raw = _SourceReader(self.inner)
+        opener = gzip.GzipFile if self.codec == "gz" else bz2.BZ2File
+        return opener(fileobj=raw, mode="rb")  # type: ignore[return-value]
+
+    @property
+    def size(self) -> int | None:
+        return self._size
+
+    def readinto(self, start: int, out: np.ndarray | memoryview) -> int:
+        view = memoryview(out).cast("B")
+        if self._stream is None or start < self._pos:
+            self.close()
+            self._stream = self._open()
+            self._pos = 0
+        try:
+            while self._pos < start:  # skip forwards
+                skipped = self._stream.read(min(start - self._pos, 16 * 2**20))
+                if not skipped:
+                    self._size = self._pos
+                    return 0
+                self._pos += len(skipped)
+            total = 0
+            while total < len(view):
+                n = self._stream.readinto(view[total:])  # type: ignore[attr-defined]
+                if not n:
+                    self._size = self._pos
+                    break
+                total += n
+                self._pos += n
+        except (OSError, EOFError) as exc:
+            raise RawconvError(
+                f"cannot decompress {self.codec} stream: {exc}", path=self.name, offset=self._pos
+            ) from exc
+        return total
+
+    def identity(self) -> tuple:
+        return (*self.inner.identity(), self.codec)
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        self._pos = 0
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_stream"] = None
+        state["_pos"] = 0
+        return state
+
+
+class _SourceReader(io.RawIOBase):
+    """A sequential file object over a Source (what gzip/bz2 need)."""
+
+    def __init__(self, source: Source) -> None:
+        self._source = source
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        n = self._source.readinto(self._pos, b)
+        self._pos += n
+        return n
+
+
+def _compression_of(name: str) -> str | None:
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        return "gz"
+    if lower.endswith(".bz2"):
+        return "bz2"
+    return None
+
+
+def open_source(obj: Any, **storage_options: Any) -> Source:
+    """Make a :class:`Source` from a path, URL, bytes-like object or Source.
+
+    ``.gz`` and ``.bz2`` names are decompressed on the fly. A path that does not exist
+    raises FileNotFoundError.
+    """
+    if isinstance(obj, Source):
+        return obj
+    if isinstance(obj, (bytes, bytearray, memoryview, np.ndarray)):
+        return MemorySource(obj)
+    if isinstance(obj, (str, os.PathLike)):
+        name = os.fspath(obj)
+        if "://" in name:
+            inner: Source = FsspecSource(name, **storage_options)
+        else:
+            inner = FileSource(os.path.expandvars(name))
+        codec = _compression_of(name)
+        return CompressedSource(inner, codec) if codec else inner
+    raise TypeError(f"cannot read bytes from an object of type {type(obj).__name__}")
