@@ -1,0 +1,181 @@
+"""build_raw: convert one DAQ file to LH5 raw-tier tables."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .buffers import RawBufferLibrary, split_out_stream, write_to_lh5_and_clear
+from .formats import detect_format, get_streamer, normalize_stream_type
+from .lh5out import LH5Writer
+from .progress import Progress
+from .report import ConversionReport
+from .sources import CompressedSource, FileSource, FsspecSource, Source, open_source
+
+log = logging.getLogger(__name__)
+
+__all__ = ["build_raw", "default_output_name"]
+
+
+def default_output_name(source: Source) -> str:
+    """``run.fcio`` -> ``run.lh5`` beside the input (``.gz`` / ``.bz2`` removed first)."""
+    inner = source.inner if isinstance(source, CompressedSource) else source
+    if isinstance(inner, FileSource):
+        path = Path(inner.path)
+    elif isinstance(inner, FsspecSource):
+        path = Path(inner.url.rsplit("/", 1)[-1])
+    else:
+        raise ValueError("an input held in memory needs an explicit out_spec")
+    if isinstance(source, CompressedSource):
+        path = path.with_suffix("")
+    return str(path.with_suffix(".lh5"))
+
+
+def _library(
+    out_spec: Any, source: Source, kw_dict: Mapping[str, Any]
+) -> tuple[RawBufferLibrary | None, str]:
+    """(library, default out_stream) for every out_spec form build_raw accepts."""
+    if out_spec is None:
+        return None, default_output_name(source)
+    if isinstance(out_spec, RawBufferLibrary):
+        return out_spec, ""
+    if isinstance(out_spec, Mapping):
+        return RawBufferLibrary(out_spec, kw_dict=kw_dict), ""
+    if isinstance(out_spec, (str, os.PathLike)):
+        text = os.fspath(out_spec)
+        if text.lower().endswith((".json", ".yaml", ".yml")):
+            return RawBufferLibrary(text, kw_dict=kw_dict), ""
+        return None, os.path.expandvars(text)
+    raise TypeError(
+        f"out_spec must be None, a file name, a .json/.yaml path, a dict or a RawBufferLibrary, "
+        f"not {type(out_spec).__name__}"
+    )
+
+
+def build_raw(
+    in_stream: Any,
+    in_stream_type: str | None = None,
+    out_spec: Any = None,
+    buffer_size: int = 8192,
+    n_max: float = math.inf,
+    overwrite: bool = False,
+    hdf5_settings: Mapping[str, Any] | str | None = None,
+    db_dict: Mapping | None = None,
+    progress: bool | None = None,
+    **kwargs: Any,
+) -> ConversionReport:
+    """Convert one DAQ input to LH5 tables.
+
+    Parameters
+    ----------
+    in_stream
+        path (``$VARS`` expanded), fsspec URL, bytes-like object or
+        :class:`~rawconv.sources.Source`; ``.gz`` / ``.bz2`` are decompressed on the fly.
+    in_stream_type
+        ``FlashCam`` (or ``FCIO``), ``ORCA``, ...; detected from the input's first bytes
+        when None (not from its name).
+    out_spec
+        None: ``<input without extension>.lh5``; a file name, optionally ``file.lh5:/group``;
+        a ``.json`` / ``.yaml`` out_spec file; an out_spec dict; or a RawBufferLibrary.
+    buffer_size
+        rows per buffer (fewer when the buffers would need more than 256 MiB together).
+    n_max
+        the number of data rows to convert: rows are counted over all data tables
+        (header tables excluded) in the order their records appear in the input, and
+        conversion stops at the record that reaches `n_max`, of whose rows only those up to
+        `n_max` are kept. Rows of keys no buffer takes are not counted.
+    overwrite
+        replace existing outputs. Without it, an existing output raises FileExistsError
+        before any file is touched.
+    hdf5_settings
+        h5py dataset settings or a compression name (``"gzip:6"``, ``"lzf"``, ``"none"``...)
+        for every dataset; per-column settings in decoded_values / proc_spec take precedence.
+    db_dict
+        parameters for proc_spec processing, looked up by out_name then group.
+    progress
+        show a progress bar (None: when logging is at INFO or more verbose).
+    **kwargs
+        values for ``{variables}`` in the out_spec.
+
+    Returns
+    -------
+    ConversionReport
+        what was read and written, with timings.
+
+    Outputs are written under temporary names and appear under their final names only when
+    complete; on any error they are removed.
+    """
+    t_start = time.perf_counter()
+    if isinstance(in_stream, str) and "://" not in in_stream:
+        in_stream = os.path.expandvars(in_stream)
+    source = open_source(in_stream)
+    stream_type = normalize_stream_type(in_stream_type) if in_stream_type else detect_format(source)
+    streamer = get_streamer(stream_type)
+    rb_lib, default_out = _library(out_spec, source, kwargs)
+    try:
+        header_rbs = streamer.open_stream(
+            source,
+            rb_lib=rb_lib,
+            buffer_size=buffer_size,
+            chunk_mode="only_full",
+            out_stream=default_out,
+        )
+        streamer.n_max = n_max
+        outputs = _output_files(streamer)
+        _check_outputs(outputs, overwrite)
+        report = ConversionReport(input=source.name, stream_type=stream_type)
+        writer = LH5Writer(hdf5_settings=hdf5_settings, atomic=True)
+        show = progress if progress is not None else log.getEffectiveLevel() <= logging.INFO
+        try:
+            with Progress(total=source.size, enabled=show, desc=Path(source.name).name) as bar:
+                _write(header_rbs, writer, db_dict, report)
+                while True:
+                    chunk = streamer.read_chunk()
+                    if not chunk:
+                        break
+                    _write(chunk, writer, db_dict, report)
+                    bar.update_to(streamer.n_bytes_read)
+                bar.update_to(streamer.n_bytes_read)
+            if streamer.garbage.n_garbage and outputs:
+                streamer.garbage.write_out_garbage(outputs[0], "/", lh5_store=writer)
+                report.garbage_rows = streamer.garbage.n_garbage
+            report.outputs = writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+    finally:
+        streamer.close_stream()
+    report.bytes_read = streamer.n_bytes_read
+    report.problems = list(streamer.problems)
+    report.seconds = time.perf_counter() - t_start
+    log.info(report.summary())
+    return report
+
+
+def _write(rbs: list, writer: LH5Writer, db_dict: Mapping | None, report: ConversionReport) -> None:
+    for rb in rbs:
+        if rb.lgdo is not None and rb.loc > 0:
+            filename, group = split_out_stream(rb.out_stream)
+            if filename:
+                report.add_rows(filename, group, rb.out_name, rb.loc)
+    write_to_lh5_and_clear(rbs, writer, db_dict)
+
+
+def _output_files(streamer: Any) -> list[str]:
+    files = []
+    for rb in streamer.rb_lib.all_buffers():
+        filename = split_out_stream(rb.out_stream)[0]
+        if filename and filename not in files:
+            files.append(filename)
+    return files
+
+
+def _check_outputs(outputs: list[str], overwrite: bool) -> None:
+    for path in outputs:
+        if Path(path).exists() and not overwrite:
+            raise FileExistsError(f"output {path} exists; use overwrite=True to replace it")

@@ -1,0 +1,293 @@
+"""FCIOStreamer: reads FlashCam FCIO streams block by block (formats.md, section 1).
+
+The input is read in large blocks; :func:`~.kernels.index_records` tables the complete
+records of a block, and runs of records of one decoder are handed to its kernel in one call.
+Packet ids: the first record (the FCIOConfig) is 0, every later record counts up by one, and
+an FSP record shares the id of the record it precedes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from ...buffers import RawBuffer, RawBufferLibrary
+from ...decoder import DataDecoder, GarbageCode
+from ...errors import CorruptDataError, RawconvError
+from ...routing import DecoderRoute
+from ...streamer import DataStreamer
+from .block import RecordBlock
+from .config import FCIOConfig
+from .decoders import FCConfigDecoder, FCEventDecoder, FCIOEventState, FCStatusDecoder
+from .kernels import (
+    INDEX_BAD_FRAME_SIZE,
+    INDEX_BAD_HEADER,
+    INDEX_FULL,
+    INDEX_NEED_MORE,
+    INDEX_ORPHAN_FRAME,
+    INDEX_TRUNCATED,
+    TAG_PROTOCOL,
+    assign_packet_ids,
+    index_records,
+    read_i32,
+)
+from .layout import (
+    FSP_TAGS,
+    MAX_FRAME_BYTES,
+    TAG_CONFIG,
+    TAG_EVENT,
+    TAG_NAMES,
+    TAG_SPARSEEVENT,
+    TAG_STATUS,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FCIOStreamer"]
+
+BLOCK_BYTES = 16 << 20
+MAX_RECORDS = 1 << 16
+MAX_FRAMES = 1 << 18
+
+_INDEX_ERRORS = {
+    INDEX_BAD_HEADER: "impossible frame header (neither a tag nor a frame length)",
+    INDEX_ORPHAN_FRAME: "data frame before any record tag",
+    INDEX_BAD_FRAME_SIZE: "frame length larger than any frame of this configuration",
+}
+
+
+class FCIOStreamer(DataStreamer):
+    """Decodes FCIO files and streams into FCConfig, FCEvent and FCStatus tables."""
+
+    def __init__(self, block_bytes: int = BLOCK_BYTES) -> None:
+        super().__init__()
+        self.block_bytes = block_bytes
+        self.config: FCIOConfig | None = None
+        self.config_decoder = FCConfigDecoder()
+        self.event_decoder = FCEventDecoder()
+        self.status_decoder = FCStatusDecoder()
+        self._decoders: list[DataDecoder] = [
+            self.config_decoder,
+            self.event_decoder,
+            self.status_decoder,
+        ]
+        self._by_tag: dict[int, DataDecoder] = {
+            TAG_EVENT: self.event_decoder,
+            TAG_SPARSEEVENT: self.event_decoder,
+            TAG_STATUS: self.status_decoder,
+        }
+        self.skipped_records: dict[int, int] = {}
+        self._block: RecordBlock | None = None
+
+    def get_decoder_list(self) -> list[DataDecoder]:
+        return list(self._decoders)
+
+    # --- opening ----------------------------------------------------------------------------
+
+    def open_stream(
+        self,
+        stream_name: Any,
+        rb_lib: RawBufferLibrary | None = None,
+        buffer_size: int = 8192,
+        chunk_mode: str = "any_full",
+        out_stream: str = "",
+    ) -> list[RawBuffer]:
+        """Open an FCIO input, read up to its first FCIOConfig and allocate the buffers."""
+        source = self._open_source(stream_name)
+        self._block = RecordBlock.allocate(source.name, self.block_bytes, MAX_RECORDS, MAX_FRAMES)
+        self._fill, self._next, self._cursor = 0, 0, 0
+        self._pid_counter = -1
+        self._pending_error: Exception | None = None
+        self._source_eof = False
+        self._event_frames = 0
+        self.skipped_records = {}
+        self.config = None
+        self._max_frame = MAX_FRAME_BYTES
+        while True:
+            if self._cursor >= self._block.n and not self._load():
+                raise RawconvError("no FCIOConfig record in the input", path=source.name)
+            tag = int(self._block.tag[self._cursor])
+            if tag == TAG_PROTOCOL:
+                self._cursor += 1
+                continue
+            if tag == TAG_CONFIG:
+                break
+            if tag in FSP_TAGS:
+                self._cursor += 1
+                continue
+            raise CorruptDataError(
+                f"{TAG_NAMES.get(tag, f'tag {tag}')} record before the first FCIOConfig",
+                **self._block.where(self._cursor),
+            )
+        self._apply_config(self.config_decoder.parse(self._block, self._cursor))
+        self._init_buffers(
+            rb_lib, buffer_size, chunk_mode, out_stream, header_decoders=(self.config_decoder.name,)
+        )
+        self._routes = {
+            name: DecoderRoute(decoder, self.rb_lib[name])
+            for decoder in self._decoders
+            if (name := decoder.name) in self.rb_lib
+        }
+        self._decode_run(self.config_decoder, self._cursor, self._cursor + 1)
+        return self.header_rbs
+
+    def _apply_config(self, config: FCIOConfig) -> None:
+        if self.config is not None and not self.config.same_shape(config):
+            raise RawconvError(
+                f"an FCIOConfig changes the event shape from {self.config.ntraces} traces x "
+                f"{self.config.eventsamples} samples to {config.ntraces} x "
+                f"{config.eventsamples}; convert the parts of the stream separately",
+                path=self.name,
+            )
+        keep_state = self.config is not None
+        self.config = config
+        for decoder in self._decoders:
+            if decoder is self.event_decoder:
+                state = self.event_decoder.state if keep_state else FCIOEventState(config.ntraces)
+                decoder.set_config(config, state)
+            else:
+                decoder.set_config(config)
+        self._max_frame = max(config.ntraces * config.trace_frame_bytes, 1 << 20)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def _load(self) -> bool:
+        """Index the next records; False when the input has no more."""
+        block = self._block
+        assert block is not None and self.source is not None
+        if self._pending_error is not None:
+            raise self._pending_error
+        if self._source_eof and self._next >= self._fill:
+            return False
+        keep = self._fill - self._next
+        block.buf[:keep] = block.buf[self._next : self._fill]
+        block.base += self._next
+        self._fill, self._next = keep, 0
+        while True:
+            if not self._source_eof and self._fill < len(block.buf):
+                got = self.source.readinto(block.base + self._fill, block.buf[self._fill :])
+                self.n_bytes_read += got
+                self._fill += got
+                self._source_eof = self._fill < len(block.buf)
+            n, _, nxt, status, spos = index_records(
+                block.buf, self._fill, 0, self._source_eof, self._max_frame,
+                block.tag, block.start, block.stop, block.frame0, block.nframes,
+                block.frame_off, block.frame_len,
+            )  # fmt: skip
+            if status == INDEX_NEED_MORE and n == 0:
+                block.buf = np.concatenate(
+                    [block.buf[: self._fill], np.empty(len(block.buf), np.uint8)]
+                )
+                continue
+            break
+        block.n = n
+        self._next = nxt
+        self._cursor = 0
+        self._pid_counter = assign_packet_ids(
+            block.tag, n, self._pid_counter, min(FSP_TAGS), max(FSP_TAGS), block.pid
+        )
+        if status in _INDEX_ERRORS:
+            # raised once the valid records before the damage are decoded
+            self._pending_error = CorruptDataError(
+                _INDEX_ERRORS[status], path=self.name, offset=int(block.base + spos)
+            )
+        elif self._source_eof and status != INDEX_FULL:
+            self._check_tail(status, nxt)
+        if block.n == 0 and self._pending_error is not None:
+            raise self._pending_error
+        return block.n > 0
+
+    def _check_tail(self, status: int, nxt: int) -> None:
+        """At the end of the input: drop (and report) a record cut by truncation."""
+        block = self._block
+        assert block is not None
+        if status != INDEX_TRUNCATED and block.n > 0 and not self._complete(block.n - 1):
+            block.n -= 1
+            nxt = int(block.start[block.n])
+        elif status != INDEX_TRUNCATED:
+            return
+        cut = block.buf[nxt : self._fill]
+        tag = -int(read_i32(block.buf, nxt)) if len(cut) >= 4 else 0
+        name = TAG_NAMES.get(tag, "record")
+        msg = (
+            f"input ends inside a record: {len(cut)} bytes of an incomplete {name} at "
+            f"offset {block.base + nxt} ignored"
+        )
+        log.warning("%s: %s", self.name, msg)
+        self.problems.append(msg)
+        self.garbage.put_in_garbage(cut, -1, GarbageCode.TRUNCATED, offset=int(block.base + nxt))
+        self._next = self._fill
+
+    def _complete(self, i: int) -> bool:
+        """Whether the last record at the end of the input has all the frames of its tag."""
+        block = self._block
+        assert block is not None
+        tag = int(block.tag[i])
+        nframes = int(block.nframes[i])
+        offsets, lengths = block.frames(i)
+        if tag == TAG_EVENT:
+            expected = self._event_frames
+            if expected == 0:  # the first event of the stream sets what a full event has
+                firsts = np.flatnonzero(block.tag[: block.n] == TAG_EVENT)
+                expected = int(block.nframes[firsts[0]]) if firsts[0] < i else 6
+            return nframes >= expected
+        if tag == TAG_SPARSEEVENT:
+            if nframes < 6 or lengths[5] != 4:
+                return False
+            return nframes >= 7 + int(read_i32(block.buf, int(offsets[5])))
+        if tag == TAG_STATUS:
+            if nframes < 4 or lengths[2] != 4:
+                return False
+            return nframes >= 4 + int(read_i32(block.buf, int(offsets[2])))
+        if tag == TAG_CONFIG:
+            return nframes >= 10
+        return nframes > 0 or tag == TAG_PROTOCOL
+
+    def _decode_step(self, single: bool) -> bool:
+        block = self._block
+        assert block is not None
+        if self._cursor >= block.n and not self._load():
+            return False
+        i = self._cursor
+        tag = int(block.tag[i])
+        if tag == TAG_CONFIG:
+            self._apply_config(self.config_decoder.parse(block, i))
+            self._decode_run(self.config_decoder, i, i + 1)
+            return True
+        decoder = self._by_tag.get(tag)
+        if tag == TAG_EVENT and self._event_frames == 0:
+            self._event_frames = int(block.nframes[i])
+        j = i + 1
+        if not single:
+            while (
+                j < block.n
+                and self._by_tag.get(int(block.tag[j])) is decoder
+                and (int(block.tag[j]) != TAG_CONFIG)
+            ):
+                j += 1
+        if decoder is None or decoder.name not in self._routes:
+            for k in range(i, j):
+                t = int(block.tag[k])
+                if t != TAG_PROTOCOL:
+                    self.skipped_records[t] = self.skipped_records.get(t, 0) + 1
+            self._cursor = j
+            return True
+        self._decode_run(decoder, i, j)
+        return True
+
+    def _decode_run(self, decoder: DataDecoder, i: int, j: int) -> None:
+        route = self._routes.get(decoder.name)
+        if route is None:
+            self._cursor = j
+            return
+        done, rows = route.decode(self._block, i, j, self.rows_left())
+        self.n_rows_read += rows if decoder is not self.config_decoder else 0
+        if done == 0 and route.free_rows() >= decoder.get_max_rows_in_packet():
+            raise RawconvError(
+                f"a {decoder.name} record needs more rows than its buffer holds; raise buffer_size",
+                **self._block.where(i, decoder.name),
+            )
+        self._cursor = i + done
+        self.packet_id = int(self._block.pid[max(i + done - 1, 0)])

@@ -1,0 +1,350 @@
+"""The one module that writes LH5: LGDO objects appended to HDF5 files with h5py.
+
+The layout is legend-lh5io's, so that ``lh5.read`` returns the LGDOs that were written:
+structs and tables are groups with a ``datatype`` attribute (``table{a,b}``); arrays are
+datasets resizable along the first axis; vectors of vectors are groups holding
+``flattened_data`` and ``cumulative_length``; scalars are scalar datasets. Every other LGDO
+attribute (``units``, ...) is copied, except ``compression`` and ``hdf5_settings`` which
+choose how the dataset is stored.
+
+Write settings, lowest precedence first: :data:`DEFAULT_HDF5_SETTINGS` < the writer's
+``hdf5_settings`` < the ``write()`` keywords < the LGDO attribute ``compression`` < the LGDO
+attribute ``hdf5_settings``.
+
+With ``atomic=True`` (what ``build_raw`` uses), each output is written under a temporary name
+in its folder and moved to its final name by :meth:`LH5Writer.commit`; :meth:`LH5Writer.abort`
+deletes it. A final-named output therefore always is a complete file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+from lgdo import (
+    LGDO,
+    Array,
+    Scalar,
+    Struct,
+    VectorOfVectors,
+)
+
+from .compression import resolve_settings
+from .errors import RawconvError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_HDF5_SETTINGS", "LH5Writer"]
+
+DEFAULT_HDF5_SETTINGS: dict[str, Any] = {
+    "compression": "gzip",
+    "compression_opts": 4,
+    "shuffle": True,
+}
+"""gzip level 4 with byte shuffling, as legend-lh5io writes by default."""
+
+CHUNK_BYTES = 1 << 20
+"""Target size of an HDF5 chunk (uncompressed)."""
+
+MIN_CHUNK_ROWS = 1024
+"""Chunks of 1-D columns hold at least this many rows (unless a row is large)."""
+
+_CHUNK_CACHE_BYTES = 8 << 20
+
+
+def temp_name(path: str | os.PathLike) -> str:
+    """The temporary name an output is written under until committed."""
+    p = Path(path)
+    return str(p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.rawconv-tmp"))
+
+
+class _OutFile:
+    def __init__(self, path: str, atomic: bool, locking: bool | None) -> None:
+        self.path = path
+        self.write_path = temp_name(path) if atomic else path
+        Path(self.write_path).parent.mkdir(parents=True, exist_ok=True)
+        mode = "w" if atomic else "a"
+        kwargs = {} if locking is None else {"locking": locking}
+        try:
+            self.h5 = h5py.File(self.write_path, mode, rdcc_nbytes=_CHUNK_CACHE_BYTES, **kwargs)
+        except OSError as exc:
+            raise RawconvError(f"cannot open output for writing: {exc}", path=path) from exc
+        if "datatype" not in self.h5.attrs:
+            self.h5.attrs["datatype"] = "struct{}"
+
+
+class LH5Writer:
+    """Appends LGDO objects to LH5 files, keeping the files open until closed.
+
+    Parameters
+    ----------
+    hdf5_settings
+        h5py dataset settings (``compression``, ``compression_opts``, ``shuffle``,
+        ``chunks``...) or a compression name (``"gzip:6"``, ``"lzf"``, ``"zstd"``, ``"none"``).
+    atomic
+        write to temporary names and move them into place on :meth:`commit`.
+    locking
+        HDF5 file locking (None: HDF5's default; False is needed on some network file systems).
+    """
+
+    def __init__(
+        self,
+        hdf5_settings: Mapping[str, Any] | str | None = None,
+        atomic: bool = True,
+        locking: bool | None = None,
+    ) -> None:
+        self.settings = resolve_settings(DEFAULT_HDF5_SETTINGS, hdf5_settings)
+        self.atomic = atomic
+        self.locking = locking
+        self._files: dict[str, _OutFile] = {}
+
+    @property
+    def paths(self) -> list[str]:
+        """Final paths of the files written so far."""
+        return list(self._files)
+
+    def _file(self, path: str) -> _OutFile:
+        key = os.path.abspath(path)
+        if key not in self._files:
+            self._files[key] = _OutFile(key, self.atomic, self.locking)
+        return self._files[key]
+
+    def write(
+        self,
+        obj: LGDO,
+        name: str,
+        lh5_file: str | os.PathLike,
+        group: str = "/",
+        n_rows: int | None = None,
+        **h5py_kwargs: Any,
+    ) -> None:
+        """Append the first `n_rows` rows of `obj` to ``lh5_file:group/name``."""
+        out = self._file(os.fspath(lh5_file))
+        settings = resolve_settings(self.settings, h5py_kwargs) if h5py_kwargs else self.settings
+        parent = _require_groups(out.h5, group.strip("/").split("/") if group.strip("/") else [])
+        parts = [p for p in name.split("/") if p]
+        if not parts:
+            raise RawconvError(f"empty object name for group {group!r}", path=out.path)
+        parent = _require_groups(parent, parts[:-1])
+        try:
+            _write_obj(parent, parts[-1], obj, n_rows, settings)
+        except RawconvError:
+            raise
+        except (OSError, ValueError, TypeError) as exc:
+            raise RawconvError(
+                f"cannot write {group.rstrip('/')}/{name}: {exc}", path=out.path
+            ) from exc
+
+    def flush(self) -> None:
+        """Flush every open file."""
+        for out in self._files.values():
+            out.h5.flush()
+
+    def commit(self) -> list[str]:
+        """Close every file and move it to its final name; returns the final paths."""
+        done = []
+        for out in self._files.values():
+            out.h5.close()
+            if out.write_path != out.path:
+                os.replace(out.write_path, out.path)
+            done.append(out.path)
+        self._files.clear()
+        return done
+
+    def abort(self) -> None:
+        """Close every file; temporary files are deleted (final names never appear)."""
+        for out in self._files.values():
+            try:
+                out.h5.close()
+            finally:
+                if out.write_path != out.path:
+                    Path(out.write_path).unlink(missing_ok=True)
+        self._files.clear()
+
+    def close(self) -> None:
+        """Commit (atomic writers) or just close the files."""
+        self.commit()
+
+    def __enter__(self) -> LH5Writer:
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def _add_struct_field(group: h5py.Group, field: str) -> None:
+    """Keep a group's ``struct{...}`` / ``table{...}`` datatype listing its fields."""
+    dtype = group.attrs.get("datatype", "struct{}")
+    if isinstance(dtype, bytes):
+        dtype = dtype.decode()
+    kind, _, rest = dtype.partition("{")
+    fields = [f for f in rest.rstrip("}").split(",") if f]
+    if field not in fields:
+        fields.append(field)
+        group.attrs["datatype"] = f"{kind}{{{','.join(sorted(fields))}}}"
+
+
+def _require_groups(parent: h5py.Group, names: list[str]) -> h5py.Group:
+    for name in names:
+        if name not in parent:
+            _add_struct_field(parent, name)
+            grp = parent.create_group(name)
+            grp.attrs["datatype"] = "struct{}"
+            parent = grp
+        else:
+            parent = parent[name]
+            if not isinstance(parent, h5py.Group):
+                raise RawconvError(f"{parent.name} exists and is not a group")
+    return parent
+
+
+def _lgdo_attrs(obj: LGDO) -> dict[str, Any]:
+    attrs = obj.getattrs(datatype=True)
+    attrs.pop("compression", None)
+    attrs.pop("hdf5_settings", None)
+    attrs["datatype"] = obj.form_datatype()
+    return attrs
+
+
+def _obj_settings(obj: LGDO, settings: Mapping[str, Any]) -> dict[str, Any]:
+    comp = obj.attrs.get("compression")
+    h5s = obj.attrs.get("hdf5_settings")
+    if comp is None and h5s is None and "compression" not in obj.attrs:
+        return dict(settings)
+    out = dict(settings)
+    if "compression" in obj.attrs:
+        out = resolve_settings(out, comp if comp is not None else "none")
+    if h5s is not None:
+        out = resolve_settings(out, h5s)
+    return out
+
+
+def _write_obj(
+    parent: h5py.Group, name: str, obj: LGDO, n_rows: int | None, settings: Mapping[str, Any]
+) -> None:
+    if isinstance(obj, Struct):
+        grp = _require_struct_group(parent, name, obj)
+        for field, col in obj.items():
+            _write_obj(grp, str(field), col, n_rows, settings)
+            _add_struct_field(grp, str(field))
+        return
+    if isinstance(obj, VectorOfVectors):
+        _write_vov(parent, name, obj, n_rows, settings)
+        return
+    if isinstance(obj, Array):
+        nda = obj.nda if n_rows is None else obj.nda[:n_rows]
+        _append_dataset(parent, name, nda, _lgdo_attrs(obj), _obj_settings(obj, settings))
+        return
+    if isinstance(obj, Scalar):
+        _write_scalar(parent, name, obj)
+        return
+    raise RawconvError(f"cannot write LGDO of type {type(obj).__name__} ({parent.name}/{name})")
+
+
+def _require_struct_group(parent: h5py.Group, name: str, obj: LGDO) -> h5py.Group:
+    if name in parent:
+        grp = parent[name]
+        if not isinstance(grp, h5py.Group):
+            raise RawconvError(f"{grp.name} exists and is not a group")
+        return grp
+    _add_struct_field(parent, name)
+    grp = parent.create_group(name)
+    attrs = _lgdo_attrs(obj)
+    kind = attrs["datatype"].partition("{")[0]
+    attrs["datatype"] = f"{kind}{{}}"
+    grp.attrs.update(attrs)
+    return grp
+
+
+def _write_vov(
+    parent: h5py.Group, name: str, obj: VectorOfVectors, n_rows: int | None, settings: Mapping
+) -> None:
+    grp = _require_struct_group(parent, name, obj)
+    grp.attrs["datatype"] = obj.form_datatype()
+    cl = obj.cumulative_length.nda
+    n = len(cl) if n_rows is None else n_rows
+    n_flat = int(cl[n - 1]) if n > 0 else 0
+    offset = 0
+    if "cumulative_length" in grp and len(grp["cumulative_length"]) > 0:
+        offset = int(grp["cumulative_length"][-1])
+    fd = obj.flattened_data
+    if isinstance(fd, VectorOfVectors):
+        _write_vov(grp, "flattened_data", fd, n_flat, settings)
+    else:
+        _append_dataset(
+            grp, "flattened_data", fd.nda[:n_flat], _lgdo_attrs(fd), _obj_settings(fd, settings)
+        )
+    cl_out = cl[:n].astype(np.int64, copy=True)
+    if offset:
+        cl_out += offset
+    _append_dataset(
+        grp,
+        "cumulative_length",
+        cl_out,
+        _lgdo_attrs(obj.cumulative_length),
+        _obj_settings(obj.cumulative_length, settings),
+    )
+
+
+def _write_scalar(parent: h5py.Group, name: str, obj: Scalar) -> None:
+    if name in parent:
+        del parent[name]
+    value = obj.value
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    ds = parent.create_dataset(name, data=value)
+    ds.attrs.update(_lgdo_attrs(obj))
+
+
+def chunk_shape(shape: tuple[int, ...], itemsize: int, first_rows: int) -> tuple[int, ...]:
+    """Chunk shape of about CHUNK_BYTES, whole rows, at most as many rows as needed."""
+    row_bytes = max(1, itemsize * int(np.prod(shape[1:], dtype=np.int64)))
+    rows = max(1, CHUNK_BYTES // row_bytes)
+    rows = min(rows, max(first_rows, min(MIN_CHUNK_ROWS, rows)))
+    return (max(1, rows), *shape[1:])
+
+
+def _append_dataset(
+    parent: h5py.Group,
+    name: str,
+    nda: np.ndarray,
+    attrs: Mapping[str, Any],
+    settings: Mapping[str, Any],
+) -> None:
+    if nda.dtype == np.bool_:
+        nda = nda.view(np.uint8)
+    if name in parent:
+        ds = parent[name]
+        if not isinstance(ds, h5py.Dataset):
+            raise RawconvError(f"{ds.name} exists and is not a dataset")
+        if ds.shape[1:] != nda.shape[1:]:
+            raise RawconvError(
+                f"cannot append rows of shape {nda.shape[1:]} to {ds.name} of shape {ds.shape[1:]}"
+            )
+        if len(nda) == 0:
+            return
+        start = ds.shape[0]
+        ds.resize(start + len(nda), axis=0)
+        ds[start:] = nda
+        return
+    if str(parent.attrs.get("datatype", "struct")).startswith(("struct", "table")):
+        _add_struct_field(parent, name)
+    kwargs = dict(settings)
+    kwargs.setdefault("chunks", chunk_shape(nda.shape, nda.dtype.itemsize, len(nda)))
+    if kwargs.get("chunks") is not None and isinstance(kwargs["chunks"], list):
+        kwargs["chunks"] = tuple(kwargs["chunks"])
+    ds = parent.create_dataset(
+        name, shape=nda.shape, maxshape=(None, *nda.shape[1:]), dtype=nda.dtype, **kwargs
+    )
+    if len(nda):
+        ds[...] = nda
+    ds.attrs.update(attrs)

@@ -1,0 +1,265 @@
+"""The out_spec shorthand: which decoded rows go to which buffer, file and table.
+
+An out_spec is a dict (or a JSON / YAML file holding one)::
+
+    {DecoderClassName | "*": {buffer_name: {"key_list": [...], "out_stream": "file.lh5:/group",
+                                            "out_name": "table", "proc_spec": {...}}}}
+
+Expansion rules (reference-converter.md, section 2), with the reference's quirks fixed:
+
+1. an empty buffer name or a missing ``key_list`` is an error;
+2. a 2-element list of ints in ``key_list`` is an inclusive range: ``[[24, 26], 30]`` gives
+   ``[24, 25, 26, 30]``;
+3. a buffer whose name, ``out_name`` or ``out_stream`` contains ``{key`` is split into one buffer per
+   key, for concrete keys here and for wildcard keys once the decoder's keys are known;
+4. ``out_stream`` and ``out_name`` are formatted with the keyword dict, ``{name}`` (the buffer
+   name) and ``{key}``; then environment variables (``$VAR``) are expanded. Every buffer gets its
+   own copy of the keywords, so nothing leaks from one buffer to the next;
+5. ``out_name`` defaults to the buffer name;
+6. wildcards (``"*"`` takes every key no other buffer of the decoder took; other strings with
+   ``*``, ``?`` or ``[`` are fnmatch patterns on ``str(key)``) are resolved by
+   :func:`resolve_wildcards` when the stream is opened;
+7. every buffer listed under the decoder ``"*"`` applies to each decoder the spec does not
+   name, with ``{name}`` in its buffer name standing for the decoder's name without "Decoder".
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import json
+import os
+import string
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import OutSpecError
+
+__all__ = [
+    "decoder_short_name",
+    "expand_key_list",
+    "expand_rblist_json_dict",
+    "format_template",
+    "is_wildcard",
+    "load_out_spec",
+    "resolve_wildcards",
+]
+
+_WILDCARD_CHARS = "*?["
+
+
+def is_wildcard(key: Any) -> bool:
+    """True for string keys that are patterns (``"*"``, ``"11*"``, ``"ch?"``...)."""
+    return isinstance(key, str) and any(c in key for c in _WILDCARD_CHARS)
+
+
+def decoder_short_name(decoder_name: str) -> str:
+    """``"FCEventDecoder"`` -> ``"FCEvent"``."""
+    return decoder_name[: -len("Decoder")] if decoder_name.endswith("Decoder") else decoder_name
+
+
+def load_out_spec(path: str | os.PathLike) -> dict:
+    """Read an out_spec from a ``.json``, ``.yaml`` or ``.yml`` file."""
+    path = Path(os.path.expandvars(os.fspath(path)))
+    if not path.exists():
+        raise FileNotFoundError(f"out_spec file not found: {path}")
+    text = path.read_text()
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            spec = yaml.safe_load(text)
+        else:
+            spec = json.loads(text)
+    except Exception as exc:
+        raise OutSpecError(f"cannot parse out_spec: {exc}", path=str(path)) from exc
+    if not isinstance(spec, dict):
+        raise OutSpecError("an out_spec file must hold a mapping", path=str(path))
+    return spec
+
+
+def expand_key_list(key_list: Iterable[Any]) -> list[Any]:
+    """Expand 2-element ``[first, last]`` int lists into inclusive ranges."""
+    keys: list[Any] = []
+    for key in key_list:
+        if isinstance(key, (list, tuple)):
+            if len(key) == 2 and all(isinstance(k, int) for k in key):
+                first, last = key
+                if last < first:
+                    raise OutSpecError(f"empty key range {list(key)}: first > last")
+                keys.extend(range(first, last + 1))
+            else:
+                keys.extend(key)
+        else:
+            keys.append(key)
+    return keys
+
+
+class _KeepUnknown(dict):
+    """Format mapping that raises for unknown names, except `key` which is kept for later."""
+
+    def __missing__(self, name: str) -> Any:
+        raise KeyError(name)
+
+
+def format_template(template: str, values: Mapping[str, Any], keep: Iterable[str] = ()) -> str:
+    """Format `template` with `values`, leaving ``{name...}`` placeholders in `keep` untouched.
+
+    Unknown names not in `keep` raise OutSpecError. Environment variables are not expanded here.
+    """
+    keep = set(keep)
+    out = []
+    for literal, field, spec, conv in string.Formatter().parse(template):
+        out.append(literal.replace("{", "{{").replace("}", "}}"))
+        if field is None:
+            continue
+        base = field.split(".")[0].split("[")[0]
+        if base in values:
+            piece = "{" + field + ("!" + conv if conv else "") + (":" + spec if spec else "") + "}"
+            out.append(piece)
+        elif base in keep:
+            kept = "{" + field + ("!" + conv if conv else "") + (":" + spec if spec else "") + "}"
+            out.append(kept.replace("{", "{{").replace("}", "}}"))
+        else:
+            raise OutSpecError(
+                f"undefined variable {{{base}}} in {template!r}; "
+                f"known: {sorted(set(values) | keep)}"
+            )
+    try:
+        return "".join(out).format_map(_KeepUnknown(values))
+    except (ValueError, KeyError, IndexError) as exc:
+        raise OutSpecError(f"cannot format {template!r}: {exc}") from exc
+
+
+def _has_key_field(*templates: str) -> bool:
+    return any("{key" in t for t in templates if t)
+
+
+def _finish_buffer(name: str, spec: Mapping[str, Any], kw_dict: Mapping[str, Any]) -> dict:
+    """Format out_stream / out_name of a buffer whose keys are concrete (or not needed)."""
+    keys = spec["key_list"]
+    values = dict(kw_dict)
+    if len(keys) == 1 and not is_wildcard(keys[0]):
+        values["key"] = keys[0]
+    keep = () if "key" in values else ("key",)
+    name = format_template(name, values, keep) if "{" in name else name
+    values["name"] = name
+    out = dict(spec)
+    out["out_stream"] = os.path.expandvars(
+        format_template(str(spec.get("out_stream", "")), values, keep)
+    )
+    out["out_name"] = os.path.expandvars(
+        format_template(str(spec.get("out_name") or name), values, keep)
+    )
+    return {name: out}
+
+
+def _expand_buffer(name: str, spec: Any, kw_dict: Mapping[str, Any], where: str) -> dict:
+    if not isinstance(name, str) or name == "":
+        raise OutSpecError(f"{where}: empty buffer name")
+    if not isinstance(spec, Mapping):
+        raise OutSpecError(f"{where}/{name}: a buffer must be a mapping, got {spec!r}")
+    if "key_list" not in spec:
+        raise OutSpecError(f"{where}/{name}: missing 'key_list'")
+    unknown = set(spec) - {"key_list", "out_stream", "out_name", "proc_spec"}
+    if unknown:
+        raise OutSpecError(f"{where}/{name}: unknown buffer settings {sorted(unknown)}")
+    if not isinstance(spec["key_list"], (list, tuple)):
+        raise OutSpecError(f"{where}/{name}: 'key_list' must be a list, got {spec['key_list']!r}")
+    spec = dict(spec)
+    spec["key_list"] = expand_key_list(spec["key_list"])
+    keys = spec["key_list"]
+    templates = (name, str(spec.get("out_name") or ""), str(spec.get("out_stream", "")))
+    if any(is_wildcard(k) for k in keys):
+        # formatted once the decoder's keys are known (resolve_wildcards)
+        spec["_kw_dict"] = dict(kw_dict)
+        return {name: spec}
+    if _has_key_field(*templates) and len(keys) != 1:
+        out: dict = {}
+        for key in keys:
+            values = {"key": key}
+            kname = format_template(name, values) if "{key" in name else f"{name}_{key}"
+            sub = dict(spec, key_list=[key])
+            for field in ("out_name", "out_stream"):
+                if sub.get(field):
+                    sub[field] = format_template(
+                        str(sub[field]), values, keep=set(kw_dict) | {"name"}
+                    )
+            if not spec.get("out_name"):
+                sub["out_name"] = kname
+            out.update(_finish_buffer(kname, sub, kw_dict))
+        return out
+    return _finish_buffer(name, spec, kw_dict)
+
+
+def expand_rblist_json_dict(json_dict: dict, kw_dict: Mapping[str, Any] | None = None) -> dict:
+    """Expand the shorthand of one decoder's buffer dict (rules 1-5), in place; returns it."""
+    kw_dict = dict(kw_dict or {})
+    expanded: dict = {}
+    for name, spec in list(json_dict.items()):
+        expanded.update(_expand_buffer(name, spec, kw_dict, "out_spec"))
+    json_dict.clear()
+    json_dict.update(expanded)
+    return json_dict
+
+
+def _match(key: Any, pattern: Any) -> bool:
+    if is_wildcard(pattern):
+        return pattern == "*" or fnmatch.fnmatchcase(str(key), pattern)
+    return key == pattern
+
+
+def resolve_wildcards(buffers: dict[str, dict], keys: list[Any]) -> dict[str, dict]:
+    """Resolve wildcard key lists of one decoder's buffers against its actual `keys`.
+
+    Concrete keys and fnmatch patterns are matched first, in buffer order; a lone ``"*"``
+    (at most one per decoder) takes the keys left over. Buffers split per key where
+    ``{key`` appears; their out_stream and out_name are then formatted.
+    """
+    stars = [n for n, s in buffers.items() if "*" in s["key_list"]]
+    if len(stars) > 1:
+        raise OutSpecError(f"more than one buffer takes key '*': {stars}")
+    taken = set()
+    for spec in buffers.values():
+        for k in spec["key_list"]:
+            if not is_wildcard(k):
+                taken.add(_hashable(k))
+    resolved: dict[str, dict] = {}
+    order = [n for n in buffers if n not in stars] + stars
+    results: dict[str, dict] = {}
+    for name in order:
+        spec = buffers[name]
+        if "_kw_dict" not in spec:
+            results[name] = {name: spec}
+            continue
+        kw_dict = spec["_kw_dict"]
+        patterns = spec["key_list"]
+        matched = []
+        for key in keys:
+            hk = _hashable(key)
+            for pat in patterns:
+                if pat == "*":
+                    if hk not in taken:
+                        matched.append(key)
+                    break
+                if _match(key, pat):
+                    matched.append(key)
+                    break
+        for key in matched:
+            taken.add(_hashable(key))
+        sub = {k: v for k, v in spec.items() if k != "_kw_dict"}
+        sub["key_list"] = matched
+        results[name] = _expand_buffer(name, sub, kw_dict, "out_spec") if matched else {}
+    for name in buffers:
+        resolved.update(results[name])
+    return resolved
+
+
+def _hashable(key: Any) -> Any:
+    return tuple(key) if isinstance(key, list) else key
+
+
+def copy_spec(spec: Mapping) -> dict:
+    """Deep copy of an out_spec so that expansion never mutates the caller's dict."""
+    return copy.deepcopy(dict(spec))

@@ -1,0 +1,287 @@
+"""The DataStreamer base class: reads a stream, decodes it and fills raw buffers.
+
+A streamer (one per DAQ format) opens an input, reads its header, builds its decoders and
+fills the buffers of a :class:`~rawconv.buffers.RawBufferLibrary`. ``read_chunk`` returns
+buffers to be written when they are full (``any_full``: all non-empty buffers once one is
+full; ``only_full``: the full ones; ``single_packet``: after every record) and, at the end of
+the stream, every non-empty buffer; then ``[]``.
+
+Formats decode blocks of records per call of :meth:`DataStreamer._decode_step`; a streamer
+written in Python may implement :meth:`read_packet` (one record) instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Any
+
+from .buffers import RawBuffer, RawBufferLibrary, RawBufferList, split_out_stream
+from .decoder import DataDecoder
+from .errors import OutSpecError, RawconvError
+from .outspec import decoder_short_name
+from .routing import row_bytes
+from .sources import Source, open_source
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DataStreamer"]
+
+CHUNK_MODES = ("any_full", "only_full", "single_packet")
+
+DEFAULT_BUFFER_MEMORY = 256 << 20
+"""Bytes that the data buffers of one stream may use together (see ``open_stream``)."""
+
+
+class DataStreamer(ABC):
+    """Base class of streamers: one per DAQ format."""
+
+    def __init__(self) -> None:
+        self.source: Source | None = None
+        self.rb_lib: RawBufferLibrary | None = None
+        self.chunk_mode: str = "any_full"
+        self.n_bytes_read = 0
+        self.n_rows_read = 0
+        self.packet_id = 0
+        self.any_full = False
+        self.n_max: float = math.inf
+        self.buffer_memory = DEFAULT_BUFFER_MEMORY
+        self.header_rbs: list[RawBuffer] = []
+        self.garbage = DataDecoder(garbage_length=16)
+        self.problems: list[str] = []
+        self._data_rbs: list[RawBuffer] = []
+        self._eof = False
+        self._finished = False
+
+    # --- what a format provides -----------------------------------------------------------
+
+    @abstractmethod
+    def get_decoder_list(self) -> list[DataDecoder]:
+        """The decoders of this stream (after its header was read)."""
+
+    @abstractmethod
+    def open_stream(
+        self,
+        stream_name: Any,
+        rb_lib: RawBufferLibrary | None = None,
+        buffer_size: int = 8192,
+        chunk_mode: str = "any_full",
+        out_stream: str = "",
+    ) -> list[RawBuffer]:
+        """Open the input, read its header and set up the buffers; returns header buffers."""
+
+    def read_packet(self) -> bool:
+        """Decode one record into the buffers; False at the end of the stream."""
+        return self._decode_step(single=True)
+
+    def _decode_step(self, single: bool) -> bool:
+        """Decode the next records (one if `single`); False at the end of the stream.
+
+        This default serves streamers that implement :meth:`read_packet`: it counts the
+        rows the record added and drops those beyond ``n_max``.
+        """
+        before = [rb.loc for rb in self._data_rbs]
+        more = self.read_packet()
+        grown = [(rb, rb.loc - b) for rb, b in zip(self._data_rbs, before) if rb.loc > b]
+        added = sum(g for _, g in grown)
+        keep = int(min(added, max(self.rows_left(), 0)))
+        excess = added - keep
+        for rb, g in reversed(grown):
+            cut = min(excess, g)
+            rb.loc -= cut
+            excess -= cut
+        self.n_rows_read += keep
+        return more
+
+    # --- shared machinery -------------------------------------------------------------------
+
+    def _open_source(self, stream_name: Any) -> Source:
+        self.close_stream()
+        self.source = open_source(stream_name)
+        self.n_bytes_read = 0
+        self.n_rows_read = 0
+        self.packet_id = 0
+        self._eof = False
+        self._finished = False
+        self.problems = []
+        return self.source
+
+    @property
+    def name(self) -> str:
+        """Name of the input being read."""
+        return "<closed>" if self.source is None else self.source.name
+
+    def build_default_rb_lib(self, out_stream: str = "") -> RawBufferLibrary:
+        """One buffer per decoder key list, named after the decoder without "Decoder"."""
+        lib = RawBufferLibrary()
+        for decoder in self.get_decoder_list():
+            short = decoder_short_name(decoder.name)
+            key_lists = [kl for kl in decoder.get_key_lists() if len(kl) > 0]
+            rbl = RawBufferList()
+            for i, key_list in enumerate(key_lists):
+                if len(key_lists) == 1:
+                    out_name = short
+                elif len(key_list) == 1:
+                    out_name = f"{short}_{key_list[0]}"
+                else:
+                    out_name = f"{short}_{i}"
+                rbl.append(
+                    RawBuffer(key_list=list(key_list), out_stream=out_stream, out_name=out_name)
+                )
+            lib[decoder.name] = rbl
+        return lib
+
+    def _init_buffers(
+        self,
+        rb_lib: RawBufferLibrary | None,
+        buffer_size: int,
+        chunk_mode: str,
+        out_stream: str,
+        header_decoders: tuple[str, ...] = (),
+    ) -> None:
+        """Resolve the library against the decoders and allocate the buffers.
+
+        Every buffer gets ``buffer_size`` rows, unless the data buffers together would
+        exceed ``self.buffer_memory`` bytes: then each gets an equal share, but never fewer
+        rows than one record can produce. Output is the same either way; only the number of
+        rows written per HDF5 append changes.
+        """
+        if chunk_mode not in CHUNK_MODES:
+            raise ValueError(f"unknown chunk_mode {chunk_mode!r}; use one of {CHUNK_MODES}")
+        if buffer_size < 1:
+            raise ValueError(f"buffer_size must be at least 1, got {buffer_size}")
+        self.chunk_mode = chunk_mode
+        decoders = {d.name: d for d in self.get_decoder_list()}
+        if rb_lib is None:
+            rb_lib = self.build_default_rb_lib(out_stream)
+        rb_lib.expand_star_decoder(decoders)
+        for name in list(rb_lib):
+            if name not in decoders:
+                log.warning("out_spec names decoder %s, which %s does not have", name, self.name)
+                del rb_lib[name]
+        for name, rbl in rb_lib.items():
+            decoder = decoders[name]
+            keys = [k for kl in decoder.get_key_lists() for k in kl]
+            rbl.resolve_wildcards(keys)
+            for rb in list(rbl):
+                if not rb.key_list:
+                    rbl.remove(rb)
+            rbl.invalidate()
+        self.rb_lib = rb_lib
+        self._check_destinations()
+        self._allocate(buffer_size, decoders, header_decoders)
+
+    def _check_destinations(self) -> None:
+        assert self.rb_lib is not None
+        seen: dict[tuple[str, str, str], str] = {}
+        for name, rbl in self.rb_lib.items():
+            for rb in rbl:
+                filename, group = split_out_stream(rb.out_stream)
+                if not filename:
+                    continue
+                dest = (filename, group.strip("/"), rb.out_name.strip("/"))
+                if dest in seen and seen[dest] != name:
+                    raise OutSpecError(
+                        f"buffers of {seen[dest]} and {name} both write {filename}:"
+                        f"/{dest[1]}/{dest[2]}; give them different out_name or out_stream"
+                    )
+                seen[dest] = name
+
+    def _allocate(
+        self, buffer_size: int, decoders: dict[str, DataDecoder], header_decoders: tuple[str, ...]
+    ) -> None:
+        assert self.rb_lib is not None
+        self.header_rbs, self._data_rbs = [], []
+        plans = []
+        for name, rbl in self.rb_lib.items():
+            decoder = decoders[name]
+            max_rows = decoder.get_max_rows_in_packet()
+            if buffer_size < max_rows:
+                raise ValueError(
+                    f"buffer_size {buffer_size} is smaller than the {max_rows} rows one "
+                    f"{name} record can produce"
+                )
+            for rb in rbl:
+                rb.fill_safety = max_rows
+                is_header = name in header_decoders
+                probe = decoder.make_lgdo(key=rb.key_list[0], size=1)
+                plans.append((rb, decoder, row_bytes(probe), is_header))
+        n_data = sum(1 for p in plans if not p[3])
+        share = self.buffer_memory // max(n_data, 1)
+        for rb, decoder, nbytes, is_header in plans:
+            size = buffer_size
+            if not is_header:
+                size = min(buffer_size, max(rb.fill_safety, share // nbytes))
+            rb.lgdo = decoder.make_lgdo(key=rb.key_list[0], size=size)
+            rb.loc = 0
+            (self.header_rbs if is_header else self._data_rbs).append(rb)
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def rows_left(self) -> float:
+        """Rows that may still be decoded under ``n_max``."""
+        return self.n_max - self.n_rows_read
+
+    def read_chunk(
+        self,
+        chunk_mode_override: str | None = None,
+        rp_max: int = 1_000_000,
+        clear_full_buffers: bool = True,
+    ) -> list[RawBuffer]:
+        """Decode until buffers need writing; returns them (``[]`` once the stream is done).
+
+        The caller writes the returned buffers (e.g. with ``write_to_lh5_and_clear``).
+        """
+        if self.rb_lib is None:
+            raise RawconvError("read_chunk called before open_stream")
+        mode = chunk_mode_override or self.chunk_mode
+        if mode not in CHUNK_MODES:
+            raise ValueError(f"unknown chunk_mode {mode!r}; use one of {CHUNK_MODES}")
+        if clear_full_buffers:
+            self.rb_lib.clear_full()
+        self.any_full = False
+        steps = 0
+        while True:
+            if self._eof or self.rows_left() <= 0:
+                self._eof = True
+                if self._finished:
+                    return []
+                self._finished = True
+                return [rb for rb in self._data_rbs if rb.loc > 0]
+            if not self._decode_step(single=mode == "single_packet"):
+                self._eof = True
+                continue
+            steps += 1
+            if mode == "single_packet":
+                return [rb for rb in self._data_rbs if rb.loc > 0]
+            full = [rb for rb in self._data_rbs if rb.is_full()]
+            if full:
+                self.any_full = True
+                if mode == "only_full":
+                    return full
+                return [rb for rb in self._data_rbs if rb.loc > 0]
+            if steps >= rp_max:
+                return [rb for rb in self._data_rbs if rb.loc > 0]
+
+    def close_stream(self) -> None:
+        """Close the input."""
+        if self.source is not None:
+            self.source.close()
+
+    def __iter__(self) -> Iterator[list[RawBuffer]]:
+        """Yield chunks (lists of buffers) until the stream is done."""
+        while True:
+            chunk = self.read_chunk()
+            if not chunk:
+                return
+            yield chunk
+            for rb in chunk:
+                rb.loc = 0
+
+    def __enter__(self) -> DataStreamer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close_stream()
