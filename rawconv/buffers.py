@@ -15,8 +15,6 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lgdo import LGDO
-
 from .errors import OutSpecError
 from .outspec import (
     copy_spec,
@@ -52,7 +50,7 @@ class RawBuffer:
 
     def __init__(
         self,
-        lgdo: LGDO | None = None,
+        lgdo: Any = None,
         key_list: list[Any] | None = None,
         out_stream: str = "",
         out_name: str = "",

@@ -116,6 +116,7 @@ def build_raw(
     source = open_source(in_stream)
     stream_type = normalize_stream_type(in_stream_type) if in_stream_type else detect_format(source)
     streamer = get_streamer(stream_type)
+    log.info("converting %s (%s)", source.name, stream_type)
     rb_lib, default_out = _library(out_spec, source, kwargs)
     try:
         header_rbs = streamer.open_stream(
@@ -128,6 +129,7 @@ def build_raw(
         streamer.n_max = n_max
         outputs = _output_files(streamer)
         _check_outputs(outputs, overwrite)
+        log.info("outputs: %s; buffer size %d rows", ", ".join(outputs) or "none", buffer_size)
         report = ConversionReport(input=source.name, stream_type=stream_type)
         writer = LH5Writer(hdf5_settings=hdf5_settings, atomic=True)
         show = progress if progress is not None else log.getEffectiveLevel() <= logging.INFO

@@ -26,14 +26,8 @@ from enum import IntEnum
 from typing import Any
 
 import numpy as np
-from lgdo import (
-    Array,
-    ArrayOfEqualSizedArrays,
-    Table,
-    VectorOfVectors,
-    WaveformTable,
-)
 
+from .columns import ArrayCol, TableCol, VectorCol, to_lgdo, waveform_table
 from .errors import RawconvError
 
 log = logging.getLogger(__name__)
@@ -104,13 +98,17 @@ class DataDecoder:
         """Largest number of rows one record can produce."""
         return 1
 
-    def make_lgdo(self, key: Any = None, size: int | None = None) -> Table:
-        """Allocate an LGDO table of `size` rows for the rows of `key`."""
+    def make_table(self, key: Any = None, size: int | None = None) -> TableCol:
+        """Allocate a table of `size` rows for the rows of `key` (light containers)."""
         size = 8192 if size is None else int(size)
         columns = {}
         for field, spec in self.get_decoded_values(key).items():
             columns[field] = make_column(field, spec, size)
-        return Table(size=size, col_dict=columns)
+        return TableCol(columns, size=size)
+
+    def make_lgdo(self, key: Any = None, size: int | None = None) -> Any:
+        """Allocate an LGDO table (``lgdo.Table``) of `size` rows for the rows of `key`."""
+        return to_lgdo(self.make_table(key, size))
 
     def decode_packet(self, packet: bytes | np.ndarray, packet_id: int, rbl: Any) -> bool:
         """Decode one record into the buffers of `rbl` (a RawBufferList); per-record API.
@@ -127,15 +125,15 @@ class DataDecoder:
     # garbage ----------------------------------------------------------------------------
 
     @staticmethod
-    def _make_garbage_table(length: int, packet_size_guess: int) -> Table:
-        return Table(
-            size=length,
-            col_dict={
-                "packet_id": Array(shape=(length,), dtype="uint32"),
-                "code": Array(shape=(length,), dtype="uint32"),
-                "offset": Array(shape=(length,), dtype="int64", attrs={"units": "B"}),
-                "packet": VectorOfVectors(shape_guess=(length, packet_size_guess), dtype="uint8"),
+    def _make_garbage_table(length: int, packet_size_guess: int) -> TableCol:
+        return TableCol(
+            {
+                "packet_id": ArrayCol(np.zeros(length, dtype="uint32")),
+                "code": ArrayCol(np.zeros(length, dtype="uint32")),
+                "offset": ArrayCol(np.zeros(length, dtype="int64"), {"units": "B"}),
+                "packet": VectorCol.empty(length, packet_size_guess, "uint8"),
             },
+            size=length,
         )
 
     def put_in_garbage(
@@ -177,37 +175,28 @@ class DataDecoder:
 
 
 def make_column(field: str, spec: dict[str, Any], size: int) -> Any:
-    """One LGDO column of `size` rows from its decoded_values description."""
+    """One column of `size` rows from its decoded_values description."""
     if "dtype" not in spec:
         raise RawconvError(f"decoded_values[{field!r}] has no 'dtype'")
     dtype = np.dtype(spec["dtype"])
     datatype = spec.get("datatype", "")
     attrs = {k: v for k, v in spec.items() if k not in _LAYOUT_KEYS}
     if datatype == "waveform":
-        settings = {k: v for k, v in attrs.items() if k in _SETTINGS_KEYS}
-        wf = WaveformTable(
-            size=size,
-            t0=0,
-            t0_units=spec.get("t0_units"),
-            dt=float(spec.get("dt", 1)),
-            dt_units=spec.get("dt_units"),
-            values=ArrayOfEqualSizedArrays(
-                shape=(size, int(spec["wf_len"])), dtype=dtype, fill_val=None
-            ),
-        )
-        _apply_waveform_settings(wf, settings)
+        wf = waveform_table(
+            size, int(spec["wf_len"]), dtype, float(spec.get("dt", 1)),
+            spec.get("dt_units"), spec.get("t0_units"),
+        )  # fmt: skip
+        _apply_waveform_settings(wf, {k: v for k, v in attrs.items() if k in _SETTINGS_KEYS})
         return wf
     if datatype.startswith("array_of_equalsized_arrays"):
-        return ArrayOfEqualSizedArrays(shape=(size, int(spec["length"])), dtype=dtype, attrs=attrs)
+        return ArrayCol(np.empty((size, int(spec["length"])), dtype=dtype), attrs)
     if datatype.startswith("array<1>{array<1>"):
         guess = int(spec.get("length_guess", spec.get("length", 16)))
-        vov = VectorOfVectors(shape_guess=(size, max(guess, 1)), dtype=dtype, attrs=attrs)
-        vov.cumulative_length.nda[:] = 0
-        return vov
-    return Array(shape=(size,), dtype=dtype, attrs=attrs)
+        return VectorCol.empty(size, max(guess, 1), dtype, attrs)
+    return ArrayCol(np.empty(size, dtype=dtype), attrs)
 
 
-def _apply_waveform_settings(wf: WaveformTable, settings: dict[str, Any]) -> None:
+def _apply_waveform_settings(wf: TableCol, settings: dict[str, Any]) -> None:
     """Per-column ``compression`` / ``hdf5_settings`` of a waveform ({"values": ..., "t0": ...})."""
     for key, value in settings.items():
         if isinstance(value, dict) and set(value) <= {"values", "t0", "dt"}:

@@ -27,14 +27,8 @@ from typing import Any
 
 import h5py
 import numpy as np
-from lgdo import (
-    LGDO,
-    Array,
-    Scalar,
-    Struct,
-    VectorOfVectors,
-)
 
+from .columns import ArrayCol, ScalarCol, TableCol, VectorCol, from_lgdo
 from .compression import resolve_settings
 from .errors import RawconvError
 
@@ -117,14 +111,16 @@ class LH5Writer:
 
     def write(
         self,
-        obj: LGDO,
+        obj: Any,
         name: str,
         lh5_file: str | os.PathLike,
         group: str = "/",
         n_rows: int | None = None,
         **h5py_kwargs: Any,
     ) -> None:
-        """Append the first `n_rows` rows of `obj` to ``lh5_file:group/name``."""
+        """Append the first `n_rows` rows of `obj` (an LGDO or a rawconv container) to
+        ``lh5_file:group/name``."""
+        obj = from_lgdo(obj)
         out = self._file(os.fspath(lh5_file))
         settings = resolve_settings(self.settings, h5py_kwargs) if h5py_kwargs else self.settings
         parent = _require_groups(out.h5, group.strip("/").split("/") if group.strip("/") else [])
@@ -207,15 +203,13 @@ def _require_groups(parent: h5py.Group, names: list[str]) -> h5py.Group:
     return parent
 
 
-def _lgdo_attrs(obj: LGDO) -> dict[str, Any]:
-    attrs = obj.getattrs(datatype=True)
-    attrs.pop("compression", None)
-    attrs.pop("hdf5_settings", None)
+def _lgdo_attrs(obj: Any) -> dict[str, Any]:
+    attrs = {k: v for k, v in obj.attrs.items() if k not in ("compression", "hdf5_settings")}
     attrs["datatype"] = obj.form_datatype()
     return attrs
 
 
-def _obj_settings(obj: LGDO, settings: Mapping[str, Any]) -> dict[str, Any]:
+def _obj_settings(obj: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
     comp = obj.attrs.get("compression")
     h5s = obj.attrs.get("hdf5_settings")
     if comp is None and h5s is None and "compression" not in obj.attrs:
@@ -229,28 +223,28 @@ def _obj_settings(obj: LGDO, settings: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _write_obj(
-    parent: h5py.Group, name: str, obj: LGDO, n_rows: int | None, settings: Mapping[str, Any]
+    parent: h5py.Group, name: str, obj: Any, n_rows: int | None, settings: Mapping[str, Any]
 ) -> None:
-    if isinstance(obj, Struct):
+    if isinstance(obj, TableCol):
         grp = _require_struct_group(parent, name, obj)
         for field, col in obj.items():
             _write_obj(grp, str(field), col, n_rows, settings)
             _add_struct_field(grp, str(field))
         return
-    if isinstance(obj, VectorOfVectors):
+    if isinstance(obj, VectorCol):
         _write_vov(parent, name, obj, n_rows, settings)
         return
-    if isinstance(obj, Array):
+    if isinstance(obj, ArrayCol):
         nda = obj.nda if n_rows is None else obj.nda[:n_rows]
         _append_dataset(parent, name, nda, _lgdo_attrs(obj), _obj_settings(obj, settings))
         return
-    if isinstance(obj, Scalar):
+    if isinstance(obj, ScalarCol):
         _write_scalar(parent, name, obj)
         return
-    raise RawconvError(f"cannot write LGDO of type {type(obj).__name__} ({parent.name}/{name})")
+    raise RawconvError(f"cannot write object of type {type(obj).__name__} ({parent.name}/{name})")
 
 
-def _require_struct_group(parent: h5py.Group, name: str, obj: LGDO) -> h5py.Group:
+def _require_struct_group(parent: h5py.Group, name: str, obj: Any) -> h5py.Group:
     if name in parent:
         grp = parent[name]
         if not isinstance(grp, h5py.Group):
@@ -266,7 +260,7 @@ def _require_struct_group(parent: h5py.Group, name: str, obj: LGDO) -> h5py.Grou
 
 
 def _write_vov(
-    parent: h5py.Group, name: str, obj: VectorOfVectors, n_rows: int | None, settings: Mapping
+    parent: h5py.Group, name: str, obj: VectorCol, n_rows: int | None, settings: Mapping
 ) -> None:
     grp = _require_struct_group(parent, name, obj)
     grp.attrs["datatype"] = obj.form_datatype()
@@ -277,7 +271,7 @@ def _write_vov(
     if "cumulative_length" in grp and len(grp["cumulative_length"]) > 0:
         offset = int(grp["cumulative_length"][-1])
     fd = obj.flattened_data
-    if isinstance(fd, VectorOfVectors):
+    if isinstance(fd, VectorCol):
         _write_vov(grp, "flattened_data", fd, n_flat, settings)
     else:
         _append_dataset(
@@ -295,7 +289,7 @@ def _write_vov(
     )
 
 
-def _write_scalar(parent: h5py.Group, name: str, obj: Scalar) -> None:
+def _write_scalar(parent: h5py.Group, name: str, obj: ScalarCol) -> None:
     if name in parent:
         del parent[name]
     value = obj.value

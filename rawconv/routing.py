@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from lgdo import Array, Struct, Table, VectorOfVectors
 
 from .buffers import RawBuffer, RawBufferList
+from .columns import ArrayCol, TableCol, VectorCol
 
 __all__ = ["BlockDecoderMixin", "DecoderRoute", "copy_rows"]
 
@@ -25,7 +25,7 @@ class BlockDecoderMixin:
     """Interface of decoders that decode blocks of records in one kernel call."""
 
     def decode_block(
-        self, block: Any, first: int, last: int, table: Table, row0: int, max_rows: int
+        self, block: Any, first: int, last: int, table: TableCol, row0: int, max_rows: int
     ) -> tuple[int, int]:
         """Decode records ``[first, last)`` of `block` into `table` from row `row0`.
 
@@ -34,12 +34,12 @@ class BlockDecoderMixin:
         """
         raise NotImplementedError
 
-    def row_keys(self, table: Table, row0: int, n: int) -> np.ndarray | list:
+    def row_keys(self, table: TableCol, row0: int, n: int) -> np.ndarray | list:
         """The keys of rows ``[row0, row0 + n)`` of a table this decoder filled."""
         raise NotImplementedError
 
 
-def row_bytes(table: Table) -> int:
+def row_bytes(table: TableCol) -> int:
     """Approximate bytes per row of a table (VoV columns by their current capacity)."""
     total = 0
     for _, col in table.items():
@@ -48,13 +48,13 @@ def row_bytes(table: Table) -> int:
 
 
 def _col_row_bytes(col: Any, n: int) -> int:
-    if isinstance(col, Struct):
-        return sum(_col_row_bytes(c, n) for _, c in col.items())
-    if isinstance(col, VectorOfVectors):
+    if isinstance(col, TableCol):
+        return sum(_col_row_bytes(c, n) for c in col.values())
+    if isinstance(col, VectorCol):
         fd = col.flattened_data
-        flat = fd.nda.nbytes if isinstance(fd, Array) else 0
+        flat = fd.nda.nbytes if isinstance(fd, ArrayCol) else 0
         return 8 + flat // max(n, 1)
-    if isinstance(col, Array):
+    if isinstance(col, ArrayCol):
         return col.nda.itemsize * int(np.prod(col.nda.shape[1:], dtype=np.int64))
     return 0
 
@@ -71,16 +71,16 @@ class DecoderRoute:
         self.direct: RawBuffer | None = None
         if len(rbl) == 1 and dests == {id(rbl[0])}:
             self.direct = rbl[0]
-        self._staging: Table | None = None
+        self._staging: TableCol | None = None
         self._dest_ids: dict[Any, int] = {}
         self.n_skipped = 0
 
-    def staging(self) -> Table:
+    def staging(self) -> TableCol:
         """The staging table (allocated on first use)."""
         if self._staging is None:
-            probe = self.decoder.make_lgdo(key=self._first_key(), size=1)
+            probe = self.decoder.make_table(key=self._first_key(), size=1)
             rows = max(self.decoder.get_max_rows_in_packet(), STAGING_BYTES // row_bytes(probe))
-            self._staging = self.decoder.make_lgdo(key=self._first_key(), size=rows)
+            self._staging = self.decoder.make_table(key=self._first_key(), size=rows)
         return self._staging
 
     def _first_key(self) -> Any:
@@ -117,7 +117,7 @@ class DecoderRoute:
         kept = self._scatter(table, keys, rows, int(min(budget, rows)))
         return done, kept
 
-    def _scatter(self, table: Table, keys: Any, n: int, limit: int) -> int:
+    def _scatter(self, table: TableCol, keys: Any, n: int, limit: int) -> int:
         if n == 0:
             return 0
         dest = self._destinations(keys, n)
@@ -161,17 +161,17 @@ class DecoderRoute:
 
 def copy_rows(src: Any, rows: np.ndarray, dst: Any, loc: int) -> None:
     """Copy rows `rows` of LGDO `src` into `dst` from row `loc` (tables, arrays, VoVs)."""
-    if isinstance(src, Struct):
+    if isinstance(src, TableCol):
         for name, col in src.items():
             copy_rows(col, rows, dst[name], loc)
         return
-    if isinstance(src, VectorOfVectors):
+    if isinstance(src, VectorCol):
         _copy_vov_rows(src, rows, dst, loc)
         return
     dst.nda[loc : loc + len(rows)] = src.nda[rows]
 
 
-def _copy_vov_rows(src: VectorOfVectors, rows: np.ndarray, dst: VectorOfVectors, loc: int) -> None:
+def _copy_vov_rows(src: VectorCol, rows: np.ndarray, dst: VectorCol, loc: int) -> None:
     cl = src.cumulative_length.nda
     starts = np.where(rows > 0, cl[rows - 1], 0)
     stops = cl[rows]

@@ -73,13 +73,13 @@ class FileSource(Source):
     """A local file, read with ``os.preadv`` (no shared file position)."""
 
     def __init__(self, path: str | os.PathLike) -> None:
+        self._fd: int | None = None
         self.path = os.fspath(path)
         self.name = self.path
         if not Path(self.path).exists():
             raise FileNotFoundError(f"no such input file: {self.path}")
         if Path(self.path).is_dir():
             raise IsADirectoryError(f"input is a directory, not a file: {self.path}")
-        self._fd: int | None = None
 
     def _handle(self) -> int:
         if self._fd is None:

@@ -206,7 +206,7 @@ class DataStreamer(ABC):
             for rb in rbl:
                 rb.fill_safety = max_rows
                 is_header = name in header_decoders
-                probe = decoder.make_lgdo(key=rb.key_list[0], size=1)
+                probe = _make(decoder, rb.key_list[0], 1)
                 plans.append((rb, decoder, row_bytes(probe), is_header))
         n_data = sum(1 for p in plans if not p[3])
         share = self.buffer_memory // max(n_data, 1)
@@ -214,7 +214,7 @@ class DataStreamer(ABC):
             size = buffer_size
             if not is_header:
                 size = min(buffer_size, max(rb.fill_safety, share // nbytes))
-            rb.lgdo = decoder.make_lgdo(key=rb.key_list[0], size=size)
+            rb.lgdo = _make(decoder, rb.key_list[0], size)
             rb.loc = 0
             (self.header_rbs if is_header else self._data_rbs).append(rb)
 
@@ -285,3 +285,10 @@ class DataStreamer(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close_stream()
+
+
+def _make(decoder: DataDecoder, key: Any, size: int) -> Any:
+    """A buffer table: the decoder's own make_lgdo if it overrides it, else light containers."""
+    if type(decoder).make_lgdo is not DataDecoder.make_lgdo:
+        return decoder.make_lgdo(key=key, size=size)
+    return decoder.make_table(key=key, size=size)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from lgdo import Table
 
+from ...columns import TableCol as Table
 from ...decoder import DataDecoder
 from ...errors import CorruptDataError
 from ...routing import BlockDecoderMixin

@@ -1,0 +1,205 @@
+"""Light column containers with the layout of LGDO types, and conversion to and from LGDO.
+
+Importing legend-pydataobj (lgdo) costs over a second (it loads pandas, pint, awkward and
+pyarrow), longer than converting a small file. rawconv's decoders and LH5 writer therefore
+work on these containers, which hold plain numpy arrays just like their LGDO counterparts:
+
+==================  ==============================  ==========================================
+container           LGDO type                       datatype attribute
+==================  ==============================  ==========================================
+:class:`ArrayCol`   Array / ArrayOfEqualSizedArrays ``array<1>{real}`` /
+                                                    ``array_of_equalsized_arrays<1,1>{real}``
+:class:`VectorCol`  VectorOfVectors                 ``array<1>{array<1>{real}}``
+:class:`TableCol`   Table / WaveformTable / Struct  ``table{a,b}`` / ``struct{a,b}``
+:class:`ScalarCol`  Scalar                          ``real`` / ``string`` / ``bool``
+==================  ==============================  ==========================================
+
+:func:`to_lgdo` and :func:`from_lgdo` convert between the two, sharing the numpy arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ArrayCol", "ScalarCol", "TableCol", "VectorCol", "from_lgdo", "to_lgdo"]
+
+
+def element_type(dtype: np.dtype) -> str:
+    """The LGDO element type name of a numpy dtype."""
+    if dtype.kind == "b":
+        return "bool"
+    if dtype.kind in "SU":
+        return "string"
+    if dtype.kind == "c":
+        return "complex"
+    return "real"
+
+
+class ArrayCol:
+    """A numpy array of rows (1-D: Array; 2-D: ArrayOfEqualSizedArrays)."""
+
+    def __init__(self, nda: np.ndarray, attrs: dict[str, Any] | None = None) -> None:
+        self.nda = nda
+        self.attrs = dict(attrs or {})
+
+    def __len__(self) -> int:
+        return len(self.nda)
+
+    def resize(self, size: int) -> None:
+        """Change the number of rows, keeping the first ones."""
+        new = np.empty((size, *self.nda.shape[1:]), dtype=self.nda.dtype)
+        n = min(size, len(self.nda))
+        new[:n] = self.nda[:n]
+        self.nda = new
+
+    def form_datatype(self) -> str:
+        et = element_type(self.nda.dtype)
+        if self.nda.ndim == 1:
+            return f"array<1>{{{et}}}"
+        dims = ",".join(["1"] * self.nda.ndim)
+        return f"array_of_equalsized_arrays<{dims}>{{{et}}}"
+
+
+class VectorCol:
+    """Variable-length rows: ``flattened_data`` and ``cumulative_length`` (VectorOfVectors)."""
+
+    def __init__(
+        self,
+        flattened_data: ArrayCol,
+        cumulative_length: ArrayCol,
+        attrs: dict[str, Any] | None = None,
+    ) -> None:
+        self.flattened_data = flattened_data
+        self.cumulative_length = cumulative_length
+        self.attrs = dict(attrs or {})
+
+    @classmethod
+    def empty(
+        cls, size: int, guess: int, dtype: Any, attrs: dict[str, Any] | None = None
+    ) -> VectorCol:
+        """`size` empty rows with room for `guess` values per row."""
+        return cls(
+            ArrayCol(np.empty(max(size * guess, 1), dtype=dtype)),
+            ArrayCol(np.zeros(size, dtype=np.int64)),
+            attrs,
+        )
+
+    def __len__(self) -> int:
+        return len(self.cumulative_length)
+
+    def resize(self, size: int) -> None:
+        self.cumulative_length.resize(size)
+
+    def form_datatype(self) -> str:
+        return f"array<1>{{{self.flattened_data.form_datatype()}}}"
+
+
+class TableCol(dict):
+    """Named columns of equal length (Table, WaveformTable) or any members (Struct)."""
+
+    def __init__(
+        self,
+        columns: dict[str, Any] | None = None,
+        size: int | None = None,
+        attrs: dict[str, Any] | None = None,
+        kind: str = "table",
+    ) -> None:
+        super().__init__(columns or {})
+        self.attrs = dict(attrs or {})
+        self.kind = kind
+        self.size = size if size is not None else max((len(c) for c in self.values()), default=0)
+
+    def __len__(self) -> int:  # rows, as for LGDO tables
+        return self.size if self.kind == "table" else dict.__len__(self)
+
+    def resize(self, size: int) -> None:
+        for col in self.values():
+            col.resize(size)
+        self.size = size
+
+    def form_datatype(self) -> str:
+        return f"{self.kind}{{{','.join(sorted(self))}}}"
+
+
+class ScalarCol:
+    """A single value (Scalar): numbers, bools, strings."""
+
+    def __init__(self, value: Any, attrs: dict[str, Any] | None = None) -> None:
+        self.value = value
+        self.attrs = dict(attrs or {})
+
+    def form_datatype(self) -> str:
+        if isinstance(self.value, (bool, np.bool_)):
+            return "bool"
+        if isinstance(self.value, (str, bytes)):
+            return "string"
+        return "real"
+
+
+def waveform_table(size: int, wf_len: int, dtype: Any, dt: float, dt_units: str | None,
+                   t0_units: str | None) -> TableCol:  # fmt: skip
+    """A waveform table: ``t0``, ``dt`` (float32) and ``values`` (size x wf_len)."""
+    t0 = ArrayCol(np.zeros(size, dtype=np.float32), {"units": t0_units} if t0_units else {})
+    dts = ArrayCol(np.full(size, dt, dtype=np.float32), {"units": dt_units} if dt_units else {})
+    values = ArrayCol(np.empty((size, wf_len), dtype=dtype))
+    return TableCol({"t0": t0, "dt": dts, "values": values}, size=size)
+
+
+def to_lgdo(col: Any) -> Any:
+    """The LGDO object for a container, sharing its numpy arrays (imports lgdo)."""
+    import lgdo
+
+    if isinstance(col, lgdo.LGDO):
+        return col
+    if isinstance(col, TableCol):
+        members = {name: to_lgdo(c) for name, c in col.items()}
+        if col.kind == "struct":
+            return lgdo.Struct(members, attrs=_user_attrs(col))
+        if set(members) == {"t0", "dt", "values"}:
+            return lgdo.WaveformTable(
+                t0=members["t0"], dt=members["dt"], values=members["values"], attrs=_user_attrs(col)
+            )
+        return lgdo.Table(col_dict=members, size=col.size, attrs=_user_attrs(col))
+    if isinstance(col, VectorCol):
+        return lgdo.VectorOfVectors(
+            flattened_data=to_lgdo(col.flattened_data),
+            cumulative_length=to_lgdo(col.cumulative_length),
+            attrs=_user_attrs(col),
+        )
+    if isinstance(col, ArrayCol):
+        if col.nda.ndim > 1:
+            return lgdo.ArrayOfEqualSizedArrays(nda=col.nda, attrs=_user_attrs(col))
+        return lgdo.Array(nda=col.nda, attrs=_user_attrs(col))
+    if isinstance(col, ScalarCol):
+        return lgdo.Scalar(col.value, attrs=_user_attrs(col))
+    raise TypeError(f"cannot convert {type(col).__name__} to an LGDO")
+
+
+def _user_attrs(col: Any) -> dict[str, Any]:
+    return {k: v for k, v in col.attrs.items() if k != "datatype"}
+
+
+def from_lgdo(obj: Any) -> Any:
+    """The container for an LGDO object (or a container, returned as is), sharing arrays."""
+    if isinstance(obj, (ArrayCol, VectorCol, TableCol, ScalarCol)):
+        return obj
+    import lgdo
+
+    attrs = {k: v for k, v in obj.attrs.items() if k != "datatype"}
+    if isinstance(obj, (lgdo.VectorOfEncodedVectors, lgdo.ArrayOfEncodedEqualSizedArrays)):
+        return obj  # written by the encoded-array path of the LH5 writer
+    if isinstance(obj, lgdo.Struct):
+        kind = "struct" if obj.datatype_name() == "struct" else "table"
+        size = len(obj) if kind == "table" else None
+        return TableCol(
+            {k: from_lgdo(v) for k, v in obj.items()}, size=size, attrs=attrs, kind=kind
+        )
+    if isinstance(obj, lgdo.VectorOfVectors):
+        return VectorCol(from_lgdo(obj.flattened_data), ArrayCol(obj.cumulative_length.nda), attrs)
+    if isinstance(obj, lgdo.Array):
+        return ArrayCol(obj.nda, attrs)
+    if isinstance(obj, lgdo.Scalar):
+        return ScalarCol(obj.value, attrs)
+    raise TypeError(f"cannot write LGDO of type {type(obj).__name__}")
