@@ -151,7 +151,7 @@ class RawBufferList(list):
         specs: dict[str, dict] = {}
         for i, rb in enumerate(self):
             spec: dict[str, Any] = {"key_list": rb.key_list, "out_stream": rb.out_stream}
-            if rb.out_name:
+            if rb.out_name and rb.out_name != rb.name:  # else: the default, the buffer name
                 spec["out_name"] = rb.out_name
             if rb.proc_spec is not None:
                 spec["proc_spec"] = rb.proc_spec

@@ -214,9 +214,10 @@ class CompressedSource(Source):
         self._size: int | None = None
 
     def _open(self) -> BinaryIO:
-        raw = _SourceReader(self.inner)
-        opener = gzip.GzipFile if self.codec == "gz" else bz2.BZ2File
-        return opener(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        raw = io.BufferedReader(_SourceReader(self.inner), buffer_size=1 << 20)
+        if self.codec == "gz":
+            return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return bz2.BZ2File(raw, mode="rb")  # type: ignore[return-value]
 
     @property
     def size(self) -> int | None:

@@ -134,6 +134,14 @@ def make_card_status(**fields: Any) -> np.void:
     return row[0]
 
 
+def _card_status(card: Mapping[str, Any] | np.void) -> np.void:
+    if isinstance(card, np.void) and card.dtype == CARD_STATUS_DTYPE:
+        return card
+    if not isinstance(card, Mapping):
+        raise ValueError(f"a card must be a mapping or a CARD_STATUS_DTYPE record: {card!r}")
+    return make_card_status(**card)
+
+
 class FCIOWriter:
     """Write an FCIO (tmio) stream.
 
@@ -296,15 +304,12 @@ class FCIOWriter:
 
     def _prefix(self, tag, type, pulser, timeoffset, timestamp, deadregion) -> tuple[bytes, bytes]:
         """Header and prefix frames of an event record; returns (head, deadregion frame)."""
-        head = b"".join(
-            (
-                _HDR.pack(-tag),
-                _i32(type, "type"),
-                _HDR.pack(4) + struct.pack("<f", float(pulser)),
-                _array_frame(timeoffset, "timeoffset", "<i4", layout.MAX_ARRAY),
-                _array_frame(timestamp, "timestamp", "<i4", layout.MAX_ARRAY),
-            )
-        )
+        try:
+            head = _HDR.pack(-tag) + _i32(type, "type") + _HDR.pack(4) + struct.pack("<f", pulser)
+        except (struct.error, OverflowError) as exc:
+            raise ValueError(f"pulser must be a float32 value, got {pulser!r}") from exc
+        head += _array_frame(timeoffset, "timeoffset", "<i4", layout.MAX_ARRAY)
+        head += _array_frame(timestamp, "timestamp", "<i4", layout.MAX_ARRAY)
         if deadregion is None:
             if tag != layout.TAG_EVENT:
                 raise ValueError("deadregion can be omitted (None) only in full events (tag 3)")
@@ -457,8 +462,8 @@ class FCIOWriter:
         statustime
             up to 10 int32: fpga s, µs, server s, µs, -, start s, µs.
         cards
-            a `CARD_STATUS_DTYPE` array (or record), or a sequence of mappings passed to
-            `make_card_status`; one 1180-byte frame is written per card.
+            a `CARD_STATUS_DTYPE` array (or record), or a sequence of mappings (passed to
+            `make_card_status`) or records; one 1180-byte frame is written per card.
         """
         if isinstance(cards, (np.ndarray, np.void)) and cards.dtype.names is not None:
             if cards.dtype != CARD_STATUS_DTYPE:
@@ -467,20 +472,13 @@ class FCIOWriter:
         elif isinstance(cards, Mapping) or not isinstance(cards, Sequence):
             raise ValueError("cards must be a CARD_STATUS_DTYPE array or a sequence of mappings")
         else:
-            arr = np.array([make_card_status(**c) for c in cards], dtype=CARD_STATUS_DTYPE)
+            arr = np.array([_card_status(c) for c in cards], dtype=CARD_STATUS_DTYPE)
         if arr.ndim != 1 or arr.size > layout.MAX_CARDS:
             raise ValueError(f"need a 1-d array of at most {layout.MAX_CARDS} cards")
         size = layout.STATUS_CARD_SIZE
         frames = np.empty((arr.size, 4 + size), dtype=np.uint8)
         frames[:, :4] = np.frombuffer(_HDR.pack(size), dtype=np.uint8)
         frames[:, 4:] = arr.view(np.uint8).reshape(arr.size, size)
-        head = b"".join(
-            (
-                _HDR.pack(-layout.TAG_STATUS),
-                _i32(status, "status"),
-                _array_frame(statustime, "statustime", "<i4", layout.MAX_ARRAY),
-                _i32(arr.size, "cards"),
-                _i32(size, "size"),
-            )
-        )
-        self._write(head + frames.tobytes())
+        head = _HDR.pack(-layout.TAG_STATUS) + _i32(status, "status")
+        head += _array_frame(statustime, "statustime", "<i4", layout.MAX_ARRAY)
+        self._write(head + _i32(arr.size, "cards") + _i32(size, "size") + frames.tobytes())

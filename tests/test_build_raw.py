@@ -1,0 +1,255 @@
+"""build_raw: out_spec forms, n_max, overwrite, atomic outputs, sources, settings."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import fsspec
+import h5py
+import lh5
+import numpy as np
+import pytest
+from lgdo import Table, WaveformTable
+
+from rawconv import RawBufferLibrary, UnknownFormatError, build_raw
+
+
+def test_default_output_beside_input_and_no_overwrite(spms, tmp_path):
+    src = tmp_path / "run.fcio"
+    shutil.copy(spms, src)
+    report = build_raw(str(src))
+    out = tmp_path / "run.lh5"
+    assert report.outputs == [str(out)]
+    assert report.tables == {
+        f"{out}:/FCConfig": 1,
+        f"{out}:/FCEvent": 300,
+        f"{out}:/FCStatus": 2,
+    }
+    assert report.bytes_read == src.stat().st_size
+    before = out.stat().st_mtime_ns
+    with pytest.raises(FileExistsError, match="overwrite"):
+        build_raw(str(src))
+    assert out.stat().st_mtime_ns == before
+    build_raw(str(src), overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.fcio", "run.lh5"]
+
+
+def test_filename_with_group(spms, tmp_path):
+    out = tmp_path / "x.lh5"
+    build_raw(str(spms), out_spec=f"{out}:/raw/fc")
+    with h5py.File(out, "r") as f:
+        assert sorted(f["raw/fc"]) == ["FCConfig", "FCEvent", "FCStatus"]
+        assert f.attrs["datatype"] == "struct{raw}"
+        assert f["raw"].attrs["datatype"] == "struct{fc}"
+        assert f["raw/fc"].attrs["datatype"] == "struct{FCConfig,FCEvent,FCStatus}"
+
+
+def test_library_object_and_environment_input(spms, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAWDIR", str(spms.parent))
+    lib = RawBufferLibrary(
+        {"FCEventDecoder": {"ev": {"key_list": ["*"], "out_stream": str(tmp_path / "l.lh5")}}}
+    )
+    build_raw(f"$RAWDIR/{spms.name}", out_spec=lib)
+    with h5py.File(tmp_path / "l.lh5", "r") as f:
+        assert list(f) == ["ev"]
+        assert len(f["ev/channel"]) == 300
+
+
+def test_bad_out_spec_type(spms):
+    with pytest.raises(TypeError, match="out_spec must be"):
+        build_raw(str(spms), out_spec=42)
+
+
+def test_missing_input_and_spec_file(tmp_path, spms):
+    with pytest.raises(FileNotFoundError, match="nope.fcio"):
+        build_raw(str(tmp_path / "nope.fcio"))
+    with pytest.raises(FileNotFoundError, match="spec.json"):
+        build_raw(str(spms), out_spec=str(tmp_path / "spec.json"))
+
+
+def test_stream_type_detected_from_bytes_not_name(spms, tmp_path):
+    src = tmp_path / "looks_like.orca"
+    shutil.copy(spms, src)
+    report = build_raw(str(src), out_spec=str(tmp_path / "o.lh5"))
+    assert report.stream_type == "FlashCam"
+    report = build_raw(str(src), in_stream_type="fcio", out_spec=str(tmp_path / "p.lh5"))
+    assert report.stream_type == "FlashCam"
+    with pytest.raises(ValueError, match="unknown stream type"):
+        build_raw(str(src), in_stream_type="nonsense")
+    junk = tmp_path / "junk.fcio"
+    junk.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(UnknownFormatError, match=r"junk.fcio, offset 0: unknown format"):
+        build_raw(str(junk))
+    assert not (tmp_path / "junk.lh5").exists()
+
+
+def test_n_max_counts_rows_in_input_order(spms, tmp_path):
+    spec = {
+        "FCEventDecoder": {
+            "ev": {"key_list": [[52802, 52804]], "out_stream": str(tmp_path / "n.lh5")}
+        }
+    }
+    report = build_raw(str(spms), out_spec=spec, n_max=30)
+    assert report.rows == 30
+    with h5py.File(tmp_path / "n.lh5", "r") as f:
+        assert f["ev/channel"][()].tolist() == [2, 3, 4] * 10
+    # the record that reaches n_max is cut: 8 rows = one event (6) + 2 rows of the next
+    build_raw(str(spms), out_spec=str(tmp_path / "m.lh5"), n_max=8)
+    with h5py.File(tmp_path / "m.lh5", "r") as f:
+        assert f["FCEvent/channel"][()].tolist() == [0, 1, 2, 3, 4, 5, 0, 1]
+        assert f["FCEvent/packet_id"][()].tolist() == [1] * 6 + [2] * 2
+        assert len(f["FCConfig/packet_id"]) == 1  # header tables do not count
+
+
+def test_n_max_spread_over_channel_tables(spms, tmp_path):
+    f = tmp_path / "c.lh5"
+    spec = {"FCEventDecoder": {"ch{key}": {"key_list": ["*"], "out_stream": str(f)}}}
+    build_raw(str(spms), out_spec=spec, n_max=10)
+    with h5py.File(f, "r") as h:
+        rows = {k: len(h[k]["channel"]) for k in h}
+    assert rows == {
+        "ch52800": 2,
+        "ch52801": 2,
+        "ch52802": 2,
+        "ch52803": 2,
+        "ch52804": 1,
+        "ch52805": 1,
+    }
+
+
+@pytest.mark.parametrize("buffer_size", [6, 7, 50, 8192])
+def test_buffer_size_does_not_change_output(spms, tmp_path, buffer_size):
+    ref = tmp_path / "ref.lh5"
+    build_raw(str(spms), out_spec=str(ref))
+    out = tmp_path / f"b{buffer_size}.lh5"
+    build_raw(str(spms), out_spec=str(out), buffer_size=buffer_size)
+    _assert_same_file(ref, out)
+
+
+def test_buffer_smaller_than_a_record(spms, tmp_path):
+    with pytest.raises(ValueError, match="smaller than the 6 rows one FCEventDecoder record"):
+        build_raw(str(spms), out_spec=str(tmp_path / "x.lh5"), buffer_size=5)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _assert_same_file(a: Path, b: Path) -> None:
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        names: list[str] = []
+        fa.visit(names.append)
+        other: list[str] = []
+        fb.visit(other.append)
+        assert sorted(names) == sorted(other)
+        for name in names:
+            if isinstance(fa[name], h5py.Dataset):
+                assert fa[name].dtype == fb[name].dtype, name
+                np.testing.assert_array_equal(fa[name][()], fb[name][()], err_msg=name)
+            assert dict(fa[name].attrs) == dict(fb[name].attrs), name
+
+
+def test_sources_file_url_memory_and_bytes(spms, tmp_path):
+    ref = tmp_path / "ref.lh5"
+    build_raw(str(spms), out_spec=str(ref))
+    out = tmp_path / "url.lh5"
+    build_raw(f"file://{spms}", out_spec=str(out))
+    _assert_same_file(ref, out)
+    data = spms.read_bytes()
+    with fsspec.open("memory://rawconv-test/spms.fcio", "wb") as f:
+        f.write(data)
+    out = tmp_path / "mem.lh5"
+    build_raw("memory://rawconv-test/spms.fcio", out_spec=str(out))
+    _assert_same_file(ref, out)
+    out = tmp_path / "bytes.lh5"
+    build_raw(data, out_spec=str(out))
+    _assert_same_file(ref, out)
+    with pytest.raises(ValueError, match="needs an explicit out_spec"):
+        build_raw(data)
+
+
+@pytest.mark.parametrize("codec", ["gz", "bz2"])
+def test_compressed_inputs(spms, tmp_path, codec):
+    import bz2
+    import gzip
+
+    packed = tmp_path / f"spms.fcio.{codec}"
+    opener = gzip.open if codec == "gz" else bz2.open
+    with opener(packed, "wb") as f:
+        f.write(spms.read_bytes())
+    ref = tmp_path / "ref.lh5"
+    build_raw(str(spms), out_spec=str(ref))
+    report = build_raw(str(packed))
+    assert report.outputs == [str(tmp_path / "spms.lh5")]
+    _assert_same_file(ref, tmp_path / "spms.lh5")
+
+
+def test_lh5_read_returns_the_lgdo_objects(spms, tmp_path):
+    out = tmp_path / "r.lh5"
+    build_raw(str(spms), out_spec=str(out))
+    ev = lh5.read("FCEvent", str(out))
+    assert isinstance(ev, Table)
+    assert isinstance(ev["waveform"], WaveformTable)
+    assert ev["waveform"]["values"].nda.shape == (300, 6000)
+    assert ev["waveform"]["dt"].attrs["units"] == "ns"
+    assert ev["timestamp"].attrs["units"] == "s"
+    status = lh5.read("FCStatus", str(out))
+    assert status["link_states"].cumulative_length.nda.tolist() == [12, 36]
+    assert status["status"].nda.dtype == np.bool_
+    assert status["mb_temps"].nda.shape == (2, 5)
+    cfg = lh5.read("FCConfig", str(out))
+    assert cfg["tracemap"].flattened_data.nda.tolist() == list(range(34603008, 34603014))
+    with h5py.File(out, "r") as f:
+        np.testing.assert_array_equal(
+            ev["waveform"]["values"].nda, f["FCEvent/waveform/values"][()]
+        )
+        np.testing.assert_array_equal(ev["runtime"].nda, f["FCEvent/runtime"][()])
+
+
+@pytest.mark.parametrize(
+    ("setting", "filters"),
+    [
+        (None, ("gzip", 4, True)),
+        ("gzip:7", ("gzip", 7, True)),
+        ("lzf", ("lzf", None, True)),
+        ("none", (None, None, False)),
+        ({"compression": "lzf", "shuffle": False}, ("lzf", None, False)),
+    ],
+)
+def test_hdf5_settings(spms, tmp_path, setting, filters):
+    out = tmp_path / "h.lh5"
+    build_raw(str(spms), out_spec=str(out), hdf5_settings=setting)
+    with h5py.File(out, "r") as f:
+        for name in ("FCEvent/baseline", "FCEvent/waveform/values", "FCStatus/mb_temps"):
+            ds = f[name]
+            assert (ds.compression, ds.compression_opts, ds.shuffle) == filters, name
+
+
+def test_failure_leaves_no_output(spms, tmp_path):
+    """An error after writing started removes the partial output (atomic outputs)."""
+    data = bytearray(spms.read_bytes())
+    # corrupt the trace frame length of the 40th sparse event: the error comes mid-file
+    src = tmp_path / "bad.fcio"
+    src.write_bytes(_corrupt_trace_frame(bytes(data), 40))
+    with pytest.raises(Exception, match="bad.fcio, offset"):
+        build_raw(str(src), buffer_size=6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.fcio"]
+
+
+def _corrupt_trace_frame(data: bytes, event_index: int) -> bytes:
+    """Set the length word of the first trace frame of the n-th event record to 1000."""
+    import struct
+
+    pos, events = 0, -1
+    while pos + 4 <= len(data):
+        (h,) = struct.unpack_from("<i", data, pos)
+        if h == -1000000001:
+            pos += 68
+        elif h < 0:
+            events += -h in (3, 6)
+            pos += 4
+        else:
+            if events == event_index and h == 2 * 6002:
+                buf = bytearray(data)
+                struct.pack_into("<i", buf, pos, 1000)
+                return bytes(buf)
+            pos += 4 + h
+    raise AssertionError("event not found")
