@@ -104,6 +104,11 @@ def index_records(
                     cur_open = False
                 status = INDEX_OK
             elif eof:
+                # a cut header: the open record ends here (the streamer checks its frames)
+                if cur_open:
+                    rec_stop[nrec] = pos
+                    nrec += 1
+                    cur_open = False
                 status = INDEX_TRUNCATED
                 status_pos = pos
             else:

@@ -27,7 +27,6 @@ from .kernels import (
     INDEX_FULL,
     INDEX_NEED_MORE,
     INDEX_ORPHAN_FRAME,
-    INDEX_TRUNCATED,
     TAG_PROTOCOL,
     assign_packet_ids,
     index_records,
@@ -191,22 +190,26 @@ class FCIOStreamer(DataStreamer):
         if status in _INDEX_ERRORS:
             # raised once the valid records before the damage are decoded
             self._pending_error = CorruptDataError(
-                _INDEX_ERRORS[status], path=self.name, offset=int(block.base + spos)
+                f"{_INDEX_ERRORS[status]}: a frame header reads {int(read_i32(block.buf, spos))}"
+                f" at offset {block.base + spos}, inside the record that starts at offset "
+                f"{block.base + nxt}",
+                path=self.name,
+                offset=int(block.base + nxt),
             )
         elif self._source_eof and status != INDEX_FULL:
-            self._check_tail(status, nxt)
+            self._check_tail(nxt)
         if block.n == 0 and self._pending_error is not None:
             raise self._pending_error
         return block.n > 0
 
-    def _check_tail(self, status: int, nxt: int) -> None:
+    def _check_tail(self, nxt: int) -> None:
         """At the end of the input: drop (and report) a record cut by truncation."""
         block = self._block
         assert block is not None
-        if status != INDEX_TRUNCATED and block.n > 0 and not self._complete(block.n - 1):
+        if block.n > 0 and not self._complete(block.n - 1):
             block.n -= 1
             nxt = int(block.start[block.n])
-        elif status != INDEX_TRUNCATED:
+        if nxt >= self._fill:
             return
         cut = block.buf[nxt : self._fill]
         tag = -int(read_i32(block.buf, nxt)) if len(cut) >= 4 else 0
@@ -217,7 +220,8 @@ class FCIOStreamer(DataStreamer):
         )
         log.warning("%s: %s", self.name, msg)
         self.problems.append(msg)
-        self.garbage.put_in_garbage(cut, -1, GarbageCode.TRUNCATED, offset=int(block.base + nxt))
+        pid = self._pid_counter + 1 if block.n == 0 else int(block.pid[block.n - 1]) + 1
+        self.garbage.put_in_garbage(cut, pid, GarbageCode.TRUNCATED, offset=int(block.base + nxt))
         self._next = self._fill
 
     def _complete(self, i: int) -> bool:

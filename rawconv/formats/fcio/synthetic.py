@@ -21,6 +21,8 @@ MAXTICKS = 249999999
 """Tick count at the last PPS of a 250 MHz clock."""
 
 _POOL_BYTES = 32 * 2**20
+_CHUNK = 65536
+"""Events whose timestamps are generated at once."""
 
 
 def _channels_per_card(adcbits: int) -> int:
@@ -31,16 +33,16 @@ def _waveform_pool(rng: np.random.Generator, n: int, ns: int, adcbits: int):
     """``n`` waveforms (uint16, (n, ns)) and their FPGA headers (uint16, (n, 2))."""
     top = 65535 if adcbits == 16 else 4095
     base = 8000.0 if adcbits == 16 else 2000.0
-    baselines = base + rng.normal(0.0, 20.0, n)
-    wf = baselines[:, None] + rng.normal(0.0, 4.0, (n, ns))
+    baselines = (base + rng.normal(0.0, 20.0, n)).astype(np.float32)
+    wf = rng.standard_normal((n, ns), dtype=np.float32)
+    wf *= 4.0
+    wf += baselines[:, None]
     amp = np.where(rng.random(n) < 0.3, rng.exponential(0.15 * (top - base), n), 0.0)
-    amp = np.minimum(amp, top - base - 100)
-    t0 = rng.uniform(0.4, 0.6, n) * ns
-    dt = np.arange(ns)[None, :] - t0[:, None]
+    amp = np.minimum(amp, top - base - 100).astype(np.float32)
+    t0 = rng.uniform(0.4, 0.6, n).astype(np.float32) * ns
+    dt = np.maximum(np.arange(ns, dtype=np.float32)[None, :] - t0[:, None], 0.0)
     rise, decay = 4.0, max(ns / 4.0, 1.0)
-    with np.errstate(over="ignore"):
-        shape = np.where(dt > 0, (1 - np.exp(-dt / rise)) * np.exp(-dt / decay), 0.0)
-    wf += amp[:, None] * shape
+    wf += amp[:, None] * (-np.expm1(-dt / rise)) * np.exp(-dt / decay)
     wf = np.clip(np.rint(wf), 0, top).astype(np.uint16)
     hdr = np.empty((n, 2), dtype=np.uint16)
     pretrigger = max(1, min(int(0.35 * ns), 256))  # pulses start after 0.4 * ns
@@ -56,37 +58,42 @@ def _pps_ticks(ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ns // 1_000_000_000, (ns % 1_000_000_000) // 4
 
 
-def _event_arrays(rng, n: int, adcs: int, gps: int, start_unix: int, rate_hz: float):
-    """Per-event timestamp, timeoffset and deadregion rows (int32, (n, 10) each)."""
-    run_start = 1_000_000_000  # run enabled at FPGA time 1 s (to_start = 1 s, 0 µs)
-    gaps = np.maximum(4 * np.rint(rng.exponential(1e9 / rate_hz / 4, n)).astype(np.int64), 4)
-    t = run_start + np.cumsum(gaps)
-    pps, ticks = _pps_ticks(t)
-    timestamp = np.zeros((n, 10), np.int32)
-    timestamp[:, 0] = np.arange(n)
-    timestamp[:, 1], timestamp[:, 2], timestamp[:, 3] = pps, ticks, MAXTICKS
+class _Clock:
+    """Event times and dead regions, generated in chunks (state carried across chunks)."""
 
-    timeoffset = np.zeros((n, 10), np.int32)
-    timeoffset[:, 0], timeoffset[:, 1] = start_unix, 123456
-    timeoffset[:, 2] = start_unix if gps else 0
-    timeoffset[:, 3] = rng.integers(-3, 4, n)
-    timeoffset[:, 4] = np.abs(timeoffset[:, 3])
-    timeoffset[:, 5], timeoffset[:, 6] = 1, 0
+    def __init__(self, rng, *, adcs: int, gps: int, start_unix: int, rate_hz: float) -> None:
+        self.rng, self.adcs, self.rate_hz = rng, adcs, rate_hz
+        self.offsets = np.zeros(10, np.int32)
+        self.offsets[[0, 1, 2, 5]] = (start_unix, 123456, start_unix if gps else 0, 1)
+        self.t_prev = 1_000_000_000  # run enabled at FPGA time 1 s (to_start = 1 s, 0 µs)
+        self.dead_prev = np.zeros(2, np.int64)  # last dead interval (start, stop) in ns
+        self.evno = 0
 
-    # occasional dead intervals after the previous readout, carried forward like FlashCam
-    prev = np.concatenate(([run_start], t[:-1]))
-    start = prev + 1000
-    stop = np.minimum(start + rng.integers(1000, 50000, n), t - 4)
-    valid = (rng.random(n) < 0.02) & (stop > start)
-    last = np.maximum.accumulate(np.where(valid, np.arange(n), -1))
-    have = last >= 0
-    deadregion = np.zeros((n, 10), np.int32)
-    for col, values in ((0, start), (2, stop)):
-        p, k = _pps_ticks(values[np.maximum(last, 0)])
-        deadregion[:, col] = np.where(have, p, 0)
-        deadregion[:, col + 1] = np.where(have, k, 0)
-    deadregion[:, 4], deadregion[:, 5], deadregion[:, 6] = MAXTICKS, 0, adcs
-    return timestamp, timeoffset, deadregion
+    def chunk(self, n: int):
+        """Timestamp, timeoffset and deadregion rows (int32, (n, 10) each) of `n` events."""
+        rng = self.rng
+        gaps = np.maximum(4 * np.rint(rng.exponential(1e9 / self.rate_hz / 4, n)), 4)
+        t = self.t_prev + np.cumsum(gaps.astype(np.int64))
+        timestamp = np.zeros((n, 10), np.int32)
+        timestamp[:, 0] = np.arange(self.evno, self.evno + n)
+        timestamp[:, 1], timestamp[:, 2] = _pps_ticks(t)
+        timestamp[:, 3] = MAXTICKS
+        timeoffset = np.repeat(self.offsets[None, :], n, axis=0)
+        timeoffset[:, 3] = rng.integers(-3, 4, n)
+        timeoffset[:, 4] = np.abs(timeoffset[:, 3])
+        # occasional dead intervals after the previous readout, carried forward like FlashCam
+        start = np.concatenate(([self.t_prev], t[:-1])) + 1000
+        stop = np.minimum(start + rng.integers(1000, 50000, n), t - 4)
+        valid = (rng.random(n) < 0.02) & (stop > start)
+        last = np.maximum.accumulate(np.where(valid, np.arange(n), -1))
+        pick = np.maximum(last, 0)
+        dead = np.where(last[:, None] >= 0, np.stack([start[pick], stop[pick]], 1), self.dead_prev)
+        deadregion = np.zeros((n, 10), np.int32)
+        deadregion[:, 0], deadregion[:, 1] = _pps_ticks(dead[:, 0])
+        deadregion[:, 2], deadregion[:, 3] = _pps_ticks(dead[:, 1])
+        deadregion[:, 4], deadregion[:, 6] = MAXTICKS, self.adcs
+        self.t_prev, self.dead_prev, self.evno = int(t[-1]), dead[-1], self.evno + n
+        return timestamp, timeoffset, deadregion
 
 
 def _status_cards(rng, adccards: int, ts: np.ndarray) -> np.ndarray:
@@ -170,7 +177,7 @@ def write_synthetic_run(
     tmap = ((0x210 + index // per_card) << 16) | (index % per_card) if tracemap else None
     pool_n = int(max(8, min(4 * adcs, 512, _POOL_BYTES // (2 * eventsamples))))
     pool, pool_hdr = _waveform_pool(rng, pool_n, eventsamples, adcbits)
-    timestamp, timeoffset, deadregion = _event_arrays(rng, n_events, adcs, gps, start_unix, rate_hz)
+    clock = _Clock(rng, adcs=adcs, gps=gps, start_unix=start_unix, rate_hz=rate_hz)
     with FCIOWriter(target) as writer:
         writer.write_config(
             adcs=adcs,
@@ -180,29 +187,27 @@ def write_synthetic_run(
             gps=gps,
             tracemap=tmap,
         )
-        for i in range(n_events):
-            meta = {
-                "timeoffset": timeoffset[i],
-                "timestamp": timestamp[i],
-                "deadregion": deadregion[i],
-            }
-            if mode == "full":
-                rows = rng.integers(0, pool_n, adcs)
-                writer.write_event(pool[rows], pool_hdr[rows], **meta)
-            else:
-                n = traces_per_event
-                if n is None:
-                    n = adcs if mode == "header" else int(rng.integers(1, adcs + 1))
-                tl = index if n == adcs else np.sort(rng.choice(adcs, n, replace=False))
-                rows = rng.integers(0, pool_n, n)
-                if mode == "sparse":
-                    writer.write_sparse_event(tl, pool[rows], pool_hdr[rows], **meta)
+        for first in range(0, n_events, _CHUNK):
+            count = min(_CHUNK, n_events - first)
+            chunk = clock.chunk(count)
+            full_rows = rng.integers(0, pool_n, (count if mode == "full" else 0, adcs))
+            for i, (ts, to, dr) in enumerate(zip(*chunk, strict=True)):
+                meta = {"timestamp": ts, "timeoffset": to, "deadregion": dr}
+                if mode == "full":
+                    rows = full_rows[i]
+                    writer.write_event(pool[rows], pool_hdr[rows], **meta)
                 else:
-                    writer.write_event_header(tl, pool_hdr[rows], **meta)
-            if status_every and (i + 1) % status_every == 0:
-                ts = timestamp[i]
-                usec = int(ts[2]) * 4 // 1000
-                pps = int(ts[1])
-                statustime = [pps, usec, start_unix + pps, usec, 0, 1, 0, 0, 0, 0]
-                cards = _status_cards(rng, adccards, ts)
-                writer.write_status(status=1, statustime=statustime, cards=cards)
+                    n = traces_per_event
+                    if n is None:
+                        n = adcs if mode == "header" else int(rng.integers(1, adcs + 1))
+                    tl = index if n == adcs else np.sort(rng.choice(adcs, n, replace=False))
+                    rows = rng.integers(0, pool_n, n)
+                    if mode == "sparse":
+                        writer.write_sparse_event(tl, pool[rows], pool_hdr[rows], **meta)
+                    else:
+                        writer.write_event_header(tl, pool_hdr[rows], **meta)
+                if status_every and (int(ts[0]) + 1) % status_every == 0:
+                    pps, usec = int(ts[1]), int(ts[2]) * 4 // 1000
+                    statustime = [pps, usec, start_unix + pps, usec, 0, 1, 0, 0, 0, 0]
+                    cards = _status_cards(rng, adccards, ts)
+                    writer.write_status(status=1, statustime=statustime, cards=cards)

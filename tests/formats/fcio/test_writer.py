@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rawconv.formats.fcio import layout
+from rawconv.formats.fcio import layout, synthetic
 from rawconv.formats.fcio.synthetic import write_synthetic_run
 from rawconv.formats.fcio.writer import CARD_STATUS_DTYPE, FCIOWriter, make_card_status
 
@@ -682,6 +682,30 @@ def test_synthetic_run(tmp_path, mode, adcbits, traces_per_event):
         assert [c["reqid"] for c in s["data"]] == [0] + [0x2000 + i for i in range(adccards)]
         assert all(c["eventno"] == evno for c in s["data"])
         assert s["statustime"][0] == ts[evno, 1]
+
+
+def test_synthetic_run_chunks_and_dead_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(synthetic, "_CHUNK", 7)  # several timestamp chunks
+    path = tmp_path / "chunks.fcio"
+    write_synthetic_run(path, n_events=300, adcs=2, eventsamples=8, status_every=100)
+    events = [r for t, r in read_records(path) if t == TAGS.Event]
+    ts = np.array([e["timestamp"] for e in events], dtype=np.int64)
+    dr = np.array([e["deadregion"] for e in events], dtype=np.int64)
+    np.testing.assert_array_equal(ts[:, 0], np.arange(300))
+    fpga_ns = ts[:, 1] * 10**9 + 4 * ts[:, 2]
+    assert (np.diff(fpga_ns) > 0).all()
+    dead_start = dr[:, 0] * 10**9 + 4 * dr[:, 1]
+    dead_stop = dr[:, 2] * 10**9 + 4 * dr[:, 3]
+    assert (np.diff(dead_stop) >= 0).all() and (dead_stop < fpga_ns).all()
+    assert (dead_start <= dead_stop).all()
+    assert 1 < len(np.unique(dead_stop[dead_stop > 0])) < 30  # occasional, carried forward
+    f = fcio.FCIO(str(path))
+    dead_time = 0.0
+    while f.get_record():
+        if f.tag == TAGS.Event:
+            dead_time = f.event.dead_time_sec.max()
+    f.close()
+    assert 0 < dead_time < 0.1
 
 
 def test_synthetic_run_is_deterministic(tmp_path):
