@@ -18,11 +18,24 @@ from ...routing import BlockDecoderMixin
 from .block import RecordBlock
 from .config import FCIOConfig
 from .event_kernels import decode_events
-from .fields import CONFIG_FIELDS, EVENT_SCALARS, STATUS_FIELDS, event_fields
+from .fields import (
+    CONFIG_FIELDS,
+    EVENT_SCALARS,
+    STATUS_FIELDS,
+    event_fields,
+    event_header_fields,
+)
+from .header_kernels import decode_event_headers
 from .kernels import DEAD_QUEUE, DECODE_BAD_RECORD, DECODE_DEAD_QUEUE_FULL
 from .status_kernels import decode_status
 
-__all__ = ["FCConfigDecoder", "FCEventDecoder", "FCIOEventState", "FCStatusDecoder"]
+__all__ = [
+    "FCConfigDecoder",
+    "FCEventDecoder",
+    "FCEventHeaderDecoder",
+    "FCIOEventState",
+    "FCStatusDecoder",
+]
 
 _EVENT_SCALAR_NAMES = tuple(EVENT_SCALARS)
 
@@ -188,6 +201,62 @@ class FCEventDecoder(FCIODecoder):
 
     def row_keys(self, table: Table, row0: int, n: int) -> np.ndarray:
         return self._keys[row0 : row0 + n]
+
+
+_HEADER_SCALARS = tuple(n for n in event_header_fields(1) if n not in ("tracelist",)
+                        and event_header_fields(1)[n].get("datatype") is None)  # fmt: skip
+_HEADER_VOVS = ("tracelist", "board_id", "fc_input", "runtime", "lifetime", "deadtime",
+                "deadinterval_nsec", "baseline", "daqenergy")  # fmt: skip
+
+
+class FCEventHeaderDecoder(FCIODecoder):
+    """FCIOEventHeader records -> FCEventHeader table (one row per record, per-trace
+    values as vectors)."""
+
+    decoded_values = event_header_fields(1)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.state: FCIOEventState | None = None
+
+    def set_config(self, config: FCIOConfig, state: FCIOEventState | None = None) -> None:
+        super().set_config(config)
+        self.state = state if state is not None else FCIOEventState(config.ntraces)
+        self._cfg_vector = config.kernel_vector()
+        self.decoded_values = event_header_fields(config.ntraces)
+
+    def key(self) -> str:
+        return f"fcid_{0 if self.config is None else self.config.fcid}/evt_hdr"
+
+    def get_key_lists(self) -> list[list[Any]]:
+        return [[self.key()]]
+
+    def decode_block(
+        self, block: RecordBlock, first: int, last: int, table: Table, row0: int, max_rows: int
+    ) -> tuple[int, int]:
+        assert self.config is not None and self.state is not None
+        start = int(table["tracelist"].cumulative_length.nda[row0 - 1]) if row0 > 0 else 0
+        need = start + max_rows * self.config.ntraces
+        for name in _HEADER_VOVS:
+            fd = table[name].flattened_data
+            if len(fd) < need:
+                fd.resize(need)
+        cols = [table[name].nda[row0:] for name in _HEADER_SCALARS]
+        cl = table["tracelist"].cumulative_length.nda[row0:]
+        flats = [table[name].flattened_data.nda for name in _HEADER_VOVS]
+        done, rows, status, bad = decode_event_headers(
+            block.buf, block.frame0, block.nframes, block.pid, block.frame_off, block.frame_len,
+            first, last, max_rows, start, self._cfg_vector, self.config.tracemap,
+            *self.state.kernel_args(), *cols, cl, *flats,
+        )  # fmt: skip
+        for name in _HEADER_VOVS[1:]:
+            table[name].cumulative_length.nda[row0 : row0 + rows] = cl[:rows]
+        if status:
+            _raise_decode_error(status, block, bad, self.name)
+        return done, rows
+
+    def row_keys(self, table: Table, row0: int, n: int) -> list:
+        return [self.key()] * n
 
 
 def _trace_keys(config: FCIOConfig) -> np.ndarray:

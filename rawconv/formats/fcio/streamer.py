@@ -20,7 +20,13 @@ from ...routing import DecoderRoute
 from ...streamer import DataStreamer
 from .block import RecordBlock
 from .config import FCIOConfig
-from .decoders import FCConfigDecoder, FCEventDecoder, FCIOEventState, FCStatusDecoder
+from .decoders import (
+    FCConfigDecoder,
+    FCEventDecoder,
+    FCEventHeaderDecoder,
+    FCIOEventState,
+    FCStatusDecoder,
+)
 from .kernels import (
     INDEX_BAD_FRAME_SIZE,
     INDEX_BAD_HEADER,
@@ -37,6 +43,7 @@ from .layout import (
     MAX_FRAME_BYTES,
     TAG_CONFIG,
     TAG_EVENT,
+    TAG_EVENTHEADER,
     TAG_NAMES,
     TAG_SPARSEEVENT,
     TAG_STATUS,
@@ -66,15 +73,18 @@ class FCIOStreamer(DataStreamer):
         self.config: FCIOConfig | None = None
         self.config_decoder = FCConfigDecoder()
         self.event_decoder = FCEventDecoder()
+        self.header_decoder = FCEventHeaderDecoder()
         self.status_decoder = FCStatusDecoder()
         self._decoders: list[DataDecoder] = [
             self.config_decoder,
             self.event_decoder,
+            self.header_decoder,
             self.status_decoder,
         ]
         self._by_tag: dict[int, DataDecoder] = {
             TAG_EVENT: self.event_decoder,
             TAG_SPARSEEVENT: self.event_decoder,
+            TAG_EVENTHEADER: self.header_decoder,
             TAG_STATUS: self.status_decoder,
         }
         self.skipped_records: dict[int, int] = {}
@@ -140,11 +150,12 @@ class FCIOStreamer(DataStreamer):
                 f"{config.eventsamples}; convert the parts of the stream separately",
                 path=self.name,
             )
-        keep_state = self.config is not None
+        # events and event headers share the event state (as in FlashCam's reader)
+        state = self.event_decoder.state if self.config is not None else None
+        state = state or FCIOEventState(config.ntraces)
         self.config = config
         for decoder in self._decoders:
-            if decoder is self.event_decoder:
-                state = self.event_decoder.state if keep_state else FCIOEventState(config.ntraces)
+            if decoder in (self.event_decoder, self.header_decoder):
                 decoder.set_config(config, state)
             else:
                 decoder.set_config(config)

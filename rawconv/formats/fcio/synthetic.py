@@ -13,6 +13,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from .layout import MAX_CARDS
 from .writer import CARD_STATUS_DTYPE, FCIOWriter
 
 __all__ = ["write_synthetic_run"]
@@ -98,6 +99,7 @@ class _Clock:
 
 def _status_cards(rng, adccards: int, ts: np.ndarray) -> np.ndarray:
     """One master and `adccards` ADC card status blocks at event timestamp `ts`."""
+    adccards = min(adccards, MAX_CARDS - 1)  # a status record holds at most 256 cards
     cards = np.zeros(1 + adccards, dtype=CARD_STATUS_DTYPE)
     cards["reqid"] = [0, *(0x2000 + i for i in range(adccards))]
     cards["eventno"], cards["pps"], cards["ticks"] = ts[0], ts[1], ts[2]
