@@ -22,6 +22,7 @@ from .kernels import (
     DECODE_OK,
     read_i32,
     read_int_array,
+    enable_value,
     read_u16,
     update_dead_time,
 )
@@ -280,6 +281,8 @@ def decode_events(
             o_dr_ch_idx[r] = dr_idx
             o_dr_ch_len[r] = dr_len
             o_timestamp[r] = ts
+            if enable_ns[t] == -1:
+                enable_ns[t] = enable_value(st_dr, st_to[5], st_to[6])
             runtime = (fpga_ns - enable_ns[t]) / 1e9
             deadtime = total_dead[t] / 1e9
             o_runtime[r] = runtime

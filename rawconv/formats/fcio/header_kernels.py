@@ -27,6 +27,7 @@ from .kernels import (
     DECODE_BAD_RECORD,
     DECODE_DEAD_QUEUE_FULL,
     DECODE_OK,
+    enable_value,
     read_u16,
     update_dead_time,
 )
@@ -122,6 +123,8 @@ def decode_event_headers(
             hdr0 = read_u16(buf, frame_off[f + 6] + 4 * j)
             hdr1 = read_u16(buf, frame_off[f + 6] + 4 * j + 2)
             tm = tracemap[t]
+            if enable_ns[t] == -1:
+                enable_ns[t] = enable_value(st_dr, st_to[5], st_to[6])
             runtime = (fpga_ns - enable_ns[t]) / 1e9
             deadtime = total_dead[t] / 1e9
             p = flat + j

@@ -227,6 +227,17 @@ def _queue_add(q_begin, q_end, q_write, q_fill, t, begin, end):
 
 
 @nb.njit(cache=True, nogil=True)
+def enable_value(dr, to5, to6):
+    """Trigger-enable time (ns) an event implies: the end of a dead region that starts at
+    0 (per-card sparse mode), else the run start time (timeoffset[5:7])."""
+    dstart = np.int64(dr[0]) * 1000000000 + np.int64(dr[1]) * 4
+    dstop = np.int64(dr[2]) * 1000000000 + np.int64(dr[3]) * 4
+    if dstart == 0 and dstop > 0:
+        return dstop
+    return np.int64(to5) * 1000000000 + np.int64(to6) * 1000
+
+
+@nb.njit(cache=True, nogil=True)
 def update_dead_time(
     fpga_ns,
     ev_type,
@@ -247,7 +258,9 @@ def update_dead_time(
 ):
     """Sequential run/dead-time bookkeeping of one event (formats.md 1.7).
 
-    Per trace: ``enable_ns`` is set at the first event touching it; dead intervals are
+    Per trace: ``enable_ns`` is set at the first event touching it (the ADC traces, or the
+    dead region's traces in per-card mode; a trace first seen outside that range gets it
+    when its row is written, see :func:`enable_value`); dead intervals are
     queued and consumed once the event time passes their end; ``cur_dead`` holds the
     interval consumed by this event and ``total_dead`` the sum. Returns False when a dead
     interval queue overflows.
@@ -265,10 +278,7 @@ def update_dead_time(
         if enable_ns[t] == -1:
             unset = True
     if unset:
-        if dstart == 0 and dstop > 0:
-            value = dstop
-        else:
-            value = np.int64(to5) * 1000000000 + np.int64(to6) * 1000
+        value = enable_value(dr, to5, to6)
         for t in range(lo, hi):
             enable_ns[t] = value
     q_lo = max(0, min(dr_idx, ntr))
