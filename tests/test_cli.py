@@ -1,0 +1,101 @@
+"""The rawconv command."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import h5py
+import pytest
+
+from rawconv import __version__
+from rawconv.cli import main
+
+
+def test_version_needs_no_input(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"rawconv {__version__}"
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for option in ("--stream-type", "--out-spec", "--buffer-size", "--max-rows", "--overwrite",
+                   "--kwargs", "--verbose", "--debug", "--compression", "examples:"):  # fmt: skip
+        assert option in text
+
+
+def test_no_input_is_a_usage_error(capsys):
+    assert main([]) == 2
+    assert "no input given" in capsys.readouterr().err
+
+
+def test_convert_with_summary(spms, tmp_path, capsys):
+    src = tmp_path / "spms.fcio"
+    shutil.copy(spms, src)
+    assert main([str(src)]) == 0
+    out = capsys.readouterr().out
+    assert f"{tmp_path / 'spms.lh5'}:/FCEvent" in out
+    assert "300 rows" in out
+    assert "MB/s" in out
+    # exists: an error naming the file, exit status 1; -w replaces it
+    assert main([str(src)]) == 1
+    assert "exists" in capsys.readouterr().err
+    assert main([str(src), "-w", "-q"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_options_reach_build_raw(spms, tmp_path):
+    spec = {
+        "FCEventDecoder": {
+            "g{key}": {"key_list": [[52800, 52801]], "out_stream": str(tmp_path / "{orig_basename}_{tag}.lh5")}
+        }
+    }
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    status = main([
+        str(spms), "-o", str(spec_file), "-n", "10", "-b", "100", "-t", "FlashCam",
+        "-k", json.dumps({"tag": "x", "hdf5_settings": {"compression": "lzf"}}), "-q",
+    ])  # fmt: skip
+    assert status == 0
+    with h5py.File(tmp_path / "L200-comm-20211130-phy-spms_x.lh5", "r") as f:
+        assert sorted(f) == ["g52800", "g52801"]
+        assert f["g52800/channel"][()].tolist() == [0] * 5
+        assert f["g52801/baseline"].compression == "lzf"
+
+
+def test_compression_option(spms, tmp_path):
+    assert main([str(spms), "-o", str(tmp_path / "c.lh5"), "-c", "none", "-q"]) == 0
+    with h5py.File(tmp_path / "c.lh5", "r") as f:
+        assert f["FCEvent/waveform/values"].compression is None
+
+
+def test_errors_name_the_input(tmp_path, capsys):
+    junk = tmp_path / "junk.dat"
+    junk.write_bytes(b"\x00\x01" * 100)
+    assert main([str(junk), str(tmp_path / "missing.fcio")]) == 1
+    err = capsys.readouterr().err
+    assert f"{junk}: {junk}, offset 0: unknown format" in err
+    assert "missing.fcio" in err
+    assert main([str(junk), "-k", "[1]"]) == 2
+    assert "--kwargs must be a JSON object" in capsys.readouterr().err
+
+
+def test_one_output_file_for_several_inputs_is_refused(spms, tmp_path, capsys):
+    assert main([str(spms), str(spms), "-o", str(tmp_path / "one.lh5")]) == 2
+    assert "would mix them" in capsys.readouterr().err
+
+
+def test_verbose_logs_progress(spms, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "rawconv.cli", str(spms), "-o", str(tmp_path / "v.lh5"), "-v"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "rawconv INFO: converting" in proc.stderr
+    assert "rawconv INFO: outputs:" in proc.stderr
+    assert "FCEvent" in proc.stderr
