@@ -28,6 +28,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .chunkwriter import ChunkCodec, DirectChunkAppender, direct_chunks_supported
 from .columns import ArrayCol, ScalarCol, TableCol, VectorCol, from_lgdo
 from .compression import resolve_settings
 from .errors import RawconvError
@@ -71,6 +72,23 @@ class _OutFile:
             raise RawconvError(f"cannot open output for writing: {exc}", path=path) from exc
         if "datatype" not in self.h5.attrs:
             self.h5.attrs["datatype"] = "struct{}"
+        self.appenders: dict[str, DirectChunkAppender] = {}
+
+    def last_row(self, ds: h5py.Dataset) -> Any:
+        """The last row of a dataset, including rows still waiting in its appender."""
+        appender = self.appenders.get(ds.name)
+        if appender is not None:
+            return appender.last
+        return ds[-1] if len(ds) else None
+
+    def close(self) -> None:
+        """Write pending chunks and close the file."""
+        try:
+            for appender in self.appenders.values():
+                appender.flush()
+        finally:
+            self.appenders.clear()
+            self.h5.close()
 
 
 class LH5Writer:
@@ -129,7 +147,7 @@ class LH5Writer:
             raise RawconvError(f"empty object name for group {group!r}", path=out.path)
         parent = _require_groups(parent, parts[:-1])
         try:
-            _write_obj(parent, parts[-1], obj, n_rows, settings)
+            _write_obj(out, parent, parts[-1], obj, n_rows, settings)
         except RawconvError:
             raise
         except (OSError, ValueError, TypeError) as exc:
@@ -138,15 +156,17 @@ class LH5Writer:
             ) from exc
 
     def flush(self) -> None:
-        """Flush every open file."""
+        """Write pending chunks and flush every open file."""
         for out in self._files.values():
+            for appender in out.appenders.values():
+                appender.flush()
             out.h5.flush()
 
     def commit(self) -> list[str]:
         """Close every file and move it to its final name; returns the final paths."""
         done = []
         for out in self._files.values():
-            out.h5.close()
+            out.close()
             if out.write_path != out.path:
                 os.replace(out.write_path, out.path)
             done.append(out.path)
@@ -157,7 +177,7 @@ class LH5Writer:
         """Close every file; temporary files are deleted (final names never appear)."""
         for out in self._files.values():
             try:
-                out.h5.close()
+                out.close()
             finally:
                 if out.write_path != out.path:
                     Path(out.write_path).unlink(missing_ok=True)
@@ -223,20 +243,25 @@ def _obj_settings(obj: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _write_obj(
-    parent: h5py.Group, name: str, obj: Any, n_rows: int | None, settings: Mapping[str, Any]
+    out: _OutFile,
+    parent: h5py.Group,
+    name: str,
+    obj: Any,
+    n_rows: int | None,
+    settings: Mapping[str, Any],
 ) -> None:
     if isinstance(obj, TableCol):
         grp = _require_struct_group(parent, name, obj)
         for field, col in obj.items():
-            _write_obj(grp, str(field), col, n_rows, settings)
+            _write_obj(out, grp, str(field), col, n_rows, settings)
             _add_struct_field(grp, str(field))
         return
     if isinstance(obj, VectorCol):
-        _write_vov(parent, name, obj, n_rows, settings)
+        _write_vov(out, parent, name, obj, n_rows, settings)
         return
     if isinstance(obj, ArrayCol):
         nda = obj.nda if n_rows is None else obj.nda[:n_rows]
-        _append_dataset(parent, name, nda, _lgdo_attrs(obj), _obj_settings(obj, settings))
+        _append_dataset(out, parent, name, nda, _lgdo_attrs(obj), _obj_settings(obj, settings))
         return
     if isinstance(obj, ScalarCol):
         _write_scalar(parent, name, obj)
@@ -260,7 +285,12 @@ def _require_struct_group(parent: h5py.Group, name: str, obj: Any) -> h5py.Group
 
 
 def _write_vov(
-    parent: h5py.Group, name: str, obj: VectorCol, n_rows: int | None, settings: Mapping
+    out: _OutFile,
+    parent: h5py.Group,
+    name: str,
+    obj: VectorCol,
+    n_rows: int | None,
+    settings: Mapping,
 ) -> None:
     grp = _require_struct_group(parent, name, obj)
     grp.attrs["datatype"] = obj.form_datatype()
@@ -268,19 +298,20 @@ def _write_vov(
     n = len(cl) if n_rows is None else n_rows
     n_flat = int(cl[n - 1]) if n > 0 else 0
     offset = 0
-    if "cumulative_length" in grp and len(grp["cumulative_length"]) > 0:
-        offset = int(grp["cumulative_length"][-1])
+    if "cumulative_length" in grp:
+        last = out.last_row(grp["cumulative_length"])
+        offset = 0 if last is None else int(last)
     fd = obj.flattened_data
     if isinstance(fd, VectorCol):
-        _write_vov(grp, "flattened_data", fd, n_flat, settings)
+        _write_vov(out, grp, "flattened_data", fd, n_flat, settings)
     else:
-        _append_dataset(
-            grp, "flattened_data", fd.nda[:n_flat], _lgdo_attrs(fd), _obj_settings(fd, settings)
-        )
+        flat_settings = _obj_settings(fd, settings)
+        _append_dataset(out, grp, "flattened_data", fd.nda[:n_flat], _lgdo_attrs(fd), flat_settings)
     cl_out = cl[:n].astype(np.int64, copy=True)
     if offset:
         cl_out += offset
     _append_dataset(
+        out,
         grp,
         "cumulative_length",
         cl_out,
@@ -308,6 +339,7 @@ def chunk_shape(shape: tuple[int, ...], itemsize: int, first_rows: int) -> tuple
 
 
 def _append_dataset(
+    out: _OutFile,
     parent: h5py.Group,
     name: str,
     nda: np.ndarray,
@@ -324,21 +356,49 @@ def _append_dataset(
             raise RawconvError(
                 f"cannot append rows of shape {nda.shape[1:]} to {ds.name} of shape {ds.shape[1:]}"
             )
-        if len(nda) == 0:
-            return
-        start = ds.shape[0]
-        ds.resize(start + len(nda), axis=0)
-        ds[start:] = nda
+        appender = out.appenders.get(ds.name)
+        if appender is None and _direct(ds):
+            appender = out.appenders[ds.name] = _appender(ds)
+        if appender is not None:
+            appender.append(nda)
+        elif len(nda):
+            start = ds.shape[0]
+            ds.resize(start + len(nda), axis=0)
+            ds[start:] = nda
         return
     if str(parent.attrs.get("datatype", "struct")).startswith(("struct", "table")):
         _add_struct_field(parent, name)
     kwargs = dict(settings)
     kwargs.setdefault("chunks", chunk_shape(nda.shape, nda.dtype.itemsize, len(nda)))
-    if kwargs.get("chunks") is not None and isinstance(kwargs["chunks"], list):
+    if isinstance(kwargs["chunks"], list):
         kwargs["chunks"] = tuple(kwargs["chunks"])
+    direct = direct_chunks_supported(kwargs, nda.dtype) and kwargs["chunks"] is not None
+    kwargs.pop("direct_chunks", None)
+    shape = (0, *nda.shape[1:]) if direct else nda.shape
     ds = parent.create_dataset(
-        name, shape=nda.shape, maxshape=(None, *nda.shape[1:]), dtype=nda.dtype, **kwargs
+        name, shape=shape, maxshape=(None, *nda.shape[1:]), dtype=nda.dtype, **kwargs
     )
-    if len(nda):
-        ds[...] = nda
     ds.attrs.update(attrs)
+    if direct:
+        appender = out.appenders[ds.name] = _appender(ds)
+        appender.append(nda)
+    elif len(nda):
+        ds[...] = nda
+
+
+def _direct(ds: h5py.Dataset) -> bool:
+    """Whether rawconv can write the chunks of an existing dataset itself."""
+    return (
+        ds.chunks is not None
+        and ds.compression in (None, "gzip")
+        and not ds.fletcher32
+        and ds.scaleoffset is None
+        and ds.dtype.kind in "biuf"
+    )
+
+
+def _appender(ds: h5py.Dataset) -> DirectChunkAppender:
+    level = ds.compression_opts if ds.compression == "gzip" else None
+    row_elements = int(np.prod(ds.chunks[1:], dtype=np.int64))
+    codec = ChunkCodec(ds.dtype.itemsize, bool(ds.shuffle), level, row_elements)
+    return DirectChunkAppender(ds, codec)
