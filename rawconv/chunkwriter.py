@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -79,7 +78,7 @@ class ChunkCodec:
         if self.shuffle:
             raw = np.ascontiguousarray(raw.reshape(-1, self.itemsize).T).reshape(-1)
         if self.level is None:
-            return raw.tobytes()
+            return raw
         long_rows = self.row_elements >= ROW_FLUSH_ELEMENTS
         if self.shuffle:  # itemsize planes of one byte per element
             step = self.row_elements if long_rows else len(raw) // self.itemsize
@@ -98,12 +97,18 @@ class ChunkCodec:
 class DirectChunkAppender:
     """Appends rows to a chunked dataset, one whole encoded chunk at a time.
 
-    Rows wait in a chunk-sized buffer; full chunks are encoded and stored by the shared
-    thread pool while decoding goes on. :meth:`flush` waits for them and writes the partial
-    last chunk (padded with zeros, which the dataset's extent hides); later rows rewrite it.
+    Whole chunks are encoded and stored by the shared thread pool. Uncompressed chunks are
+    stored straight from the caller's array, so the caller must call :meth:`wait` before
+    it reuses that array (:class:`~rawconv.lh5out.LH5Writer` does after every write).
+    Chunks to compress are copied first and compressed while the caller goes on decoding
+    (at most ``ASYNC_BYTES`` of them at a time). Rows short of a whole chunk wait in a
+    chunk buffer; :meth:`flush` writes them as a partial chunk (padded with zeros, which the
+    dataset's extent hides), which later rows rewrite.
     """
 
-    def __init__(self, ds: h5py.Dataset, codec: ChunkCodec, max_inflight: int = 8) -> None:
+    ASYNC_BYTES = 32 << 20
+
+    def __init__(self, ds: h5py.Dataset, codec: ChunkCodec) -> None:
         self.ds = ds
         self.codec = codec
         self.rows = ds.chunks[0]
@@ -111,44 +116,66 @@ class DirectChunkAppender:
         self.pending = np.zeros(ds.chunks, dtype=ds.dtype)
         self.fill = self.n % self.rows
         if self.fill:  # resume a partial last chunk written before
-            start = self.n - self.fill
-            self.pending[: self.fill] = ds[start : self.n]
-        self.inflight: deque[Future] = deque()
-        self.max_inflight = max_inflight
+            self.pending[: self.fill] = ds[self.n - self.fill : self.n]
+        self.copies = codec.level is not None
+        self.max_async = max(4, self.ASYNC_BYTES // max(self.pending.nbytes, 1))
+        self.inflight: list[Future] = []
         self.last: Any = ds[self.n - 1] if self.n else None
 
     def append(self, nda: np.ndarray) -> None:
-        """Add rows (shape ``(n, *row_shape)``)."""
+        """Add rows (shape ``(n, *row_shape)``); call :meth:`wait` before reusing `nda`."""
         if len(nda) == 0:
             return
         self.ds.resize(self.n + len(nda), axis=0)
         pos = 0
-        while pos < len(nda):
-            take = min(self.rows - self.fill, len(nda) - pos)
-            self.pending[self.fill : self.fill + take] = nda[pos : pos + take]
+        if self.fill:
+            take = min(self.rows - self.fill, len(nda))
+            self.pending[self.fill : self.fill + take] = nda[:take]
             self.fill += take
-            pos += take
+            pos = take
             if self.fill == self.rows:
-                self._submit(self.n + pos - self.rows, self.pending)
-                self.pending = np.zeros(self.ds.chunks, dtype=self.ds.dtype)
+                self._submit(self.n + pos - self.rows, self.pending, owned=True)
+                self.pending = np.empty(self.ds.chunks, dtype=self.ds.dtype)
                 self.fill = 0
+        while len(nda) - pos >= self.rows:
+            self._submit(self.n + pos, nda[pos : pos + self.rows], owned=False)
+            pos += self.rows
+        if pos < len(nda):
+            self.fill = len(nda) - pos
+            self.pending[: self.fill] = nda[pos:]
         self.n += len(nda)
         self.last = nda[-1].copy() if nda.ndim > 1 else nda[-1]
 
-    def _submit(self, first_row: int, chunk: np.ndarray) -> None:
+    def _submit(self, first_row: int, chunk: np.ndarray, owned: bool) -> None:
+        if self.copies and not owned:
+            chunk = chunk.copy()
         self.inflight.append(_pool().submit(self._encode_write, first_row, chunk))
-        while len(self.inflight) > self.max_inflight:
-            self.inflight.popleft().result()
+        if self.copies:
+            while len(self.inflight) > self.max_async:
+                self.inflight.pop(0).result()
 
     def _encode_write(self, first_row: int, chunk: np.ndarray) -> None:
         """Encode a chunk and store it (in a pool thread; h5py serialises the write)."""
-        data = self.codec.encode(chunk)
+        data = self.codec.encode(np.ascontiguousarray(chunk))
         offset = (first_row,) + (0,) * (self.ds.ndim - 1)
         self.ds.id.write_direct_chunk(offset, data)
 
+    def wait(self, all_chunks: bool = False) -> None:
+        """Block until the chunks that still read the caller's arrays are stored (with
+        `all_chunks`, every chunk); errors of the pool are raised here."""
+        if self.copies and not all_chunks:
+            done = [f for f in self.inflight if f.done()]
+            for future in done:
+                future.result()
+            self.inflight = [f for f in self.inflight if not f.done()]
+            return
+        inflight, self.inflight = self.inflight, []
+        for future in inflight:
+            future.result()
+
     def flush(self) -> None:
-        """Write every pending chunk, the partial last one included."""
-        while self.inflight:
-            self.inflight.popleft().result()
+        """Store every chunk, the partial last one included."""
+        self.wait(all_chunks=True)
         if self.fill:
+            self.pending[self.fill :] = 0
             self._encode_write(self.n - self.fill, self.pending)

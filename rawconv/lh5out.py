@@ -74,6 +74,11 @@ class _OutFile:
             self.h5.attrs["datatype"] = "struct{}"
         self.appenders: dict[str, DirectChunkAppender] = {}
 
+    def wait(self) -> None:
+        """Block until every chunk submitted by the appenders is stored."""
+        for appender in self.appenders.values():
+            appender.wait()
+
     def last_row(self, ds: h5py.Dataset) -> Any:
         """The last row of a dataset, including rows still waiting in its appender."""
         appender = self.appenders.get(ds.name)
@@ -148,6 +153,7 @@ class LH5Writer:
         parent = _require_groups(parent, parts[:-1])
         try:
             _write_obj(out, parent, parts[-1], obj, n_rows, settings)
+            out.wait()  # chunks are encoded from the caller's arrays: done before returning
         except RawconvError:
             raise
         except (OSError, ValueError, TypeError) as exc:

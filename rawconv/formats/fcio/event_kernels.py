@@ -287,7 +287,7 @@ def decode_events(
             deadtime = total_dead[t] / 1e9
             o_runtime[r] = runtime
             o_deadtime[r] = deadtime
-            o_lifetime[r] = runtime - deadtime
+            o_lifetime[r] = (fpga_ns - enable_ns[t] - total_dead[t]) / 1e9
             o_deadinterval[r] = cur_dead[t]
             o_baseline[r] = np.uint16(np.int64(hdr0 / blprec) & 0xFFFF)
             o_daqenergy[r] = _energy(hdr0, hdr1, adcbits, sumlength, blprec)

@@ -133,7 +133,7 @@ def decode_event_headers(
             o_fc_input[p] = tm & 0xFFFF
             o_runtime[p] = runtime
             o_deadtime[p] = deadtime
-            o_lifetime[p] = runtime - deadtime
+            o_lifetime[p] = (fpga_ns - enable_ns[t] - total_dead[t]) / 1e9
             o_deadinterval[p] = cur_dead[t]
             o_baseline[p] = np.uint16(np.int64(hdr0 / blprec) & 0xFFFF)
             o_daqenergy[p] = _energy(hdr0, hdr1, adcbits, sumlength, blprec)

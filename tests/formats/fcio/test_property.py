@@ -162,7 +162,8 @@ def expected_rows(cfg, events):
                 "channel": t, "board_id": cfg["tracemap"][t] >> 16,
                 "fc_input": cfg["tracemap"][t] & 0xFFFF, "baseline": int(h0 / blp) & 0xFFFF,
                 "daqenergy": energy, "runtime": runtime, "deadtime": dead,
-                "lifetime": runtime - dead, "deadinterval_nsec": model.cur[t],
+                "lifetime": (fpga - model.enable[t] - model.total[t]) / 1e9,
+                "deadinterval_nsec": model.cur[t],
                 "waveform": ev.get("traces")[j] if ev["kind"] != "header" else None,
             })  # fmt: skip
         common = {
