@@ -83,7 +83,7 @@ def build_raw(
         None: ``<input without extension>.lh5``; a file name, optionally ``file.lh5:/group``;
         a ``.json`` / ``.yaml`` out_spec file; an out_spec dict; or a RawBufferLibrary.
     buffer_size
-        rows per buffer (fewer when the buffers would need more than 256 MiB together).
+        rows per buffer (fewer when the buffers would need more than 128 MiB together).
     n_max
         the number of data rows to convert: rows are counted over all data tables
         (header tables excluded) in the order their records appear in the input, and

@@ -31,7 +31,7 @@ __all__ = ["DataStreamer"]
 
 CHUNK_MODES = ("any_full", "only_full", "single_packet")
 
-DEFAULT_BUFFER_MEMORY = 256 << 20
+DEFAULT_BUFFER_MEMORY = 128 << 20
 """Bytes that the data buffers of one stream may use together (see ``open_stream``)."""
 
 

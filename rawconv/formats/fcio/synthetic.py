@@ -177,7 +177,8 @@ def write_synthetic_run(
     adccards = -(-adcs // per_card)
     index = np.arange(adcs)
     tmap = ((0x210 + index // per_card) << 16) | (index % per_card) if tracemap else None
-    pool_n = int(max(8, min(4 * adcs, 512, _POOL_BYTES // (2 * eventsamples))))
+    # a large pool: repeated waveforms would make the data unrealistically compressible
+    pool_n = int(max(8, _POOL_BYTES // (2 * eventsamples)))
     pool, pool_hdr = _waveform_pool(rng, pool_n, eventsamples, adcbits)
     clock = _Clock(rng, adcs=adcs, gps=gps, start_unix=start_unix, rate_hz=rate_hz)
     with FCIOWriter(target) as writer:
