@@ -92,3 +92,24 @@ def test_real_files_equal_fcio(name, tmp_path):
     build_raw(str(src), out_spec=str(out))
     rows = check_against_fcio(src, out)
     assert rows == {"th228.fcio": 1000, "L200-comm-20211130-phy-spms.fcio": 300}[name]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        {"adcs": 6, "eventsamples": 300, "mode": "full"},
+        {"adcs": 12, "eventsamples": 128, "mode": "sparse", "traces_per_event": 4},
+        {"adcs": 30, "eventsamples": 64, "mode": "full", "adcbits": 12, "gps": 50000},
+        {"adcs": 5, "eventsamples": 1, "mode": "sparse", "traces_per_event": 5, "tracemap": False},
+    ],
+)
+def test_writer_files_equal_fcio(shape, tmp_path):
+    from rawconv.formats.fcio.synthetic import write_synthetic_run
+
+    src = tmp_path / "w.fcio"
+    write_synthetic_run(src, n_events=150, status_every=40, seed=3, **shape)
+    out = tmp_path / "out.lh5"
+    build_raw(str(src), out_spec=str(out))
+    rows = check_against_fcio(src, out)
+    traces = shape.get("traces_per_event") or shape["adcs"]
+    assert rows == 150 * traces
