@@ -27,6 +27,7 @@ from .decoders import (
     FCIOEventState,
     FCStatusDecoder,
 )
+from .fsp import FSPConfigDecoder, FSPEventDecoder, FSPStatusDecoder
 from .kernels import (
     INDEX_BAD_FRAME_SIZE,
     INDEX_BAD_HEADER,
@@ -44,6 +45,9 @@ from .layout import (
     TAG_CONFIG,
     TAG_EVENT,
     TAG_EVENTHEADER,
+    TAG_FSPCONFIG,
+    TAG_FSPEVENT,
+    TAG_FSPSTATUS,
     TAG_NAMES,
     TAG_SPARSEEVENT,
     TAG_STATUS,
@@ -75,17 +79,26 @@ class FCIOStreamer(DataStreamer):
         self.event_decoder = FCEventDecoder()
         self.header_decoder = FCEventHeaderDecoder()
         self.status_decoder = FCStatusDecoder()
+        self.fsp_config_decoder = FSPConfigDecoder()
+        self.fsp_event_decoder = FSPEventDecoder()
+        self.fsp_status_decoder = FSPStatusDecoder()
         self._decoders: list[DataDecoder] = [
             self.config_decoder,
             self.event_decoder,
             self.header_decoder,
             self.status_decoder,
+            self.fsp_config_decoder,
+            self.fsp_event_decoder,
+            self.fsp_status_decoder,
         ]
         self._by_tag: dict[int, DataDecoder] = {
             TAG_EVENT: self.event_decoder,
             TAG_SPARSEEVENT: self.event_decoder,
             TAG_EVENTHEADER: self.header_decoder,
             TAG_STATUS: self.status_decoder,
+            TAG_FSPCONFIG: self.fsp_config_decoder,
+            TAG_FSPEVENT: self.fsp_event_decoder,
+            TAG_FSPSTATUS: self.fsp_status_decoder,
         }
         self.skipped_records: dict[int, int] = {}
         self._block: RecordBlock | None = None
@@ -114,9 +127,12 @@ class FCIOStreamer(DataStreamer):
         self.skipped_records = {}
         self.config = None
         self._max_frame = MAX_FRAME_BYTES
+        fsp_config = -1  # an FSPConfig before the first FCIOConfig: decoded after it
         while True:
-            if self._cursor >= self._block.n and not self._load():
-                raise RawconvError("no FCIOConfig record in the input", path=source.name)
+            if self._cursor >= self._block.n:
+                fsp_config = -1
+                if not self._load():
+                    raise RawconvError("no FCIOConfig record in the input", path=source.name)
             tag = int(self._block.tag[self._cursor])
             if tag == TAG_PROTOCOL:
                 self._cursor += 1
@@ -124,13 +140,17 @@ class FCIOStreamer(DataStreamer):
             if tag == TAG_CONFIG:
                 break
             if tag in FSP_TAGS:
+                fsp_config = self._cursor if tag == TAG_FSPCONFIG else fsp_config
                 self._cursor += 1
                 continue
             raise CorruptDataError(
                 f"{TAG_NAMES.get(tag, f'tag {tag}')} record before the first FCIOConfig",
                 **self._block.where(self._cursor),
             )
-        self._apply_config(self.config_decoder.parse(self._block, self._cursor))
+        config_at = self._cursor
+        self._apply_config(self.config_decoder.parse(self._block, config_at))
+        if fsp_config >= 0:
+            self.fsp_config_decoder.preview(self._block, fsp_config)
         self._init_buffers(
             rb_lib, buffer_size, chunk_mode, out_stream, header_decoders=(self.config_decoder.name,)
         )
@@ -139,7 +159,9 @@ class FCIOStreamer(DataStreamer):
             for decoder in self._decoders
             if (name := decoder.name) in self.rb_lib
         }
-        self._decode_run(self.config_decoder, self._cursor, self._cursor + 1)
+        if fsp_config >= 0:
+            self._decode_run(self.fsp_config_decoder, fsp_config, fsp_config + 1)
+        self._decode_run(self.config_decoder, config_at, config_at + 1)
         return self.header_rbs
 
     def _apply_config(self, config: FCIOConfig) -> None:

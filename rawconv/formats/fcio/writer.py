@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import layout
+from .fsp_writer import fsp_config_frames, fsp_event_frames, fsp_status_frames
 
 __all__ = ["CARD_STATUS_DTYPE", "DEFAULT", "FCIOWriter", "make_card_status"]
 
@@ -482,3 +483,16 @@ class FCIOWriter:
         head = _HDR.pack(-layout.TAG_STATUS) + _i32(status, "status")
         head += _array_frame(statustime, "statustime", "<i4", layout.MAX_ARRAY)
         self._write(head + _i32(arr.size, "cards") + _i32(size, "size") + frames.tobytes())
+
+    # -- FSP (software trigger) records: frames built in fsp_writer --------------------
+    def write_fsp_config(self, **values: Any) -> None:
+        """Write an FSPConfig record (tag 8); `values`: see :func:`.fsp_config_frames`."""
+        self.write_record(layout.TAG_FSPCONFIG, fsp_config_frames(**values))
+
+    def write_fsp_event(self, **values: Any) -> None:
+        """Write an FSPEvent record (tag 9); `values`: see :func:`.fsp_event_frames`."""
+        self.write_record(layout.TAG_FSPEVENT, fsp_event_frames(**values))
+
+    def write_fsp_status(self, **values: Any) -> None:
+        """Write an FSPStatus record (tag 10); `values`: see :func:`.fsp_status_frames`."""
+        self.write_record(layout.TAG_FSPSTATUS, fsp_status_frames(**values))
