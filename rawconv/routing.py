@@ -90,8 +90,12 @@ class DecoderRoute:
         return None
 
     def free_rows(self) -> int:
-        """Rows that can be decoded without any destination buffer overflowing."""
-        return min((len(rb) - rb.loc for rb in self.rbl), default=0)
+        """Rows that can be decoded without any destination (or the staging table)
+        overflowing."""
+        free = min((len(rb) - rb.loc for rb in self.rbl), default=0)
+        if self.direct is None and self.rbl:
+            free = min(free, len(self.staging()))
+        return free
 
     def decode(self, block: Any, first: int, last: int, budget: float) -> tuple[int, int]:
         """Decode records ``[first, last)`` (as many as fit); returns (records, rows kept).

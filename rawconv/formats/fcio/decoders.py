@@ -245,7 +245,8 @@ class FCEventHeaderDecoder(FCIODecoder):
         cl = table["tracelist"].cumulative_length.nda[row0:]
         flats = [table[name].flattened_data.nda for name in _HEADER_VOVS]
         done, rows, status, bad = decode_event_headers(
-            block.buf, block.frame0, block.nframes, block.pid, block.frame_off, block.frame_len,
+            block.buf, block.tag, block.frame0, block.nframes, block.pid, block.frame_off,
+            block.frame_len,
             first, last, max_rows, start, self._cfg_vector, self.config.tracemap,
             *self.state.kernel_args(), *cols, cl, *flats,
         )  # fmt: skip

@@ -20,9 +20,9 @@ from .kernels import (
     DECODE_BAD_RECORD,
     DECODE_DEAD_QUEUE_FULL,
     DECODE_OK,
+    enable_value,
     read_i32,
     read_int_array,
-    enable_value,
     read_u16,
     update_dead_time,
 )
@@ -177,6 +177,8 @@ def decode_events(
     row = 0
     for i in range(first, last):
         tag = rec_tag[i]
+        if tag != _TAG_EVENT and tag != _TAG_SPARSE:
+            continue  # another decoder's record in a mixed run
         f = rec_frame0[i]
         nframes = rec_nframes[i]
         # validate the layout before touching any state

@@ -44,7 +44,7 @@ from .fsp_fields import (
     LABEL_FIELDS,
 )
 from .fsp_kernels import FSP_BAD_LAYOUT, FSP_NEED_ROOM, FSP_TOO_MANY, decode_fsp_events
-from .layout import MAX_CHANNELS
+from .layout import MAX_CHANNELS, TAG_FSPEVENT
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +303,8 @@ class FSPEventDecoder(_FSPDecoder):
                 break
             for fd, used in ((ct, flat[0]), (ct_max, flat[0]), (ps, flat[1])):
                 fd.resize(max(2 * len(fd), int(used) + MAX_CHANNELS))
-        self.n_unannotated += done - rows
+        fsp_records = int(np.count_nonzero(block.tag[first : first + done] == TAG_FSPEVENT))
+        self.n_unannotated += fsp_records - rows
         if status == FSP_BAD_LAYOUT:
             raise CorruptDataError(
                 f"FSPEvent record with {int(block.nframes[bad])} frames; the known layouts "

@@ -12,7 +12,14 @@ import numpy as np
 
 from .fsp_fields import EVENT_NFRAMES
 from .kernels import read_f32, read_i32, read_u16
-from .layout import MAX_CHANNELS, TAG_EVENT, TAG_EVENTHEADER, TAG_RECEVENT, TAG_SPARSEEVENT
+from .layout import (
+    MAX_CHANNELS,
+    TAG_EVENT,
+    TAG_EVENTHEADER,
+    TAG_FSPEVENT,
+    TAG_RECEVENT,
+    TAG_SPARSEEVENT,
+)
 
 FSP_OK = 0
 FSP_BAD_LAYOUT = 1
@@ -91,6 +98,9 @@ def decode_fsp_events(
     rows = 0
     r = first
     while r < last:
+        if tag[r] != TAG_FSPEVENT:  # another decoder's record in a mixed run
+            r += 1
+            continue
         out = row0 + rows
         nf = nframes[r]
         if nf < _MIN_FRAMES or nf > _MAX_FRAMES:

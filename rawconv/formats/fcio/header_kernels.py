@@ -37,7 +37,7 @@ _TAG_HEADER = 7
 
 @nb.njit(cache=True, nogil=True)
 def decode_event_headers(
-    buf, rec_frame0, rec_nframes, rec_pid, frame_off, frame_len,
+    buf, rec_tag, rec_frame0, rec_nframes, rec_pid, frame_off, frame_len,
     first, last, max_rows, flat_start, cfg, tracemap,
     st_to, st_ts, st_dr, st_sizes,
     enable_ns, cur_dead, total_dead, q_begin, q_end, q_read, q_write, q_fill,
@@ -62,26 +62,28 @@ def decode_event_headers(
     fcid = cfg[CFG_FCID]
     flat = flat_start
     capacity = o_tracelist.shape[0]
+    r = 0
     for i in range(first, last):
-        r = i - first
+        if rec_tag[i] != _TAG_HEADER:
+            continue  # another decoder's record in a mixed run
         if r >= max_rows:
-            return r, r, DECODE_OK, -1
+            return i - first, r, DECODE_OK, -1
         f = rec_frame0[i]
         nframes = rec_nframes[i]
         if nframes < 7 or frame_len[f + 5] % 2 != 0 or frame_len[f + 6] % 4 != 0:
-            return r, r, DECODE_BAD_RECORD, i
+            return i - first, r, DECODE_BAD_RECORD, i
         listed = frame_len[f + 5] // 2
         n = min(listed, frame_len[f + 6] // 4)
         if n > ntr or flat + n > capacity:
-            return r, r, DECODE_BAD_RECORD, i
+            return i - first, r, DECODE_BAD_RECORD, i
         for j in range(n):
             if read_u16(buf, frame_off[f + 5] + 2 * j) >= ntr:
-                return r, r, DECODE_BAD_RECORD, i
+                return i - first, r, DECODE_BAD_RECORD, i
         ev_type = _read_prefix(
             buf, f, frame_off, frame_len, _TAG_HEADER, st_to, st_ts, st_dr, st_sizes, nframes
         )
         if ev_type == -1:
-            return r, r, DECODE_BAD_RECORD, i
+            return i - first, r, DECODE_BAD_RECORD, i
         if st_sizes[SIZE_DR] >= 7:
             dr_idx = st_dr[5]
             dr_len = st_dr[6]
@@ -94,7 +96,7 @@ def decode_event_headers(
             enable_ns, cur_dead, total_dead, q_begin, q_end, q_read, q_write, q_fill,
         )
         if not ok:
-            return r, r, DECODE_DEAD_QUEUE_FULL, i
+            return i - first, r, DECODE_DEAD_QUEUE_FULL, i
         o_packet_id[r] = rec_pid[i]
         o_fcid[r] = fcid
         o_event_type[r] = ev_type
@@ -139,4 +141,5 @@ def decode_event_headers(
             o_daqenergy[p] = _energy(hdr0, hdr1, adcbits, sumlength, blprec)
         flat += n
         o_cl[r] = flat
-    return last - first, last - first, DECODE_OK, -1
+        r += 1
+    return last - first, r, DECODE_OK, -1

@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 __all__ = ["FCIOStreamer"]
 
 BLOCK_BYTES = 16 << 20
+HOT_TAGS = (TAG_EVENT, TAG_SPARSEEVENT, TAG_EVENTHEADER, TAG_FSPEVENT)
+"""Records that come by the thousand: decoded in interleaved runs."""
 MAX_RECORDS = 1 << 16
 MAX_FRAMES = 1 << 18
 
@@ -289,30 +291,85 @@ class FCIOStreamer(DataStreamer):
             return False
         i = self._cursor
         tag = int(block.tag[i])
+        if tag == TAG_EVENT and self._event_frames == 0:
+            self._event_frames = int(block.nframes[i])
         if tag == TAG_CONFIG:
             self._apply_config(self.config_decoder.parse(block, i))
             self._decode_run(self.config_decoder, i, i + 1)
             return True
+        if tag in HOT_TAGS and not single and self.rows_left() == float("inf"):
+            self._decode_mixed(i)
+            return True
         decoder = self._by_tag.get(tag)
-        if tag == TAG_EVENT and self._event_frames == 0:
-            self._event_frames = int(block.nframes[i])
         j = i + 1
         if not single:
-            while (
-                j < block.n
-                and self._by_tag.get(int(block.tag[j])) is decoder
-                and (int(block.tag[j]) != TAG_CONFIG)
+            while j < block.n and self._by_tag.get(int(block.tag[j])) is decoder and (
+                int(block.tag[j]) != TAG_CONFIG
             ):
                 j += 1
         if decoder is None or decoder.name not in self._routes:
-            for k in range(i, j):
-                t = int(block.tag[k])
-                if t != TAG_PROTOCOL:
-                    self.skipped_records[t] = self.skipped_records.get(t, 0) + 1
-            self._cursor = j
+            self._skip(i, j)
             return True
         self._decode_run(decoder, i, j)
         return True
+
+    def _skip(self, i: int, j: int) -> None:
+        """Count records ``[i, j)`` that no buffer takes and move past them."""
+        for t in self._block.tag[i:j].tolist():
+            if t != TAG_PROTOCOL:
+                self.skipped_records[t] = self.skipped_records.get(t, 0) + 1
+        self._cursor = j
+
+    def _decode_mixed(self, i: int) -> None:
+        """Decode a run of interleaved event / event-header / FSPEvent records, each decoder
+        over the whole run (its kernel skips the others' records). The run ends where a
+        decoder's buffer could overflow, so that every decoder decodes all of it."""
+        block = self._block
+        assert block is not None
+        tags = block.tag[i : block.n]
+        hot = np.isin(tags, HOT_TAGS)
+        end = i + (int(np.argmin(hot)) if not hot.all() else len(tags))
+        tags = tags[: end - i]
+        # events and event headers share the event state: never both in one run
+        kind = np.where(np.isin(tags, (TAG_EVENT, TAG_SPARSEEVENT)), 1, 0)
+        kind[tags == TAG_EVENTHEADER] = 2
+        stateful = np.flatnonzero(kind)
+        if len(stateful):
+            switch = np.flatnonzero(kind[stateful] != kind[stateful[0]])
+            if len(switch):
+                end = i + int(stateful[switch[0]])
+                tags = tags[: end - i]
+        limit = end
+        decoders = []
+        for decoder, own in ((self.event_decoder, (TAG_EVENT, TAG_SPARSEEVENT)),
+                             (self.header_decoder, (TAG_EVENTHEADER,)),
+                             (self.fsp_event_decoder, (TAG_FSPEVENT,))):  # fmt: skip
+            mine = np.isin(tags, own)
+            if not mine.any():
+                continue
+            route = self._routes.get(decoder.name)
+            if route is None:
+                continue
+            allowed = route.free_rows() // max(decoder.get_max_rows_in_packet(), 1)
+            count = np.cumsum(mine)
+            if count[-1] > allowed:  # stop before this decoder's record number allowed + 1
+                limit = min(limit, i + int(np.searchsorted(count, allowed + 1)))
+            decoders.append((decoder, route))
+        if limit == i:
+            return  # a buffer is full: read_chunk hands it out first
+        for decoder, route in decoders:
+            done, rows = route.decode(block, i, limit, self.rows_left())
+            self.n_rows_read += rows
+            if done != limit - i:
+                raise RawconvError(
+                    f"{decoder.name} stopped inside a run it was sized for",
+                    **block.where(i + done, decoder.name),
+                )
+        skipped = [t for t in tags[: limit - i].tolist() if self._by_tag[t].name not in self._routes]
+        for t in skipped:
+            self.skipped_records[t] = self.skipped_records.get(t, 0) + 1
+        self._cursor = limit
+        self.packet_id = int(block.pid[limit - 1])
 
     def _decode_run(self, decoder: DataDecoder, i: int, j: int) -> None:
         route = self._routes.get(decoder.name)
