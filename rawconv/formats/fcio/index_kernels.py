@@ -27,8 +27,19 @@ _TAG_EVENT, _TAG_SPARSE, _TAG_HEADER = 3, 6, 7
 
 @nb.njit(cache=True, nogil=True)
 def event_states(
-    buf, rec_tag, rec_frame0, rec_nframes, frame_off, frame_len, n, ntr,
-    st_to, st_ts, st_dr, st_sizes, out,
+    buf,
+    rec_tag,
+    rec_frame0,
+    rec_nframes,
+    frame_off,
+    frame_len,
+    n,
+    ntr,
+    st_to,
+    st_ts,
+    st_dr,
+    st_sizes,
+    out,
 ):
     """Fill `out[k]` with the state after the k-th event record among records ``[0, n)``.
 
@@ -43,13 +54,17 @@ def event_states(
             continue
         f = rec_frame0[i]
         nframes = rec_nframes[i]
-        ev_type = _read_prefix(buf, f, frame_off, frame_len, tag, st_to, st_ts, st_dr, st_sizes, nframes)
+        ev_type = _read_prefix(
+            buf, f, frame_off, frame_len, tag, st_to, st_ts, st_dr, st_sizes, nframes
+        )
         if ev_type == -1:
             return -(i + 1)
         if tag == _TAG_EVENT:
             if nframes < 6:
                 st_sizes[SIZE_DR] = 0
-            elif not read_int_array(buf, frame_off[f + 5], frame_len[f + 5], st_dr, st_sizes, SIZE_DR):
+            elif not read_int_array(
+                buf, frame_off[f + 5], frame_len[f + 5], st_dr, st_sizes, SIZE_DR
+            ):
                 return -(i + 1)
             st_dr[5] = 0
             st_dr[6] = ntr
@@ -81,9 +96,22 @@ def replay_dead_time(
             dr_len = adcs
         fpga_ns = np.int64(states[k, S_TS + 1]) * 1000000000 + np.int64(states[k, S_TS + 2]) * 4
         ok = update_dead_time(
-            fpga_ns, states[k, S_TYPE], dr, dr_idx, dr_len, states[k, S_TO + 5],
-            states[k, S_TO + 6], adcs, enable_ns, cur_dead, total_dead,
-            q_begin, q_end, q_read, q_write, q_fill,
+            fpga_ns,
+            states[k, S_TYPE],
+            dr,
+            dr_idx,
+            dr_len,
+            states[k, S_TO + 5],
+            states[k, S_TO + 6],
+            adcs,
+            enable_ns,
+            cur_dead,
+            total_dead,
+            q_begin,
+            q_end,
+            q_read,
+            q_write,
+            q_fill,
         )
         if not ok:
             return False

@@ -20,6 +20,7 @@ from ...routing import DecoderRoute
 from ...streamer import DataStreamer
 from .block import RecordBlock
 from .config import FCIOConfig
+from .index import FCIOResume, _parse_config
 from .decoders import (
     FCConfigDecoder,
     FCEventDecoder,
@@ -117,18 +118,28 @@ class FCIOStreamer(DataStreamer):
         buffer_size: int = 8192,
         chunk_mode: str = "any_full",
         out_stream: str = "",
+        resume: FCIOResume | None = None,
+        stop: int | None = None,
     ) -> list[RawBuffer]:
-        """Open an FCIO input, read up to its first FCIOConfig and allocate the buffers."""
+        """Open an FCIO input, read up to its first FCIOConfig and allocate the buffers.
+
+        With `resume` (see :mod:`.index`), decode only the records in its byte range,
+        starting from the state it carries; no header rows are produced. `stop` ends the
+        input at that byte offset (a record boundary) otherwise.
+        """
         source = self._open_source(stream_name)
         self._block = RecordBlock.allocate(source.name, self.block_bytes, MAX_RECORDS, MAX_FRAMES)
         self._fill, self._next, self._cursor = 0, 0, 0
         self._pid_counter = -1
+        self._stop = stop if stop is not None else source.size if source.size is not None else 2**62
         self._pending_error: Exception | None = None
         self._source_eof = False
         self._event_frames = 0
         self.skipped_records = {}
         self.config = None
         self._max_frame = MAX_FRAME_BYTES
+        if resume is not None:
+            return self._open_resumed(resume, rb_lib, buffer_size, chunk_mode, out_stream)
         fsp_config = -1  # an FSPConfig before the first FCIOConfig: decoded after it
         while True:
             if self._cursor >= self._block.n:
@@ -166,7 +177,30 @@ class FCIOStreamer(DataStreamer):
         self._decode_run(self.config_decoder, config_at, config_at + 1)
         return self.header_rbs
 
-    def _apply_config(self, config: FCIOConfig) -> None:
+    def _open_resumed(
+        self,
+        resume: FCIOResume,
+        rb_lib: RawBufferLibrary | None,
+        buffer_size: int,
+        chunk_mode: str,
+        out_stream: str,
+    ) -> list[RawBuffer]:
+        self._block.base = resume.start
+        self._stop = resume.stop
+        self._pid_counter = resume.pid_counter
+        config = _parse_config(resume.config_bytes, self.source)
+        self._apply_config(config, resume.event_state(config.ntraces))
+        self._init_buffers(
+            rb_lib, buffer_size, chunk_mode, out_stream, header_decoders=(self.config_decoder.name,)
+        )
+        self._routes = {
+            name: DecoderRoute(decoder, self.rb_lib[name])
+            for decoder in self._decoders
+            if (name := decoder.name) in self.rb_lib
+        }
+        return self.header_rbs
+
+    def _apply_config(self, config: FCIOConfig, state: FCIOEventState | None = None) -> None:
         if self.config is not None and not self.config.same_shape(config):
             raise RawconvError(
                 f"an FCIOConfig changes the event shape from {self.config.ntraces} traces x "
@@ -175,7 +209,8 @@ class FCIOStreamer(DataStreamer):
                 path=self.name,
             )
         # events and event headers share the event state (as in FlashCam's reader)
-        state = self.event_decoder.state if self.config is not None else None
+        if state is None and self.config is not None:
+            state = self.event_decoder.state
         state = state or FCIOEventState(config.ntraces)
         self.config = config
         for decoder in self._decoders:
@@ -201,10 +236,13 @@ class FCIOStreamer(DataStreamer):
         self._fill, self._next = keep, 0
         while True:
             if not self._source_eof and self._fill < len(block.buf):
-                got = self.source.readinto(block.base + self._fill, block.buf[self._fill :])
+                room = min(len(block.buf), self._stop - block.base) - self._fill
+                got = self.source.readinto(
+                    block.base + self._fill, block.buf[self._fill : self._fill + room]
+                )
                 self.n_bytes_read += got
                 self._fill += got
-                self._source_eof = self._fill < len(block.buf)
+                self._source_eof = got < room or block.base + self._fill >= self._stop
             n, _, nxt, status, spos = index_records(
                 block.buf, self._fill, 0, self._source_eof, self._max_frame,
                 block.tag, block.start, block.stop, block.frame0, block.nframes,
@@ -303,8 +341,10 @@ class FCIOStreamer(DataStreamer):
         decoder = self._by_tag.get(tag)
         j = i + 1
         if not single:
-            while j < block.n and self._by_tag.get(int(block.tag[j])) is decoder and (
-                int(block.tag[j]) != TAG_CONFIG
+            while (
+                j < block.n
+                and self._by_tag.get(int(block.tag[j])) is decoder
+                and (int(block.tag[j]) != TAG_CONFIG)
             ):
                 j += 1
         if decoder is None or decoder.name not in self._routes:
@@ -365,7 +405,9 @@ class FCIOStreamer(DataStreamer):
                     f"{decoder.name} stopped inside a run it was sized for",
                     **block.where(i + done, decoder.name),
                 )
-        skipped = [t for t in tags[: limit - i].tolist() if self._by_tag[t].name not in self._routes]
+        skipped = [
+            t for t in tags[: limit - i].tolist() if self._by_tag[t].name not in self._routes
+        ]
         for t in skipped:
             self.skipped_records[t] = self.skipped_records.get(t, 0) + 1
         self._cursor = limit

@@ -1,0 +1,240 @@
+"""The FCIO record index, and the state that lets decoding start at any record.
+
+:func:`build_index` walks an FCIO input once (large sequential reads, frame headers only,
+plus the few prefix frames of event records) into:
+
+- the record table: start / stop offsets, tag and packet id of every record;
+- per event record, the state it leaves (see :mod:`.index_kernels`).
+
+:func:`resume_state` turns the index into an :class:`FCIOResume` for a record: the config in
+force, the event arrays, the dead-time bookkeeping replayed up to that record and the packet
+counter, so that a decoder started there produces exactly the rows of a full decode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import CorruptDataError
+from ...sources import Source, open_source
+from .block import RecordBlock
+from .config import FCIOConfig
+from .decoders import FCIOEventState
+from .index_kernels import STATE_FIELDS, event_states, replay_dead_time
+from .kernels import (
+    INDEX_BAD_FRAME_SIZE,
+    INDEX_BAD_HEADER,
+    INDEX_FULL,
+    INDEX_NEED_MORE,
+    INDEX_ORPHAN_FRAME,
+    TAG_PROTOCOL,
+    assign_packet_ids,
+    index_records,
+)
+from .layout import FSP_TAGS, MAX_FRAME_BYTES, TAG_CONFIG
+
+__all__ = ["FCIOIndex", "FCIOResume", "build_index", "resume_state"]
+
+RECORD_DTYPE = np.dtype([("start", "<i8"), ("stop", "<i8"), ("tag", "<i4"), ("pid", "<i8")])
+
+
+@dataclass
+class FCIOIndex:
+    """Records of an FCIO input and the per-event state to resume decoding."""
+
+    records: np.ndarray
+    """RECORD_DTYPE rows, in file order (protocol headers have tag 0, packet id -1)."""
+    event_rows: np.ndarray
+    """Record index of every event record (tags 3, 6, 7)."""
+    event_state: np.ndarray
+    """int32 (n_events, STATE_FIELDS): the state each event leaves."""
+    size: int
+    """Bytes covered by complete records (a truncated tail is not)."""
+
+    def save(self, path: str | Path) -> None:
+        """Store as an .npz file."""
+        np.savez(
+            path, records=self.records, event_rows=self.event_rows,
+            event_state=self.event_state, size=np.int64(self.size),
+        )  # fmt: skip
+
+    @classmethod
+    def load(cls, path: str | Path) -> FCIOIndex:
+        """Read an index stored by :meth:`save`."""
+        with np.load(path) as data:
+            return cls(
+                records=data["records"], event_rows=data["event_rows"],
+                event_state=data["event_state"], size=int(data["size"]),
+            )  # fmt: skip
+
+    def boundaries(self) -> np.ndarray:
+        """Record indices where a chunk may start: not after an FSP record (it belongs to
+        the record that follows it) and not on a protocol header."""
+        tags = self.records["tag"]
+        ok = np.ones(len(tags), dtype=bool)
+        ok[1:] &= ~np.isin(tags[:-1], FSP_TAGS)
+        ok &= tags != TAG_PROTOCOL
+        return np.flatnonzero(ok)
+
+
+@dataclass
+class FCIOResume:
+    """What an FCIOStreamer needs to start decoding at record `record` of an input."""
+
+    start: int
+    stop: int
+    config_bytes: bytes
+    pid_counter: int
+    event_arrays: tuple[np.ndarray, ...] = field(repr=False, default=())
+    dead_time: dict = field(repr=False, default_factory=dict)
+
+    def event_state(self, ntraces: int) -> FCIOEventState:
+        """The FCIOEventState at the start record."""
+        state = FCIOEventState(ntraces)
+        if self.event_arrays:
+            state.timeoffset[:], state.timestamp[:], state.deadregion[:], state.sizes[:] = (
+                self.event_arrays
+            )
+        for name, value in self.dead_time.items():
+            getattr(state, name)[...] = value
+        return state
+
+
+def _raise_index_error(status: int, source: Source, offset: int) -> None:
+    reason = {
+        INDEX_BAD_HEADER: "impossible frame header",
+        INDEX_ORPHAN_FRAME: "data frame before any record tag",
+        INDEX_BAD_FRAME_SIZE: "frame length larger than any frame of this configuration",
+    }[status]
+    raise CorruptDataError(reason, path=source.name, offset=offset)
+
+
+def build_index(source: Source | str, block_bytes: int = 16 << 20) -> FCIOIndex:
+    """Walk an FCIO input and build its :class:`FCIOIndex`."""
+    source = open_source(source)
+    block = RecordBlock.allocate(source.name, block_bytes, 1 << 16, 1 << 18)
+    records, event_rows, states = [], [], []
+    st = [
+        np.zeros(10, np.int32),
+        np.zeros(10, np.int32),
+        np.zeros(10, np.int32),
+        np.zeros(3, np.int32),
+    ]
+    fill, base, counter, n_before, eof = 0, 0, -1, 0, False
+    ntraces, max_frame = 0, MAX_FRAME_BYTES
+    while True:
+        if not eof and fill < len(block.buf):
+            got = source.readinto(base + fill, block.buf[fill:])
+            fill += got
+            eof = fill < len(block.buf)
+        n, _, nxt, status, spos = index_records(
+            block.buf, fill, 0, eof, max_frame, block.tag, block.start, block.stop,
+            block.frame0, block.nframes, block.frame_off, block.frame_len,
+        )  # fmt: skip
+        if status == INDEX_NEED_MORE and n == 0:
+            block.buf = np.concatenate([block.buf[:fill], np.empty(len(block.buf), np.uint8)])
+            continue
+        if status in (INDEX_BAD_HEADER, INDEX_ORPHAN_FRAME, INDEX_BAD_FRAME_SIZE):
+            _raise_index_error(status, source, base + spos)
+        counter = assign_packet_ids(block.tag, n, counter, min(FSP_TAGS), max(FSP_TAGS), block.pid)
+        table = np.empty(n, RECORD_DTYPE)
+        table["start"], table["stop"] = block.start[:n] + base, block.stop[:n] + base
+        table["tag"], table["pid"] = block.tag[:n], block.pid[:n]
+        # configs change the trace count that full events imply: walk the block in pieces
+        first = 0
+        for c in [*np.flatnonzero(block.tag[:n] == TAG_CONFIG).tolist(), n]:
+            if c > first:
+                rows = np.zeros((c - first, STATE_FIELDS), np.int32)
+                sub = slice(first, c)
+                k = event_states(
+                    block.buf, block.tag[sub], block.frame0[sub], block.nframes[sub],
+                    block.frame_off, block.frame_len, c - first, ntraces, *st, rows,
+                )  # fmt: skip
+                if k < 0:
+                    raise CorruptDataError(
+                        "event record prefix frames do not parse", **block.where(first - k - 1)
+                    )
+                is_event = np.isin(block.tag[sub], (3, 6, 7))
+                event_rows.append(np.flatnonzero(is_event) + first + n_before)
+                states.append(rows[:k])
+            if c < n:
+                offsets, lengths = block.frames(c)
+                cfg = FCIOConfig.from_frames(block.buf, offsets, lengths, block.where(c))
+                ntraces = cfg.ntraces
+                max_frame = max(cfg.ntraces * cfg.trace_frame_bytes, 1 << 20)
+            first = c + 1
+        records.append(table)
+        n_before += n
+        if eof and status != INDEX_FULL:
+            break
+        keep = fill - nxt
+        block.buf[:keep] = block.buf[nxt:fill]
+        base, fill = base + nxt, keep
+    all_records = np.concatenate(records) if records else np.empty(0, RECORD_DTYPE)
+    size = int(all_records["stop"][-1]) if len(all_records) else 0
+    return FCIOIndex(
+        records=all_records,
+        event_rows=np.concatenate(event_rows) if event_rows else np.empty(0, np.int64),
+        event_state=np.concatenate(states) if states else np.empty((0, STATE_FIELDS), np.int32),
+        size=size,
+    )
+
+
+def resume_state(index: FCIOIndex, source: Source | str, record: int, stop: int) -> FCIOResume:
+    """The state to decode records ``[record, stop)`` (record indices) of `source`."""
+    source = open_source(source)
+    recs = index.records
+    configs = np.flatnonzero(recs["tag"][: record + 1] == TAG_CONFIG)
+    if len(configs) == 0:
+        raise CorruptDataError("no FCIOConfig before the record", path=source.name, record=record)
+    cfg_rec = recs[configs[-1]]
+    config_bytes = source.read(int(cfg_rec["start"]), int(cfg_rec["stop"]))
+    pids = recs["pid"][record:]
+    valid = pids[pids >= 0]
+    counter = int(valid[0]) - 1 if len(valid) else int(recs["pid"].max(initial=-1))
+    start = int(recs["start"][record])
+    end = int(recs["stop"][stop - 1]) if stop > record else start
+    n_events = int(np.searchsorted(index.event_rows, record))
+    resume = FCIOResume(start=start, stop=end, config_bytes=config_bytes, pid_counter=counter)
+    if n_events == 0:
+        return resume
+    cfg = _parse_config(config_bytes, source)
+    last = index.event_state[n_events - 1]
+    arrays = (
+        np.zeros(10, np.int32),
+        np.zeros(10, np.int32),
+        np.zeros(10, np.int32),
+        np.zeros(3, np.int32),
+    )
+    arrays[0][:7], arrays[1][:4], arrays[2][:7] = last[1:8], last[8:12], last[12:19]
+    arrays[3][2] = last[19]
+    resume.event_arrays = arrays
+    state = FCIOEventState(cfg.ntraces)
+    # as in FCIOStreamer, the bookkeeping runs on across configs of the same shape
+    ok = replay_dead_time(
+        index.event_state[:n_events], n_events, cfg.adcs,
+        state.enable_ns, state.cur_dead, state.total_dead, state.q_begin, state.q_end,
+        state.q_read, state.q_write, state.q_fill,
+    )  # fmt: skip
+    if not ok:
+        raise CorruptDataError("dead interval queue overflow", path=source.name, record=record)
+    resume.dead_time = {name: getattr(state, name) for name in (
+        "enable_ns", "cur_dead", "total_dead", "q_begin", "q_end", "q_read", "q_write", "q_fill",
+    )}  # fmt: skip
+    return resume
+
+
+def _parse_config(config_bytes: bytes, source: Source) -> FCIOConfig:
+    block = RecordBlock.allocate(source.name, len(config_bytes), 4, 64)
+    block.buf[:] = np.frombuffer(config_bytes, np.uint8)
+    n, *_ = index_records(
+        block.buf, len(config_bytes), 0, True, MAX_FRAME_BYTES, block.tag, block.start,
+        block.stop, block.frame0, block.nframes, block.frame_off, block.frame_len,
+    )  # fmt: skip
+    if n != 1 or block.tag[0] != TAG_CONFIG:
+        raise CorruptDataError("config record of the index does not parse", path=source.name)
+    offsets, lengths = block.frames(0)
+    return FCIOConfig.from_frames(block.buf, offsets, lengths, block.where(0))
