@@ -13,6 +13,7 @@ from typing import Any
 from .buffers import RawBufferLibrary, split_out_stream, write_to_lh5_and_clear
 from .formats import detect_format, get_streamer, normalize_stream_type
 from .lh5out import LH5Writer
+from .outspec import format_template
 from .progress import Progress
 from .report import ConversionReport
 from .sources import CompressedSource, FileSource, FsspecSource, Source, open_source
@@ -50,6 +51,8 @@ def _library(
         text = os.fspath(out_spec)
         if text.lower().endswith((".json", ".yaml", ".yml")):
             return RawBufferLibrary(text, kw_dict=kw_dict), ""
+        if "{" in text:  # "out/{orig_basename}.lh5:/raw" and the like
+            text = format_template(text, kw_dict)
         return None, os.path.expandvars(text)
     raise TypeError(
         f"out_spec must be None, a file name, a .json/.yaml path, a dict or a RawBufferLibrary, "

@@ -38,11 +38,28 @@ ROW_FLUSH_ELEMENTS = 4096
 _POOL: ThreadPoolExecutor | None = None
 
 
+_THREADS: int | None = None
+
+
+def set_compress_threads(n: int | None) -> None:
+    """Threads that compress chunks (None: $RAWCONV_COMPRESS_THREADS, else all cores).
+
+    The parallel layer gives each Dask worker one thread, so that workers do not compete.
+    """
+    global _POOL, _THREADS
+    if n != _THREADS and _POOL is not None:
+        _POOL.shutdown(wait=True)
+        _POOL = None
+    _THREADS = n
+
+
 def _pool() -> ThreadPoolExecutor:
     global _POOL
     if _POOL is None:
-        workers = int(os.environ.get("RAWCONV_COMPRESS_THREADS", os.cpu_count() or 1))
-        _POOL = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="rawconv-deflate")
+        workers = _THREADS or int(os.environ.get("RAWCONV_COMPRESS_THREADS", os.cpu_count() or 1))
+        _POOL = ThreadPoolExecutor(
+            max_workers=max(1, workers), thread_name_prefix="rawconv-deflate"
+        )
     return _POOL
 
 

@@ -18,6 +18,7 @@ deletes it. A final-named output therefore always is a complete file.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import uuid
@@ -32,6 +33,7 @@ from .chunkwriter import ChunkCodec, DirectChunkAppender, direct_chunks_supporte
 from .columns import ArrayCol, ScalarCol, TableCol, VectorCol, from_lgdo
 from .compression import resolve_settings
 from .errors import RawconvError
+from .lh5encoded import is_encoded, write_encoded
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,31 @@ MIN_CHUNK_ROWS = 1024
 
 _CHUNK_CACHE_BYTES = 8 << 20
 
+DEFERRED_SETTINGS_ATTR = "rawconv_deferred_settings"
+"""Attribute of datasets in part files: the settings the merged dataset gets."""
+
+
+def encode_settings(settings: Mapping[str, Any]) -> str:
+    """JSON of h5py dataset settings (hdf5plugin filters as filter id and options)."""
+    out: dict[str, Any] = {"compression": None, "shuffle": False}
+    for key, value in settings.items():
+        if key in ("chunks", "direct_chunks"):
+            continue
+        if key == "compression" and not isinstance(value, (str, int, type(None))):
+            out["compression"] = int(value.filter_id)
+            out["compression_opts"] = [int(v) for v in value.filter_options]
+            continue
+        out[key] = list(value) if isinstance(value, tuple) else value
+    return json.dumps(out)
+
+
+def decode_settings(text: str) -> dict[str, Any]:
+    """The h5py settings stored by :func:`encode_settings`."""
+    out = json.loads(text)
+    if isinstance(out.get("compression_opts"), list):
+        out["compression_opts"] = tuple(out["compression_opts"])
+    return out
+
 
 def temp_name(path: str | os.PathLike) -> str:
     """The temporary name an output is written under until committed."""
@@ -60,8 +87,9 @@ def temp_name(path: str | os.PathLike) -> str:
 
 
 class _OutFile:
-    def __init__(self, path: str, atomic: bool, locking: bool | None) -> None:
+    def __init__(self, path: str, atomic: bool, locking: bool | None, defer: bool = False) -> None:
         self.path = path
+        self.defer = defer
         self.write_path = temp_name(path) if atomic else path
         Path(self.write_path).parent.mkdir(parents=True, exist_ok=True)
         mode = "w" if atomic else "a"
@@ -115,10 +143,12 @@ class LH5Writer:
         hdf5_settings: Mapping[str, Any] | str | None = None,
         atomic: bool = True,
         locking: bool | None = None,
+        defer_compression: bool = False,
     ) -> None:
         self.settings = resolve_settings(DEFAULT_HDF5_SETTINGS, hdf5_settings)
         self.atomic = atomic
         self.locking = locking
+        self.defer_compression = defer_compression
         self._files: dict[str, _OutFile] = {}
 
     @property
@@ -129,7 +159,7 @@ class LH5Writer:
     def _file(self, path: str) -> _OutFile:
         key = os.path.abspath(path)
         if key not in self._files:
-            self._files[key] = _OutFile(key, self.atomic, self.locking)
+            self._files[key] = _OutFile(key, self.atomic, self.locking, self.defer_compression)
         return self._files[key]
 
     def write(
@@ -256,6 +286,9 @@ def _write_obj(
     n_rows: int | None,
     settings: Mapping[str, Any],
 ) -> None:
+    if is_encoded(obj):  # waveform codecs: rawconv.lh5encoded
+        write_encoded(out, parent, name, obj, n_rows, settings)
+        return
     if isinstance(obj, TableCol):
         grp = _require_struct_group(parent, name, obj)
         for field, col in obj.items():
@@ -378,6 +411,10 @@ def _append_dataset(
     kwargs.setdefault("chunks", chunk_shape(nda.shape, nda.dtype.itemsize, len(nda)))
     if isinstance(kwargs["chunks"], list):
         kwargs["chunks"] = tuple(kwargs["chunks"])
+    deferred = None
+    if out.defer:  # a part file: store uncompressed, keep the settings for the merge
+        deferred = encode_settings(kwargs)
+        kwargs = {"chunks": kwargs["chunks"]}
     direct = direct_chunks_supported(kwargs, nda.dtype) and kwargs["chunks"] is not None
     kwargs.pop("direct_chunks", None)
     shape = (0, *nda.shape[1:]) if direct else nda.shape
@@ -385,6 +422,8 @@ def _append_dataset(
         name, shape=shape, maxshape=(None, *nda.shape[1:]), dtype=nda.dtype, **kwargs
     )
     ds.attrs.update(attrs)
+    if deferred is not None:
+        ds.attrs[DEFERRED_SETTINGS_ATTR] = deferred
     if direct:
         appender = out.appenders[ds.name] = _appender(ds)
         appender.append(nda)

@@ -71,12 +71,15 @@ class FCIOIndex:
             )  # fmt: skip
 
     def boundaries(self) -> np.ndarray:
-        """Record indices where a chunk may start: not after an FSP record (it belongs to
-        the record that follows it) and not on a protocol header."""
+        """Record indices where a chunk may start: after the first config (which the first
+        chunk writes as its header), not after an FSP record (it belongs to the record that
+        follows it) and not on a protocol header."""
         tags = self.records["tag"]
         ok = np.ones(len(tags), dtype=bool)
         ok[1:] &= ~np.isin(tags[:-1], FSP_TAGS)
         ok &= tags != TAG_PROTOCOL
+        configs = np.flatnonzero(tags == TAG_CONFIG)
+        ok[: configs[0] + 1 if len(configs) else len(tags)] = False
         return np.flatnonzero(ok)
 
 
@@ -98,9 +101,42 @@ class FCIOResume:
             state.timeoffset[:], state.timestamp[:], state.deadregion[:], state.sizes[:] = (
                 self.event_arrays
             )
-        for name, value in self.dead_time.items():
-            getattr(state, name)[...] = value
+        if self.dead_time:
+            _expand_dead_time(self.dead_time, state)
         return state
+
+
+def _compact_dead_time(state: FCIOEventState) -> dict[str, np.ndarray]:
+    """The dead-time bookkeeping without its mostly empty queues (small enough to ship)."""
+    q = state.q_begin.shape[1]
+    traces, begins, ends = [], [], []
+    for t in np.flatnonzero(state.q_fill).tolist():
+        slots = (state.q_read[t] + np.arange(state.q_fill[t])) % q
+        traces += [t] * len(slots)
+        begins += state.q_begin[t, slots].tolist()
+        ends += state.q_end[t, slots].tolist()
+    last_end = state.q_end[np.arange(len(state.q_write)), state.q_write]
+    return {
+        "enable_ns": state.enable_ns.copy(), "cur_dead": state.cur_dead.copy(),
+        "total_dead": state.total_dead.copy(), "last_end": last_end.copy(),
+        "q_trace": np.asarray(traces, np.int64), "q_begin": np.asarray(begins, np.int64),
+        "q_end": np.asarray(ends, np.int64),
+    }  # fmt: skip
+
+
+def _expand_dead_time(compact: dict[str, np.ndarray], state: FCIOEventState) -> None:
+    state.enable_ns[:] = compact["enable_ns"]
+    state.cur_dead[:] = compact["cur_dead"]
+    state.total_dead[:] = compact["total_dead"]
+    q = state.q_begin.shape[1]
+    state.q_write[:] = q - 1
+    state.q_end[:, q - 1] = compact["last_end"]  # what a new interval must end after
+    for t in np.unique(compact["q_trace"]).tolist():
+        mine = compact["q_trace"] == t
+        k = int(mine.sum())
+        state.q_begin[t, :k] = compact["q_begin"][mine]
+        state.q_end[t, :k] = compact["q_end"][mine]
+        state.q_read[t], state.q_write[t], state.q_fill[t] = 0, k - 1, k
 
 
 def _raise_index_error(status: int, source: Source, offset: int) -> None:
@@ -221,9 +257,7 @@ def resume_state(index: FCIOIndex, source: Source | str, record: int, stop: int)
     )  # fmt: skip
     if not ok:
         raise CorruptDataError("dead interval queue overflow", path=source.name, record=record)
-    resume.dead_time = {name: getattr(state, name) for name in (
-        "enable_ns", "cur_dead", "total_dead", "q_begin", "q_end", "q_read", "q_write", "q_fill",
-    )}  # fmt: skip
+    resume.dead_time = _compact_dead_time(state)
     return resume
 
 

@@ -22,9 +22,9 @@ COLUMNS = ("packet_id", "channel", "timestamp", "runtime", "lifetime", "deadtime
            "deadinterval_nsec", "baseline", "eventnumber", "dr_ch_len")  # fmt: skip
 
 
-def decode(path, resume=None) -> dict[str, dict[str, np.ndarray]]:
+def decode(path, **open_kwargs) -> dict[str, dict[str, np.ndarray]]:
     streamer = FCIOStreamer(block_bytes=1 << 15)
-    streamer.open_stream(str(path), rb_lib=RawBufferLibrary(SPEC), buffer_size=40, resume=resume)
+    streamer.open_stream(str(path), rb_lib=RawBufferLibrary(SPEC), buffer_size=40, **open_kwargs)
     out: dict[str, dict[str, list]] = {}
     for chunk in streamer:
         for rb in chunk:
@@ -69,19 +69,21 @@ def _assert_same(full, parts):
 def _split(path, cuts):
     index = build_index(str(path))
     bounds = index.boundaries()
-    cuts = sorted({int(bounds[c % len(bounds)]) for c in cuts} - {int(bounds[0])})
-    edges = [int(bounds[0]), *cuts, len(index.records)]
+    cuts = sorted({int(bounds[c % len(bounds)]) for c in cuts})
+    edges = [0, *cuts, len(index.records)]
     parts = []
     for a, b in zip(edges[:-1], edges[1:]):
-        resume = resume_state(index, str(path), a, b)
-        parts.append(decode(path, resume))
+        if a == 0:  # the first chunk reads the header itself
+            parts.append(decode(path, stop=int(index.records["stop"][b - 1])))
+        else:
+            parts.append(decode(path, resume=resume_state(index, str(path), a, b)))
     return parts
 
 
 def test_resume_at_every_record_of_spms(spms):
     full = decode(spms)
     index = build_index(str(spms))
-    for cut in index.boundaries()[1:].tolist():
+    for cut in index.boundaries().tolist():
         _assert_same(full, _split(spms, [cut]))
 
 

@@ -1,0 +1,72 @@
+"""What the parallel layer needs of each format: index, split points, resume state."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from rawconv.sources import Source
+
+__all__ = ["FormatBackend", "backend_for"]
+
+
+class FormatBackend(Protocol):
+    """Per-format hooks of the parallel layer."""
+
+    def build(self, source: Source) -> Any:
+        """Walk the input into the format's index (records, state to resume)."""
+
+    def load(self, path: Any) -> Any:
+        """Read an index stored with its ``save``."""
+
+    def boundaries(self, fmt_index: Any) -> np.ndarray:
+        """Record indices where a chunk may start (ascending; the first is the first chunk's)."""
+
+    def open_kwargs(
+        self, fmt_index: Any, source: Source, first: int, last: int, stop: int
+    ) -> dict[str, Any]:
+        """Extra ``open_stream`` arguments to decode records ``[first, last)`` ending at
+        byte `stop`."""
+
+
+class FCIOBackend:
+    """FlashCam FCIO: the index keeps per-event state; chunks carry config and dead time."""
+
+    def build(self, source: Source) -> Any:
+        from rawconv.formats.fcio.index import build_index
+
+        return build_index(source)
+
+    def load(self, path: Any) -> Any:
+        from rawconv.formats.fcio.index import FCIOIndex
+
+        return FCIOIndex.load(path)
+
+    def boundaries(self, fmt_index: Any) -> np.ndarray:
+        return np.concatenate(([0], fmt_index.boundaries())).astype(np.int64)
+
+    def open_kwargs(
+        self, fmt_index: Any, source: Source, first: int, last: int, stop: int
+    ) -> dict[str, Any]:
+        from rawconv.formats.fcio.index import resume_state
+
+        if first == 0:
+            return {"stop": stop}
+        resume = resume_state(fmt_index, source, first, last)
+        resume.stop = stop
+        return {"resume": resume}
+
+
+_BACKENDS: dict[str, FormatBackend] = {"FlashCam": FCIOBackend()}
+
+
+def backend_for(stream_type: str) -> FormatBackend:
+    """The backend of a stream type; ValueError if the parallel layer does not know it."""
+    try:
+        return _BACKENDS[stream_type]
+    except KeyError:
+        known = ", ".join(_BACKENDS)
+        raise ValueError(
+            f"the parallel layer does not split {stream_type} inputs yet (known: {known})"
+        ) from None

@@ -1,0 +1,103 @@
+"""Indexing inputs: the record table of every file, cached by file identity.
+
+An index is built by walking record headers (large sequential reads, no payload decoding)
+and stored in a cache folder under a name derived from the file's identity (path, size and
+modification time, or ETag for URLs). A changed file gets a new identity and is
+re-indexed; an unreadable or inconsistent cache entry is ignored and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rawconv.formats import detect_format, normalize_stream_type
+from rawconv.sources import open_source
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FileIndex", "default_cache_dir", "index", "index_file"]
+
+
+def default_cache_dir() -> Path:
+    """``$RAWCONV_CACHE``, else ``~/.cache/rawconv/index``."""
+    env = os.environ.get("RAWCONV_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "rawconv" / "index"
+
+
+@dataclass
+class FileIndex:
+    """The index of one input: where its records are, and how to start anywhere."""
+
+    input: str
+    stream_type: str
+    identity: tuple
+    size: int
+    records: np.ndarray = field(repr=False)
+    """Structured array with at least ``start``, ``stop``, ``tag``, ``pid`` per record."""
+    format_index: Any = field(repr=False)
+    """The format's own index object (for resume states)."""
+
+    @property
+    def n_records(self) -> int:
+        return len(self.records)
+
+
+def _key(identity: tuple) -> str:
+    return hashlib.sha1(repr(identity).encode()).hexdigest()
+
+
+def _load_cached(path: Path, identity: tuple, backend: Any) -> Any | None:
+    if not path.exists():
+        return None
+    try:
+        fmt_index = backend.load(path)
+        if int(fmt_index.records["stop"].max(initial=0)) > int(identity[1] or 2**62):
+            raise ValueError("records beyond the end of the file")
+        return fmt_index
+    except Exception as exc:  # a corrupt cache is ignored and rebuilt
+        log.warning("ignoring unreadable index cache %s (%s); rebuilding", path, exc)
+        path.unlink(missing_ok=True)
+        return None
+
+
+def index_file(
+    input: str, stream_type: str | None = None, cache_dir: str | Path | None = None
+) -> FileIndex:
+    """Index one input (from the cache when its identity is unchanged)."""
+    from .formats import backend_for
+
+    source = open_source(input)
+    kind = normalize_stream_type(stream_type) if stream_type else detect_format(source)
+    backend = backend_for(kind)
+    identity = source.identity()
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = cache / f"{_key(identity)}.npz"
+    fmt_index = _load_cached(path, identity, backend)
+    if fmt_index is None:
+        fmt_index = backend.build(source)
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+            fmt_index.save(tmp)
+            tmp.replace(path)
+        except OSError as exc:  # a read-only cache only costs time
+            log.warning("cannot store index in %s: %s", cache, exc)
+    size = source.size if source.size is not None else int(fmt_index.size)
+    source.close()
+    return FileIndex(input, kind, identity, int(size), fmt_index.records, fmt_index)
+
+
+def index(
+    inputs: list[str] | str, stream_type: str | None = None, cache_dir: str | Path | None = None
+) -> list[FileIndex]:
+    """Index several inputs (here, one after the other; `convert` spreads this over workers)."""
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [os.fspath(inputs)]
+    return [index_file(os.fspath(i), stream_type, cache_dir) for i in inputs]

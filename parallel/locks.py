@@ -1,0 +1,92 @@
+"""Output locks: two runs pointed at the same outputs at once must not both write them."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+from rawconv.errors import RawconvError
+
+__all__ = ["OutputLocks", "lock_path"]
+
+
+def lock_path(output: str) -> Path:
+    """The lock file of an output: ``.<name>.rawconv-lock`` beside it."""
+    p = Path(output)
+    return p.with_name(f".{p.name}.rawconv-lock")
+
+
+def _alive(info: dict) -> bool:
+    """Whether the process holding a lock still runs (locks of other hosts count as held)."""
+    if info.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(info["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, KeyError, ValueError):
+        return True
+    return True
+
+
+class OutputLocks:
+    """Takes a lock file per output (O_EXCL); a lock left by a dead process is taken over."""
+
+    def __init__(self, outputs: list[str]) -> None:
+        self.outputs = outputs
+        self.held: list[Path] = []
+
+    def acquire(self) -> None:
+        """Lock every output or none; RawconvError names the output and the holder."""
+        info = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
+        try:
+            for output in self.outputs:
+                path = lock_path(output)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                for _ in range(2):
+                    try:
+                        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                    except FileExistsError:
+                        holder = self._holder(path)
+                        if holder is not None and _alive(holder):
+                            since = time.strftime(
+                                "%H:%M:%S", time.localtime(holder.get("since", 0))
+                            )
+                            raise RawconvError(
+                                f"another rawconv run (pid {holder.get('pid')} on "
+                                f"{holder.get('host')}, since {since}) is writing this output; "
+                                f"wait for it, or remove {path} if that run is gone",
+                                path=output,
+                            ) from None
+                        path.unlink(missing_ok=True)  # stale: its process is gone
+                        continue
+                    with os.fdopen(fd, "w") as f:
+                        f.write(info)
+                    self.held.append(path)
+                    break
+        except BaseException:
+            self.release()
+            raise
+
+    @staticmethod
+    def _holder(path: Path) -> dict | None:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def release(self) -> None:
+        """Remove the lock files this run holds."""
+        for path in self.held:
+            path.unlink(missing_ok=True)
+        self.held = []
+
+    def __enter__(self) -> OutputLocks:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

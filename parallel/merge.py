@@ -1,0 +1,164 @@
+"""Merging part files into the final LH5 files.
+
+One merge runs per output file (never two writers on one file). A file made of a single
+part, written with its final settings, is moved into place. Parts of several chunks are
+stored uncompressed with their final settings in an attribute; the merge appends their
+tables in chunk order (the writer rewrites vector-of-vector offsets) in slices of bounded
+size, compressing once, and moves the finished file into place.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from rawconv.columns import ArrayCol, ScalarCol, TableCol, VectorCol
+from rawconv.lh5out import DEFERRED_SETTINGS_ATTR, LH5Writer, decode_settings
+
+__all__ = ["merge_parts", "read_rows"]
+
+SLICE_BYTES = 64 << 20
+"""Rows are copied in slices of about this many bytes (memory stays bounded)."""
+
+
+def _attrs(obj: h5py.HLObject) -> dict[str, Any]:
+    out = {}
+    for key, value in obj.attrs.items():
+        if key in ("datatype", DEFERRED_SETTINGS_ATTR):
+            continue
+        out[key] = value.decode() if isinstance(value, bytes) else value
+    if DEFERRED_SETTINGS_ATTR in obj.attrs:
+        out["hdf5_settings"] = decode_settings(obj.attrs[DEFERRED_SETTINGS_ATTR])
+    return out
+
+
+def _datatype(obj: h5py.HLObject) -> str:
+    dt = obj.attrs.get("datatype", "")
+    return dt.decode() if isinstance(dt, bytes) else str(dt)
+
+
+def n_rows(obj: h5py.HLObject) -> int:
+    """Rows of an LGDO stored at `obj`."""
+    if isinstance(obj, h5py.Dataset):
+        return obj.shape[0] if obj.ndim else 1
+    dt = _datatype(obj)
+    if dt.startswith("array<1>{array<1>") or "encoded" in dt:
+        return len(obj["cumulative_length" if "cumulative_length" in obj else "encoded_data"])
+    for child in obj.values():
+        return n_rows(child)
+    return 0
+
+
+def read_rows(obj: h5py.HLObject, start: int, stop: int) -> Any:
+    """Rows ``[start, stop)`` of the LGDO stored at `obj`, as rawconv containers."""
+    if isinstance(obj, h5py.Dataset):
+        if obj.ndim == 0:
+            value = obj[()]
+            return ScalarCol(value.decode() if isinstance(value, bytes) else value, _attrs(obj))
+        data = obj[start:stop]
+        if _datatype(obj).endswith("{bool}"):
+            data = data.astype(bool)
+        return ArrayCol(data, _attrs(obj))
+    dt = _datatype(obj)
+    if dt.startswith("array<1>{array<1>"):
+        cl = obj["cumulative_length"]
+        base = int(cl[start - 1]) if start > 0 else 0
+        lengths = cl[start:stop].astype(np.int64) - base
+        end = base + (int(lengths[-1]) if len(lengths) else 0)
+        flat = read_rows(obj["flattened_data"], base, end)
+        return VectorCol(flat, ArrayCol(lengths, _attrs(cl)), _attrs(obj))
+    kind = "table" if dt.startswith("table") else "struct"
+    cols = {name: read_rows(child, start, stop) for name, child in obj.items()}
+    return TableCol(cols, size=stop - start, attrs=_attrs(obj), kind=kind)
+
+
+def _leaves(group: h5py.Group, prefix: str = "") -> Iterator[tuple[str, h5py.HLObject]]:
+    """Paths of the LGDOs below `group` that are not plain structs (tables, arrays...)."""
+    for name, obj in group.items():
+        path = f"{prefix}/{name}"
+        if isinstance(obj, h5py.Group) and _datatype(obj).startswith("struct"):
+            yield from _leaves(obj, path)
+        else:
+            yield path, obj
+
+
+def _row_bytes(obj: h5py.HLObject, rows: int) -> int:
+    total = 0
+
+    def visit(_: str, item: h5py.HLObject) -> None:
+        nonlocal total
+        if isinstance(item, h5py.Dataset) and item.ndim:
+            total += item.dtype.itemsize * int(np.prod(item.shape))
+
+    if isinstance(obj, h5py.Dataset):
+        visit("", obj)
+    else:
+        obj.visititems(visit)
+    return max(1, total // max(rows, 1))
+
+
+def merge_parts(final: str, parts: list[str], keep_parts: bool = False) -> dict[str, int]:
+    """Append the tables of `parts` (in order) into `final`; returns rows per table path.
+
+    `final` appears only when complete; the parts are deleted unless `keep_parts`.
+    """
+    rows: dict[str, int] = {}
+    if len(parts) == 1 and not _has_deferred(parts[0]):
+        rows = _count_rows(parts[0])
+        if keep_parts:
+            shutil.copyfile(parts[0], final)
+        else:
+            Path(final).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(parts[0], final)
+        return rows
+    writer = LH5Writer(hdf5_settings=None, atomic=True)
+    try:
+        for part in parts:
+            with h5py.File(part, "r") as f:
+                for path, obj in _leaves(f):
+                    group, _, name = path.rpartition("/")
+                    total = n_rows(obj)
+                    step = max(1, SLICE_BYTES // _row_bytes(obj, total))
+                    for start in range(0, total, step):
+                        stop = min(total, start + step)
+                        writer.write(read_rows(obj, start, stop), name, final, group=group or "/")
+                    rows[path] = rows.get(path, 0) + total
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    if not keep_parts:
+        for part in parts:
+            Path(part).unlink(missing_ok=True)
+    return rows
+
+
+def _has_deferred(path: str) -> bool:
+    found = False
+
+    def visit(_: str, obj: h5py.HLObject) -> bool | None:
+        nonlocal found
+        if isinstance(obj, h5py.Dataset) and DEFERRED_SETTINGS_ATTR in obj.attrs:
+            found = True
+            return True
+        return None
+
+    with h5py.File(path, "r") as f:
+        f.visititems(visit)
+    return found
+
+
+def _count_rows(path: str) -> dict[str, int]:
+    with h5py.File(path, "r") as f:
+        return {p: n_rows(obj) for p, obj in _leaves(f)}
+
+
+def remove_tree(path: str | os.PathLike) -> None:
+    """Delete a scratch folder (missing is fine)."""
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,81 @@
+"""Planning: cut indexed inputs into chunks of about a target size, on record boundaries.
+
+A :class:`Chunk` is a small frozen spec (input, byte range, record range, position in its
+file): it travels to a worker, which computes the decoder state from the input's index and
+decodes exactly its records. Chunks of one file, merged in order, give the serial output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import FileIndex
+
+__all__ = ["DEFAULT_CHUNK_BYTES", "Chunk", "plan", "plan_file"]
+
+DEFAULT_CHUNK_BYTES = 512 << 20
+"""Target bytes per chunk: tasks of hundreds of MB keep per-task overhead small."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Records ``[first, last)`` (bytes ``[start, stop)``) of input `input`."""
+
+    input: str
+    stream_type: str
+    file_id: int
+    chunk_id: int
+    n_chunks: int
+    first: int
+    last: int
+    start: int
+    stop: int
+
+    @property
+    def n_bytes(self) -> int:
+        return self.stop - self.start
+
+    def __str__(self) -> str:
+        return (
+            f"{self.input} [{self.chunk_id + 1}/{self.n_chunks}] records {self.first}-"
+            f"{self.last - 1}, bytes {self.start}-{self.stop}"
+        )
+
+
+def plan_file(fi: FileIndex, file_id: int, chunk_bytes: int) -> list[Chunk]:
+    """Chunks of one indexed input (at least one; the last one ends at the end of the file,
+    so that a truncated tail is handled as in a serial conversion)."""
+    from .formats import backend_for
+
+    if chunk_bytes < 1:
+        raise ValueError(f"chunk size must be at least 1 byte, got {chunk_bytes}")
+    bounds = backend_for(fi.stream_type).boundaries(fi.format_index)
+    starts = fi.records["start"]
+    edges = [0]
+    if len(bounds):
+        target = chunk_bytes
+        for b in bounds[1:].tolist():
+            if starts[b] - starts[edges[-1]] >= target:
+                edges.append(b)
+    n = len(fi.records)
+    ranges = list(zip(edges, [*edges[1:], n]))
+    chunks = []
+    for k, (first, last) in enumerate(ranges):
+        start = 0 if k == 0 else int(starts[first])
+        stop = fi.size if k == len(ranges) - 1 else int(starts[last])
+        chunks.append(
+            Chunk(fi.input, fi.stream_type, file_id, k, len(ranges), first, last, start, stop)
+        )
+    return chunks
+
+
+def plan(indexes: list[FileIndex], chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> list[Chunk]:
+    """Chunks of several indexed inputs, in input order."""
+    return [c for i, fi in enumerate(indexes) for c in plan_file(fi, i, chunk_bytes)]
+
+
+def chunk_sizes(chunks: list[Chunk]) -> np.ndarray:
+    """Bytes of each chunk."""
+    return np.array([c.n_bytes for c in chunks], dtype=np.int64)

@@ -1,0 +1,83 @@
+"""The report of a parallel run: per input file what was done, and the totals."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class FileReport:
+    """One input of a run."""
+
+    input: str
+    outputs: list[str] = field(default_factory=list)
+    status: str = "pending"
+    """``done``, ``skipped`` (outputs complete, ``resume``), ``failed`` or ``planned``."""
+    reason: str = ""
+    bytes: int = 0
+    rows: int = 0
+    chunks: int = 0
+    tables: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunReport:
+    """Returned by :func:`rawconv.parallel.convert`."""
+
+    files: list[FileReport] = field(default_factory=list)
+    seconds: float = 0.0
+    workers: int = 0
+    chunk_bytes: int = 0
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.bytes for f in self.files if f.status == "done")
+
+    @property
+    def rows(self) -> int:
+        return sum(f.rows for f in self.files if f.status == "done")
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def failed(self) -> list[FileReport]:
+        return [f for f in self.files if f.status == "failed"]
+
+    @property
+    def tables(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.files:
+            for key, rows in f.tables.items():
+                out[key] = out.get(key, 0) + rows
+        return out
+
+    def summary(self) -> str:
+        """One screen: files by status, totals, throughput, failures with reasons."""
+        by_status: dict[str, int] = {}
+        for f in self.files:
+            by_status[f.status] = by_status.get(f.status, 0) + 1
+        states = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
+        lines = [
+            f"{len(self.files)} input file(s): {states}; {self.bytes / 1e6:.1f} MB, "
+            f"{self.rows:,d} rows in {self.seconds:.2f} s ({self.mb_per_s:.1f} MB/s, "
+            f"{self.workers} worker(s))"
+        ]
+        for f in self.files:
+            if f.status == "failed":
+                lines.append(f"  FAILED {f.input}: {f.reason}")
+            for p in f.problems:
+                lines.append(f"  warning: {f.input}: {p}")
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        """The report as JSON (files, totals, seconds)."""
+        data = {
+            "seconds": self.seconds, "workers": self.workers, "chunk_bytes": self.chunk_bytes,
+            "bytes": self.bytes, "rows": self.rows, "mb_per_s": self.mb_per_s,
+            "files": [asdict(f) for f in self.files],
+        }  # fmt: skip
+        return json.dumps(data, indent=2)

@@ -1,0 +1,145 @@
+"""The work a Dask worker does: index a file, decode a chunk into part files, merge parts.
+
+Tasks take small frozen specs and return small results; they open their inputs themselves
+and write to the scratch folder, so that a task lost with its worker can simply run again
+(part files are written under temporary names and moved into place when complete).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rawconv.buffers import split_out_stream, write_to_lh5_and_clear
+from rawconv.build_raw import _library
+from rawconv.chunkwriter import set_compress_threads
+from rawconv.formats import get_streamer
+from rawconv.lh5out import LH5Writer
+from rawconv.sources import open_source
+
+from .formats import backend_for
+from .index import FileIndex, index_file
+from .plan import Chunk
+
+__all__ = ["JobSpec", "PartResult", "decode_chunk", "index_task", "outputs_of"]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """How every chunk of a run is converted (the same for all chunks)."""
+
+    out_spec: Any = None
+    kwargs: tuple = ()
+    """build_raw keywords (values for ``{variables}``) as (name, value) pairs, per file
+    extended with ``orig_basename``."""
+    buffer_size: int = 8192
+    hdf5_settings: Any = None
+    scratch: str = ""
+    run_id: str = "run"
+    compress_threads: int | None = 1
+    db_dict: Any = None
+
+
+@dataclass
+class PartResult:
+    """What one chunk produced: part file per final output, rows, bytes, problems."""
+
+    chunk: Chunk
+    parts: dict[str, str] = field(default_factory=dict)
+    rows: int = 0
+    bytes_read: int = 0
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    worker: str = ""
+
+
+def file_kwargs(job: JobSpec, input: str) -> dict[str, Any]:
+    """build_raw keywords for one input: the job's, plus ``orig_basename``."""
+    from rawconv.cli import _basename
+
+    kwargs = dict(job.kwargs)
+    kwargs.setdefault("orig_basename", _basename(input))
+    return kwargs
+
+
+def outputs_of(fi: FileIndex, job: JobSpec) -> list[str]:
+    """Final output files of an input: its library resolved against its header."""
+    source = open_source(fi.input)
+    streamer = get_streamer(fi.stream_type)
+    rb_lib, default_out = _library(job.out_spec, source, file_kwargs(job, fi.input))
+    try:  # reads the header only
+        streamer.open_stream(
+            source, rb_lib=rb_lib, buffer_size=job.buffer_size, out_stream=default_out
+        )
+        files = []
+        for rb in streamer.rb_lib.all_buffers():
+            name = split_out_stream(rb.out_stream)[0]
+            if name and os.path.abspath(name) not in files:
+                files.append(os.path.abspath(name))
+        return files
+    finally:
+        streamer.close_stream()
+
+
+def index_task(input: str, stream_type: str | None, cache_dir: str | None, job: JobSpec):
+    """Index an input and resolve its outputs (runs on a worker)."""
+    fi = index_file(input, stream_type, cache_dir)
+    return fi, outputs_of(fi, job)
+
+
+def part_path(job: JobSpec, chunk: Chunk, final: str) -> str:
+    """Where a chunk writes its part of the output `final`."""
+    tag = hashlib.sha1(final.encode()).hexdigest()[:12]
+    return str(
+        Path(job.scratch) / job.run_id / f"f{chunk.file_id}" / f"c{chunk.chunk_id}" / f"{tag}.lh5"
+    )
+
+
+def decode_chunk(chunk: Chunk, fi: FileIndex, job: JobSpec) -> PartResult:
+    """Decode the records of `chunk` into part files; returns where they are."""
+    t0 = time.perf_counter()
+    set_compress_threads(job.compress_threads)
+    source = open_source(chunk.input)
+    streamer = get_streamer(chunk.stream_type)
+    rb_lib, default_out = _library(job.out_spec, source, file_kwargs(job, chunk.input))
+    backend = backend_for(chunk.stream_type)
+    extra = backend.open_kwargs(fi.format_index, source, chunk.first, chunk.last, chunk.stop)
+    result = PartResult(chunk=chunk, worker=os.environ.get("DASK_WORKER_NAME", str(os.getpid())))
+    try:
+        header = streamer.open_stream(
+            source, rb_lib=rb_lib, buffer_size=job.buffer_size, chunk_mode="only_full",
+            out_stream=default_out, **extra,
+        )  # fmt: skip
+        for rb in streamer.rb_lib.all_buffers():
+            name, group = split_out_stream(rb.out_stream)
+            if name:
+                final = os.path.abspath(name)
+                result.parts.setdefault(final, part_path(job, chunk, final))
+                rb.out_stream = f"{result.parts[final]}:{group}"
+        # a file of one chunk is written as final; several parts are compressed by the merge
+        writer = LH5Writer(
+            hdf5_settings=job.hdf5_settings, atomic=True, defer_compression=chunk.n_chunks > 1
+        )
+        try:
+            write_to_lh5_and_clear(header, writer, job.db_dict)
+            while buffers := streamer.read_chunk():
+                result.rows += sum(rb.loc for rb in buffers)
+                write_to_lh5_and_clear(buffers, writer, job.db_dict)
+            if streamer.garbage.n_garbage and result.parts:
+                first = next(iter(result.parts.values()))
+                streamer.garbage.write_out_garbage(first, "/", lh5_store=writer)
+            written = set(writer.commit())
+        except BaseException:
+            writer.abort()
+            raise
+    finally:
+        streamer.close_stream()
+    result.parts = {f: p for f, p in result.parts.items() if p in written}
+    result.bytes_read = streamer.n_bytes_read
+    result.problems = list(streamer.problems)
+    result.seconds = time.perf_counter() - t0
+    return result

@@ -1,0 +1,43 @@
+"""A Dask cluster shared by the parallel-layer tests, and output comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                           dashboard_address=None)  # fmt: skip
+    c = Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def assert_same_lh5(a: str | Path, b: str | Path) -> int:
+    """Every object of two LH5 files equal: names, datatype / units attributes, dtypes,
+    shapes and values. Returns the number of datasets compared."""
+    n = 0
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        names: list[str] = []
+        fa.visit(names.append)
+        other: list[str] = []
+        fb.visit(other.append)
+        assert sorted(names) == sorted(other)
+        for name in names:
+            oa, ob = fa[name], fb[name]
+            for attr in ("datatype", "units"):
+                assert oa.attrs.get(attr) == ob.attrs.get(attr), (name, attr)
+            if isinstance(oa, h5py.Dataset):
+                assert oa.dtype == ob.dtype, name
+                assert oa.shape == ob.shape, name
+                np.testing.assert_array_equal(oa[()], ob[()], err_msg=name)
+                n += 1
+    return n

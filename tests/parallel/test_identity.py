@@ -1,0 +1,101 @@
+"""Parallel output equals serial build_raw output, dataset by dataset, for any chunk size."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rawconv.parallel import convert
+
+from rawconv import build_raw
+from rawconv.formats.fcio.synthetic import write_synthetic_run
+from tests.conftest import data_file
+from tests.parallel.conftest import assert_same_lh5
+
+SPECS = {
+    "default": None,
+    "channels": {
+        "FCEventDecoder": {
+            "ch{key:07d}/raw": {"key_list": ["*"], "out_stream": "{dir}/{orig_basename}.lh5"}
+        },
+        "*": {"{name}": {"key_list": ["*"], "out_stream": "{dir}/{orig_basename}.lh5:/aux"}},
+    },
+    "two": {
+        "FCEventDecoder": {
+            "low": {"key_list": ["5280[0-2]", [0, 2]], "out_stream": "{dir}/{orig_basename}.lh5"},
+            "high": {"key_list": ["*"], "out_stream": "{dir}/{orig_basename}_high.lh5"},
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """Real files and writer-made ones (dead time, status records, sparse and header events)."""
+    d = tmp_path_factory.mktemp("in")
+    files = []
+    for name in ("th228.fcio", "L200-comm-20211130-phy-spms.fcio"):
+        files.append(d / name)
+        shutil.copy(data_file(f"fcio/{name}"), files[-1])
+    write_synthetic_run(d / "dead.fcio", n_events=300, adcs=3, eventsamples=50, mode="sparse",
+                        traces_per_event=2, status_every=60, seed=2, rate_hz=40000)  # fmt: skip
+    write_synthetic_run(d / "hdr.fcio", n_events=200, adcs=5, eventsamples=20, mode="header",
+                        status_every=70, seed=4, rate_hz=40000)  # fmt: skip
+    files += [d / "dead.fcio", d / "hdr.fcio"]
+    return files
+
+
+def _serial(inputs, spec, out):
+    for f in inputs:
+        stem = f.name.rsplit(".", 1)[0]
+        if spec is None:
+            build_raw(str(f), out_spec=str(out / f"{stem}.lh5"))
+        else:
+            build_raw(str(f), out_spec=spec, dir=str(out), orig_basename=stem)
+
+
+def _outputs(folder):
+    return sorted(p.name for p in folder.iterdir() if p.suffix == ".lh5")
+
+
+@pytest.mark.parametrize("chunk_size", [1, 50_000, 10**10])
+def test_identity_for_chunk_sizes(inputs, client, tmp_path, chunk_size):
+    serial, par = tmp_path / "serial", tmp_path / "par"
+    serial.mkdir()
+    par.mkdir()
+    if chunk_size == 1:  # one record per chunk: the smaller files (th228 has 1000 records)
+        inputs = [inputs[1], inputs[3]]
+    _serial(inputs, None, serial)
+    report = convert([str(f) for f in inputs], out_spec=str(par / "{orig_basename}.lh5"),
+                     client=client, chunk_size=chunk_size, scratch=tmp_path / "scratch",
+                     cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    assert [f.status for f in report.files] == ["done"] * len(inputs), report.summary()
+    if chunk_size == 1:
+        assert report.files[0].chunks == 52  # protocol + config, then one record per chunk
+    assert _outputs(serial) == _outputs(par)
+    for name in _outputs(serial):
+        assert assert_same_lh5(serial / name, par / name) > 20
+    assert list((tmp_path / "scratch").iterdir()) == []  # scratch cleaned
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(chunk_size=st.integers(20_000, 2_000_000), spec=st.sampled_from(sorted(SPECS)))
+def test_identity_property(inputs, client, tmp_path_factory, chunk_size, spec):
+    tmp = tmp_path_factory.mktemp("prop")
+    serial, par = tmp / "serial", tmp / "par"
+    serial.mkdir()
+    par.mkdir()
+    files = inputs[1:]  # the spms file and the writer-made ones
+    _serial(files, SPECS[spec], serial)
+    kwargs = {"out_spec": str(par / "{orig_basename}.lh5")} if spec == "default" else {
+        "out_spec": SPECS[spec], "dir": str(par)}  # fmt: skip
+    report = convert([str(f) for f in files], client=client, chunk_size=chunk_size,
+                     scratch=tmp / "scratch", cache_dir=str(tmp / "cache"), **kwargs)  # fmt: skip
+    assert all(f.status == "done" for f in report.files), report.summary()
+    assert _outputs(serial) == _outputs(par)
+    for name in _outputs(serial):
+        assert_same_lh5(serial / name, par / name)
