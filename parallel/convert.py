@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import tempfile
@@ -43,7 +44,7 @@ def _client(client: Any, n_workers: int | None, threads_per_worker: int) -> tupl
         ) from exc
     cluster = LocalCluster(
         n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=threads_per_worker,
-        processes=True, dashboard_address=None, silence_logs=logging.ERROR,
+        processes=True, dashboard_address=":0", silence_logs=logging.ERROR,
     )  # fmt: skip
     return Client(cluster), cluster
 
@@ -116,13 +117,15 @@ def convert(
     try:
         indexes = _index(client, inputs, stream_type, cache_dir, job, report)
         todo = _select(indexes, report, overwrite, resume)
-        outputs = [o for i in todo for o in report.files[i].outputs]
+        # locked: the outputs to write, and the finished ones (a stale lock of theirs goes)
+        outputs = [o for i in sorted(indexes) for o in report.files[i].outputs]
         plans = {i: plan_file(indexes[i], i, chunk_size) for i in todo}
         for i, chunks in plans.items():
             report.files[i].chunks = len(chunks)
             report.files[i].status = "planned"
         if not dry_run and todo:
             with OutputLocks(outputs):
+                _remove_stale_temps(outputs)
                 _run(client, indexes, plans, job, report, progress)
     finally:
         if cluster is not None:
@@ -255,6 +258,15 @@ def _fail_from_future(futures, fut, plans, report, exc) -> None:
             f.cancel()
     if isinstance(exc, RawconvError):
         log.error("%s", exc)
+
+
+def _remove_stale_temps(outputs: list[str]) -> None:
+    """Temporary files of outputs we hold the lock of belong to runs that died: remove."""
+    for output in outputs:
+        p = Path(output)
+        for temp in p.parent.glob(f".{glob.escape(p.name)}.*.rawconv-tmp"):
+            log.info("removing %s, left by an interrupted run", temp)
+            temp.unlink(missing_ok=True)
 
 
 def _bar(total: int, enabled: bool) -> Any:

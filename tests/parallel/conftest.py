@@ -14,7 +14,7 @@ def client():
     from distributed import Client, LocalCluster
 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=None)  # fmt: skip
+                           dashboard_address=":0")  # fmt: skip
     c = Client(cluster)
     yield c
     c.close()

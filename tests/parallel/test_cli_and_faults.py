@@ -1,0 +1,182 @@
+"""rawconv-parallel: inputs, dry run, summary, failures, worker loss, resume, locks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import h5py
+import pytest
+from rawconv.parallel import convert
+from rawconv.parallel.cli import expand_inputs, main, parse_size
+from rawconv.parallel.locks import OutputLocks, lock_path
+
+from rawconv import RawconvError, build_raw
+from rawconv.formats.fcio.synthetic import write_synthetic_run
+from tests.conftest import data_file
+from tests.parallel.conftest import assert_same_lh5
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    """Three small inputs: two real files and a writer-made one."""
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(data_file("fcio/th228.fcio"), d / "a_th228.fcio")
+    shutil.copy(data_file("fcio/L200-comm-20211130-phy-spms.fcio"), d / "b_spms.fcio")
+    write_synthetic_run(d / "c_synth.fcio", n_events=500, adcs=4, eventsamples=400, seed=9)
+    return d
+
+
+def test_sizes_and_inputs(run_dir, tmp_path):
+    assert parse_size("512M") == 512 << 20
+    assert parse_size("2g") == 2 << 30
+    assert parse_size("1000") == 1000
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# a comment\n{run_dir / 'b_spms.fcio'}\n\n{run_dir}/a_*.fcio\n")
+    assert expand_inputs([f"@{listing}", "s3://bucket/x.fcio"]) == [
+        str(run_dir / "b_spms.fcio"), str(run_dir / "a_th228.fcio"), "s3://bucket/x.fcio",
+    ]  # fmt: skip
+    with pytest.raises(FileNotFoundError, match="no input matches"):
+        expand_inputs([f"{run_dir}/*.orca"])
+
+
+def test_dry_run_and_summary(run_dir, tmp_path, capsys, client):
+    out = tmp_path / "out"
+    status = main([f"{run_dir}/*.fcio", "-o", f"{out}/{{orig_basename}}.lh5", "--dry-run",
+                   "--chunk-size", "1M", "--scheduler", client.scheduler.address,
+                   "--cache", str(tmp_path / "cache")])  # fmt: skip
+    assert status == 0
+    text = capsys.readouterr().out
+    assert f"{run_dir / 'a_th228.fcio'}: planned, 4 chunk(s) -> {out / 'a_th228.lh5'}" in text
+    assert not out.exists()
+    summary = tmp_path / "s.json"
+    status = main([f"{run_dir}/*.fcio", "-o", f"{out}/{{orig_basename}}.lh5", "-q",
+                   "--summary", str(summary), "--scheduler", client.scheduler.address,
+                   "--cache", str(tmp_path / "cache")])  # fmt: skip
+    assert status == 0
+    data = json.loads(summary.read_text())
+    assert [f["status"] for f in data["files"]] == ["done"] * 3
+    assert data["files"][1]["tables"][f"{out / 'b_spms.lh5'}:/FCEvent"] == 300
+    assert data["rows"] == 1000 + 300 + 2 + 500 * 4
+
+
+def test_failed_input_is_reported_and_others_convert(run_dir, tmp_path, capsys, client):
+    (run_dir / "d_junk.fcio").write_bytes(os.urandom(5000))
+    out = tmp_path / "out"
+    status = main([f"{run_dir}/*.fcio", "-o", f"{out}/{{orig_basename}}.lh5",
+                   "--scheduler", client.scheduler.address, "--cache", str(tmp_path / "c")])  # fmt: skip
+    assert status == 1
+    text = capsys.readouterr().out
+    assert f"FAILED {run_dir / 'd_junk.fcio'}: UnknownFormatError" in text
+    assert sorted(p.name for p in out.iterdir()) == ["a_th228.lh5", "b_spms.lh5", "c_synth.lh5"]
+
+
+def test_existing_outputs_and_locks(run_dir, tmp_path, client):
+    out = tmp_path / "out"
+    spec = str(out / "{orig_basename}.lh5")
+    files = sorted(str(p) for p in run_dir.iterdir())
+    convert(files, out_spec=spec, client=client, cache_dir=str(tmp_path / "c"))
+    with pytest.raises(FileExistsError, match="3 output"):
+        convert(files, out_spec=spec, client=client, cache_dir=str(tmp_path / "c"))
+    # a second run at the same time: refused, naming the output and the holder
+    with (
+        OutputLocks([str(out / "b_spms.lh5")]),
+        pytest.raises(RawconvError, match="another rawconv run"),
+    ):
+        convert(files, out_spec=spec, client=client, overwrite=True, cache_dir=str(tmp_path / "c"))
+    assert not lock_path(str(out / "b_spms.lh5")).exists()
+    # a lock left by a process that is gone is taken over
+    lock_path(str(out / "a_th228.lh5")).write_text(
+        json.dumps({"pid": 2**22 + 7, "host": os.uname().nodename})
+    )
+    report = convert(
+        files, out_spec=spec, client=client, overwrite=True, cache_dir=str(tmp_path / "c")
+    )
+    assert [f.status for f in report.files] == ["done"] * 3
+
+
+def _serial(files, out):
+    out.mkdir()
+    for f in files:
+        build_raw(f, out_spec=str(out / (os.path.basename(f).rsplit(".", 1)[0] + ".lh5")))
+
+
+def test_worker_killed_mid_run(tmp_path):
+    """A worker process dies while chunks are decoded; the run finishes, identical to serial."""
+    from distributed import Client, LocalCluster
+
+    d = tmp_path / "in"
+    d.mkdir()
+    files = []
+    for k in range(2):
+        f = d / f"big{k}.fcio"
+        write_synthetic_run(f, n_events=3000, adcs=6, eventsamples=1000, status_every=400, seed=k)
+        files.append(str(f))
+    _serial(files, tmp_path / "serial")
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
+    client = Client(cluster)
+    try:
+        pids = client.run(os.getpid)
+        victim = next(iter(pids.values()))
+        killer = threading.Timer(4.0, os.kill, (victim, signal.SIGKILL))
+        killer.start()
+        report = convert(files, out_spec=str(tmp_path / "par" / "{orig_basename}.lh5"),
+                         client=client, chunk_size=1 << 20, cache_dir=str(tmp_path / "c"))  # fmt: skip
+        killer.join()
+        assert victim not in client.run(os.getpid).values()  # it did die during the run
+    finally:
+        client.close()
+        cluster.close()
+    assert [f.status for f in report.files] == ["done", "done"], report.summary()
+    for k in range(2):
+        assert_same_lh5(tmp_path / "serial" / f"big{k}.lh5", tmp_path / "par" / f"big{k}.lh5")
+
+
+def test_interrupted_run_resumes(tmp_path):
+    """Kill rawconv-parallel after its first output; --resume keeps finished outputs,
+    redoes the rest, and no final-named output is ever half-written."""
+    d = tmp_path / "in"
+    d.mkdir()
+    files = []
+    for k in range(4):
+        f = d / f"r{k}.fcio"
+        write_synthetic_run(f, n_events=2500, adcs=6, eventsamples=800, seed=k)
+        files.append(str(f))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "rawconv.parallel.cli", f"{d}/*.fcio", "-o",
+           f"{out}/{{orig_basename}}.lh5", "--workers", "1", "-q", "--chunk-size", "2M",
+           "--cache", str(tmp_path / "c"), "--scratch", str(tmp_path / "scratch")]  # fmt: skip
+    proc = subprocess.Popen(cmd, start_new_session=True)
+    t0 = time.time()
+    while not (out.exists() and any(p.suffix == ".lh5" for p in out.iterdir())):
+        assert proc.poll() is None, "run finished before it could be interrupted"
+        assert time.time() - t0 < 120
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.suffix == ".lh5"}
+    assert 1 <= len(finished) < 4
+    for name in finished:  # complete files: they read fully
+        with h5py.File(out / name, "r") as f:
+            assert len(f["FCEvent/channel"]) == 2500 * 6
+    status = subprocess.run([*cmd[:-4], "--resume", "--summary", str(tmp_path / "s.json")],
+                            check=False).returncode  # fmt: skip
+    assert status == 0
+    data = json.loads((tmp_path / "s.json").read_text())
+    statuses = {os.path.basename(f["input"]): f["status"] for f in data["files"]}
+    assert [statuses[n.replace(".lh5", ".fcio")] for n in finished] == ["skipped"] * len(finished)
+    for name, mtime in finished.items():
+        assert (out / name).stat().st_mtime_ns == mtime  # not redone
+    _serial(files, tmp_path / "serial")
+    assert sorted(p.name for p in out.iterdir()) == [f"r{k}.lh5" for k in range(4)]
+    for k in range(4):
+        assert_same_lh5(tmp_path / "serial" / f"r{k}.lh5", out / f"r{k}.lh5")
