@@ -58,15 +58,17 @@ def main() -> None:
     parser.add_argument("--total-mb", type=float, default=2000)
     parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--shape", default="6x6000-sparse", choices=sorted(SHAPES))
-    parser.add_argument("--workers", default=",".join(str(n) for n in range(1, (os.cpu_count() or 1) + 1)))
+    parser.add_argument(
+        "--workers", default=",".join(str(n) for n in range(1, (os.cpu_count() or 1) + 1))
+    )
     parser.add_argument("--chunk-size", type=int, default=512 << 20)
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
 
     from distributed import Client, LocalCluster
+    from rawconv.parallel import convert
 
     from rawconv.formats.fcio.synthetic import write_synthetic_run
-    from rawconv.parallel import convert
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="rawconv-scaling-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -78,13 +80,13 @@ def main() -> None:
         files.append(str(f))
     if not WARM_UP.exists():
         write_synthetic_run(WARM_UP, n_events=20, adcs=2, eventsamples=64, status_every=10)
-    mb = sum(os.path.getsize(f) for f in files) / 1e6
+    mb = sum(Path(f).stat().st_size for f in files) / 1e6
     print(f"run: {len(files)} files, {mb:.0f} MB, shape {shape.name}, chunk size "
           f"{args.chunk_size >> 20} MiB, {os.cpu_count()} cores")  # fmt: skip
     serial_out = work / "serial"
     serial_out.mkdir(exist_ok=True)
-    proc = subprocess.run([sys.executable, "-c", SERIAL, ",".join(files), str(serial_out), str(WARM_UP)],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    cmd = [sys.executable, "-c", SERIAL, ",".join(files), str(serial_out), str(WARM_UP)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
     serial = json.loads(proc.stdout.strip().splitlines()[-1])["seconds"]
     shutil.rmtree(serial_out)
     rows = []
@@ -107,7 +109,9 @@ def main() -> None:
     print(f"{'serial':<14} {serial:8.2f} {mb / serial:8.1f} {'':>9} {'':>10}")
     for n, seconds in rows:
         speed = (base / seconds) if base else float("nan")
-        print(f"{n:>3} worker(s)   {seconds:8.2f} {mb / seconds:8.1f} {speed:9.2f} {speed / n:10.0%}")
+        print(
+            f"{n:>3} worker(s)   {seconds:8.2f} {mb / seconds:8.1f} {speed:9.2f} {speed / n:10.0%}"
+        )
     if base:
         print(f"\n1 worker / serial wall time: {base / serial:.2f}")
     if args.workdir is None:

@@ -33,8 +33,10 @@ def make_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("inputs", nargs="*", help="files, URLs, globs or @listfile")
     p.add_argument("--version", action="version", version=f"rawconv {__version__}")
-    p.add_argument("-o", "--out-spec",
-                   help="output name with {orig_basename} (file.lh5[:/group]) or out_spec .json/.yaml")  # fmt: skip
+    p.add_argument(
+        "-o", "--out-spec",
+        help="output name with {orig_basename} (file.lh5[:/group]) or out_spec .json/.yaml",
+    )  # fmt: skip
     p.add_argument("-t", "--stream-type", help="FlashCam (FCIO), ... (default: detected)")
     p.add_argument("-k", "--kwargs", default="{}", help="JSON dict of out_spec keywords")
     p.add_argument("-c", "--compression", default=None,
@@ -74,7 +76,7 @@ def expand_inputs(items: list[str]) -> list[str]:
             lines = Path(item[1:]).read_text().splitlines()
             out += expand_inputs([s.strip() for s in lines if s.strip() and not s.startswith("#")])
         elif "://" not in item and any(c in item for c in "*?["):
-            matches = sorted(glob.glob(item))
+            matches = sorted(glob.glob(item))  # noqa: PTH207 (patterns may be absolute)
             if not matches:
                 raise FileNotFoundError(f"no input matches {item!r}")
             out += matches

@@ -51,10 +51,14 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("-n", "--max-rows", type=int, default=None,
                         help="stop after this many data rows (all tables together)")  # fmt: skip
     parser.add_argument("-w", "--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument("-k", "--kwargs", default="{}",
-                        help="JSON dict of extra build_raw arguments and out_spec keywords")  # fmt: skip
-    parser.add_argument("-c", "--compression", default=None,
-                        help="gzip[:level], lzf, none, zstd, blosc, lz4, bitshuffle, bzip2")  # fmt: skip
+    parser.add_argument(
+        "-k", "--kwargs", default="{}",
+        help="JSON dict of extra build_raw arguments and out_spec keywords",
+    )  # fmt: skip
+    parser.add_argument(
+        "-c", "--compression", default=None,
+        help="gzip[:level], lzf, none, zstd, blosc, lz4, bitshuffle, bzip2",
+    )  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
     parser.add_argument("-d", "--debug", action="store_true", help="log everything (DEBUG)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")

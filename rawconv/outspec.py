@@ -10,8 +10,9 @@ Expansion rules (reference-converter.md, section 2), with the reference's quirks
 1. an empty buffer name or a missing ``key_list`` is an error;
 2. a 2-element list of ints in ``key_list`` is an inclusive range: ``[[24, 26], 30]`` gives
    ``[24, 25, 26, 30]``;
-3. a buffer whose name, ``out_name`` or ``out_stream`` contains ``{key`` is split into one buffer per
-   key, for concrete keys here and for wildcard keys once the decoder's keys are known;
+3. a buffer whose name, ``out_name`` or ``out_stream`` contains ``{key`` is split into one
+   buffer per key, for concrete keys here and for wildcard keys once the decoder's keys are
+   known;
 4. ``out_stream`` and ``out_name`` are formatted with the keyword dict, ``{name}`` (the buffer
    name) and ``{key}``; then environment variables (``$VAR``) are expanded. Every buffer gets its
    own copy of the keywords, so nothing leaks from one buffer to the next;

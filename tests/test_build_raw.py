@@ -62,9 +62,9 @@ def test_bad_out_spec_type(spms):
 
 
 def test_missing_input_and_spec_file(tmp_path, spms):
-    with pytest.raises(FileNotFoundError, match="nope.fcio"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.fcio"):
         build_raw(str(tmp_path / "nope.fcio"))
-    with pytest.raises(FileNotFoundError, match="spec.json"):
+    with pytest.raises(FileNotFoundError, match=r"spec\.json"):
         build_raw(str(spms), out_spec=str(tmp_path / "spec.json"))
 
 
@@ -229,7 +229,7 @@ def test_failure_leaves_no_output(spms, tmp_path):
     # corrupt the trace frame length of the 40th sparse event: the error comes mid-file
     src = tmp_path / "bad.fcio"
     src.write_bytes(_corrupt_trace_frame(bytes(data), 40))
-    with pytest.raises(Exception, match="bad.fcio, offset"):
+    with pytest.raises(Exception, match=r"bad\.fcio, offset"):
         build_raw(str(src), buffer_size=6)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.fcio"]
 

@@ -53,7 +53,10 @@ def test_convert_with_summary(spms, tmp_path, capsys):
 def test_options_reach_build_raw(spms, tmp_path):
     spec = {
         "FCEventDecoder": {
-            "g{key}": {"key_list": [[52800, 52801]], "out_stream": str(tmp_path / "{orig_basename}_{tag}.lh5")}
+            "g{key}": {
+                "key_list": [[52800, 52801]],
+                "out_stream": str(tmp_path / "{orig_basename}_{tag}.lh5"),
+            }
         }
     }
     spec_file = tmp_path / "spec.json"

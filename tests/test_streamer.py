@@ -103,7 +103,11 @@ def test_write_to_lh5_and_clear(spms, tmp_path):
     with h5py.File(tmp_path / "w.lh5", "r") as f:
         assert len(f["raw/ev/channel"]) == 300
     # without a writer: opens and closes the file itself, appending
-    rb = RawBuffer(lgdo=lgdo.Table(col_dict={"x": lgdo.Array(np.arange(5))}), out_stream=f"{tmp_path}/w.lh5", out_name="extra")
+    rb = RawBuffer(
+        lgdo=lgdo.Table(col_dict={"x": lgdo.Array(np.arange(5))}),
+        out_stream=f"{tmp_path}/w.lh5",
+        out_name="extra",
+    )
     rb.loc = 3
     write_to_lh5_and_clear([rb])
     write_to_lh5_and_clear([rb])  # loc is 0 now: nothing written
@@ -114,7 +118,9 @@ def test_write_to_lh5_and_clear(spms, tmp_path):
 def test_garbage_table(tmp_path):
     dec = DataDecoder(garbage_length=2)
     for i in range(3):  # grows past its initial length
-        dec.put_in_garbage(bytes(range(i + 1)), packet_id=10 + i, code=GarbageCode.BAD_LENGTH, offset=100 * i)
+        dec.put_in_garbage(
+            bytes(range(i + 1)), packet_id=10 + i, code=GarbageCode.BAD_LENGTH, offset=100 * i
+        )
     dec.write_out_garbage(str(tmp_path / "g.lh5"), "/bad")
     assert dec.n_garbage == 0
     with h5py.File(tmp_path / "g.lh5", "r") as f:
@@ -133,7 +139,11 @@ class ToyDecoder(DataDecoder):
     decoded_values = {
         "channel": {"dtype": "uint32"},
         "value": {"dtype": "float32", "units": "V"},
-        "trace": {"dtype": "int16", "datatype": "array_of_equalsized_arrays<1,1>{real}", "length": 2},
+        "trace": {
+            "dtype": "int16",
+            "datatype": "array_of_equalsized_arrays<1,1>{real}",
+            "length": 2,
+        },
     }
 
     def get_key_lists(self):
@@ -160,7 +170,9 @@ class ToyStreamer(DataStreamer):
     def get_decoder_list(self):
         return [self.decoder]
 
-    def open_stream(self, stream_name, rb_lib=None, buffer_size=8192, chunk_mode="any_full", out_stream=""):
+    def open_stream(
+        self, stream_name, rb_lib=None, buffer_size=8192, chunk_mode="any_full", out_stream=""
+    ):
         self._open_source(stream_name)
         self._init_buffers(rb_lib, buffer_size, chunk_mode, out_stream)
         self._pos = 0
@@ -180,7 +192,9 @@ class ToyStreamer(DataStreamer):
 def test_python_streamer_on_the_base_classes(tmp_path):
     records = b"".join(struct.pack("<If", i % 3, i / 2) for i in range(10))
     streamer = ToyStreamer()
-    lib = RawBufferLibrary({"ToyDecoder": {"toy{key}": {"key_list": ["*"], "out_stream": f"{tmp_path}/t.lh5"}}})
+    lib = RawBufferLibrary(
+        {"ToyDecoder": {"toy{key}": {"key_list": ["*"], "out_stream": f"{tmp_path}/t.lh5"}}}
+    )
     streamer.open_stream(records, rb_lib=lib, buffer_size=2)
     streamer.n_max = 8  # rows budget works for read_packet streamers too
     writer = LH5Writer(atomic=False)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import h5py
 import pytest
@@ -70,8 +71,10 @@ def test_dry_run_and_summary(run_dir, tmp_path, capsys, client):
 def test_failed_input_is_reported_and_others_convert(run_dir, tmp_path, capsys, client):
     (run_dir / "d_junk.fcio").write_bytes(os.urandom(5000))
     out = tmp_path / "out"
-    status = main([f"{run_dir}/*.fcio", "-o", f"{out}/{{orig_basename}}.lh5",
-                   "--scheduler", client.scheduler.address, "--cache", str(tmp_path / "c")])  # fmt: skip
+    status = main([
+        f"{run_dir}/*.fcio", "-o", f"{out}/{{orig_basename}}.lh5",
+        "--scheduler", client.scheduler.address, "--cache", str(tmp_path / "c"),
+    ])  # fmt: skip
     assert status == 1
     text = capsys.readouterr().out
     assert f"FAILED {run_dir / 'd_junk.fcio'}: UnknownFormatError" in text
@@ -105,7 +108,7 @@ def test_existing_outputs_and_locks(run_dir, tmp_path, client):
 def _serial(files, out):
     out.mkdir()
     for f in files:
-        build_raw(f, out_spec=str(out / (os.path.basename(f).rsplit(".", 1)[0] + ".lh5")))
+        build_raw(f, out_spec=str(out / (Path(f).stem + ".lh5")))
 
 
 def test_worker_killed_mid_run(tmp_path):
@@ -129,8 +132,10 @@ def test_worker_killed_mid_run(tmp_path):
         victim = next(iter(pids.values()))
         killer = threading.Timer(4.0, os.kill, (victim, signal.SIGKILL))
         killer.start()
-        report = convert(files, out_spec=str(tmp_path / "par" / "{orig_basename}.lh5"),
-                         client=client, chunk_size=1 << 20, cache_dir=str(tmp_path / "c"))  # fmt: skip
+        report = convert(
+            files, out_spec=str(tmp_path / "par" / "{orig_basename}.lh5"), client=client,
+            chunk_size=1 << 20, cache_dir=str(tmp_path / "c"),
+        )  # fmt: skip
         killer.join()
         assert victim not in client.run(os.getpid).values()  # it did die during the run
     finally:
@@ -172,7 +177,7 @@ def test_interrupted_run_resumes(tmp_path):
                             check=False).returncode  # fmt: skip
     assert status == 0
     data = json.loads((tmp_path / "s.json").read_text())
-    statuses = {os.path.basename(f["input"]): f["status"] for f in data["files"]}
+    statuses = {Path(f["input"]).name: f["status"] for f in data["files"]}
     assert [statuses[n.replace(".lh5", ".fcio")] for n in finished] == ["skipped"] * len(finished)
     for name, mtime in finished.items():
         assert (out / name).stat().st_mtime_ns == mtime  # not redone

@@ -20,7 +20,6 @@ from ...routing import DecoderRoute
 from ...streamer import DataStreamer
 from .block import RecordBlock
 from .config import FCIOConfig
-from .index import FCIOResume, _parse_config
 from .decoders import (
     FCConfigDecoder,
     FCEventDecoder,
@@ -29,6 +28,7 @@ from .decoders import (
     FCStatusDecoder,
 )
 from .fsp import FSPConfigDecoder, FSPEventDecoder, FSPStatusDecoder
+from .index import FCIOResume, _parse_config
 from .kernels import (
     INDEX_BAD_FRAME_SIZE,
     INDEX_BAD_HEADER,

@@ -82,7 +82,8 @@ def test_truncated_file_converts_and_reports(th228, tmp_path):
     report = build_raw(str(src))
     assert report.tables[f"{tmp_path / 'cut.lh5'}:/FCEvent"] == 998
     assert report.problems == [
-        f"input ends inside a record: 100 bytes of an incomplete FCIOEvent at offset {starts[-2]} ignored"
+        "input ends inside a record: 100 bytes of an incomplete FCIOEvent at offset "
+        f"{starts[-2]} ignored"
     ]
     with h5py.File(tmp_path / "cut.lh5", "r") as f:
         assert f["garbage/offset"][()].tolist() == [starts[-2]]

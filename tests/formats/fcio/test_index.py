@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -72,7 +74,7 @@ def _split(path, cuts):
     cuts = sorted({int(bounds[c % len(bounds)]) for c in cuts})
     edges = [0, *cuts, len(index.records)]
     parts = []
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in itertools.pairwise(edges):
         if a == 0:  # the first chunk reads the header itself
             parts.append(decode(path, stop=int(index.records["stop"][b - 1])))
         else:

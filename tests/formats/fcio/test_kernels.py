@@ -30,7 +30,7 @@ def index(data: bytes, eof: bool = True, max_frame: int = 1 << 20, max_records: 
     tags = np.zeros(max_records, dtype=np.int32)
     off = np.zeros(256, dtype=np.int64)
     length = np.zeros(256, dtype=np.int64)
-    n, nfr, nxt, status, spos = k.index_records(
+    n, _, nxt, status, spos = k.index_records(
         buf, len(buf), 0, eof, max_frame, tags, *arrays, off, length
     )
     start, stop, frame0, nframes = arrays

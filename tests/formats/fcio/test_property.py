@@ -45,8 +45,10 @@ def streams(draw):
             tl = draw(st.permutations(range(ntr)))[: draw(st.integers(0, ntr))]
         pps = draw(st.integers(0, 100))
         dr_start = draw(st.sampled_from([(0, 0), (pps, draw(st.integers(0, 2**27)))]))
-        dr_stop = (dr_start[0], dr_start[1] + draw(st.integers(0, 2**20))) if dr_start[0] else (
-            draw(st.sampled_from([(0, 0), (pps, 5)]))
+        dr_stop = (
+            (dr_start[0], dr_start[1] + draw(st.integers(0, 2**20)))
+            if dr_start[0]
+            else (draw(st.sampled_from([(0, 0), (pps, 5)])))
         )
         first = draw(st.integers(0, ntr - 1))
         events.append({
@@ -55,7 +57,8 @@ def streams(draw):
             "type": draw(st.sampled_from([1, 11])),
             "timeoffset": draw(st.lists(I32, min_size=7, max_size=10)),
             "timestamp": [draw(I32), pps, draw(st.integers(0, 249999999)), 249999999],
-            "deadregion": [*dr_start, *dr_stop, 249999999, first, draw(st.integers(0, ntr - first))],
+            "deadregion": [*dr_start, *dr_stop, 249999999, first,
+                           draw(st.integers(0, ntr - first))],
             "seed": draw(st.integers(0, 2**32 - 1)),
         })  # fmt: skip
     return cfg, events
