@@ -64,6 +64,19 @@ def _warm_up(tool: str, warm_src: str, compression: str | None) -> float:
     return time.perf_counter() - t0
 
 
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process image. (ru_maxrss is no good here: Linux keeps
+    it across exec, so a child would report its parent's peak.)"""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     import os
 
@@ -77,7 +90,7 @@ def main() -> None:
     seconds = time.perf_counter() - t0
     if rows < 0:  # the ceiling times only its writes
         seconds, rows = -rows / 1e9, 0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = _peak_rss_mb()
     print(json.dumps({"seconds": seconds, "rows": rows, "rss_mb": rss, "startup": startup}))
 
 
