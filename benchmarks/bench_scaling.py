@@ -44,6 +44,15 @@ print(json.dumps({"seconds": time.perf_counter() - t0}))
 """
 
 
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this (worker) process, MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def _warm_up(client, warm: str, out: Path) -> None:
     def work(path: str, target: str) -> None:
         from rawconv import build_raw
@@ -101,17 +110,18 @@ def main() -> None:
                              chunk_size=args.chunk_size, cache_dir=str(work / f"cache{n}"),
                              overwrite=True)  # fmt: skip
             seconds = time.perf_counter() - t0
+            peak = max(client.run(_peak_rss_mb).values())
         assert not report.failed, report.summary()
-        rows.append((n, seconds))
+        rows.append((n, seconds, peak))
         shutil.rmtree(out)
     base = rows[0][1] if rows and rows[0][0] == 1 else None
-    print(f"\n{'':<14} {'wall s':>8} {'MB/s':>8} {'speed-up':>9} {'efficiency':>10}")
-    print(f"{'serial':<14} {serial:8.2f} {mb / serial:8.1f} {'':>9} {'':>10}")
-    for n, seconds in rows:
+    print(f"\n{'':<14} {'wall s':>8} {'MB/s':>8} {'speed-up':>9} {'efficiency':>10} "
+          f"{'worker RSS MB':>14}")  # fmt: skip
+    print(f"{'serial':<14} {serial:8.2f} {mb / serial:8.1f}")
+    for n, seconds, peak in rows:
         speed = (base / seconds) if base else float("nan")
-        print(
-            f"{n:>3} worker(s)   {seconds:8.2f} {mb / seconds:8.1f} {speed:9.2f} {speed / n:10.0%}"
-        )
+        print(f"{n:>3} worker(s)   {seconds:8.2f} {mb / seconds:8.1f} {speed:9.2f} "
+              f"{speed / n:10.0%} {peak:14.0f}")  # fmt: skip
     if base:
         print(f"\n1 worker / serial wall time: {base / serial:.2f}")
     if args.workdir is None:
