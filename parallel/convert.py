@@ -21,11 +21,10 @@ from typing import Any
 
 from rawconv.errors import RawconvError
 
-from .index import FileIndex
 from .locks import OutputLocks
-from .plan import DEFAULT_CHUNK_BYTES, Chunk, plan_file  # noqa: F401
+from .plan import DEFAULT_CHUNK_BYTES
 from .report import FileReport, RunReport
-from .tasks import JobSpec, PartResult, decode_chunk, index_task
+from .tasks import FilePlan, JobSpec, PartResult, decode_chunk, index_task
 
 log = logging.getLogger(__name__)
 
@@ -115,18 +114,17 @@ def convert(
     client, cluster = _client(client, n_workers, threads_per_worker)
     report = RunReport(workers=_n_workers(client), chunk_bytes=chunk_size)
     try:
-        indexes = _index(client, inputs, stream_type, cache_dir, job, report)
-        todo = _select(indexes, report, overwrite, resume)
+        plans = _index(client, inputs, stream_type, cache_dir, job, chunk_size, report)
+        todo = _select(plans, report, overwrite, resume)
         # locked: the outputs to write, and the finished ones (a stale lock of theirs goes)
-        outputs = [o for i in sorted(indexes) for o in report.files[i].outputs]
-        plans = {i: plan_file(indexes[i], i, chunk_size) for i in todo}
-        for i, chunks in plans.items():
-            report.files[i].chunks = len(chunks)
+        outputs = [o for i in sorted(plans) for o in report.files[i].outputs]
+        for i in todo:
+            report.files[i].chunks = len(plans[i].chunks)
             report.files[i].status = "planned"
         if not dry_run and todo:
             with OutputLocks(outputs):
                 _remove_stale_temps(outputs)
-                _run(client, indexes, plans, job, report, progress)
+                _run(client, {i: plans[i].chunks for i in todo}, job, report, progress)
     finally:
         if cluster is not None:
             client.close()
@@ -135,22 +133,23 @@ def convert(
     return report
 
 
-def _index(client, inputs, stream_type, cache_dir, job, report) -> dict[int, FileIndex]:
+def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report) -> dict[int, FilePlan]:
     futures = [
-        client.submit(index_task, inp, stream_type, cache_dir, job, pure=False) for inp in inputs
+        client.submit(index_task, inp, stream_type, cache_dir, job, i, chunk_size, pure=False)
+        for i, inp in enumerate(inputs)
     ]
-    indexes: dict[int, FileIndex] = {}
+    plans: dict[int, FilePlan] = {}
     for i, (inp, fut) in enumerate(zip(inputs, futures)):
         fr = FileReport(input=inp)
         report.files.append(fr)
         try:
-            fi, outputs = fut.result()
+            plans[i] = fut.result()
         except Exception as exc:
             fr.status, fr.reason = "failed", f"{type(exc).__name__}: {exc}"
             continue
-        indexes[i], fr.outputs = fi, outputs
+        fr.outputs = plans[i].outputs
     owners: dict[str, int] = {}
-    for i in indexes:
+    for i in plans:
         for out in report.files[i].outputs:
             if out in owners:
                 for j in (i, owners[out]):
@@ -160,13 +159,13 @@ def _index(client, inputs, stream_type, cache_dir, job, report) -> dict[int, Fil
                         f" and {report.files[i].input}; use {{orig_basename}} in the out_spec"
                     )
             owners[out] = i
-    return {i: fi for i, fi in indexes.items() if report.files[i].status != "failed"}
+    return {i: p for i, p in plans.items() if report.files[i].status != "failed"}
 
 
-def _select(indexes, report, overwrite, resume) -> list[int]:
+def _select(plans, report, overwrite, resume) -> list[int]:
     """Inputs to convert: with `resume`, those whose outputs do not all exist."""
     todo, existing = [], []
-    for i in sorted(indexes):
+    for i in sorted(plans):
         fr = report.files[i]
         present = [o for o in fr.outputs if Path(o).exists()]
         if resume and fr.outputs and len(present) == len(fr.outputs):
@@ -184,17 +183,16 @@ def _select(indexes, report, overwrite, resume) -> list[int]:
     return todo
 
 
-def _run(client, indexes, plans, job, report, progress) -> None:
+def _run(client, plans, job, report, progress) -> None:
     from distributed import as_completed
 
     from .merge import merge_parts, remove_tree
 
     total = sum(c.n_bytes for chunks in plans.values() for c in chunks)
     bar = _bar(total, progress)
-    scattered = {i: client.scatter(indexes[i], hash=False) for i in plans}
     pending: dict[int, int] = {i: len(chunks) for i, chunks in plans.items()}
     parts: dict[int, list[PartResult]] = {i: [] for i in plans}
-    futures = [client.submit(decode_chunk, c, scattered[c.file_id], job, pure=False)
+    futures = [client.submit(decode_chunk, c, job, pure=False)
                for chunks in plans.values() for c in chunks]  # fmt: skip
     merges: dict[Any, tuple[int, str]] = {}
     queue = as_completed(futures)

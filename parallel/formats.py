@@ -24,10 +24,10 @@ class FormatBackend(Protocol):
         """Record indices where a chunk may start (ascending; the first is the first chunk's)."""
 
     def open_kwargs(
-        self, fmt_index: Any, source: Source, first: int, last: int, stop: int
-    ) -> dict[str, Any]:
-        """Extra ``open_stream`` arguments to decode records ``[first, last)`` ending at
-        byte `stop`."""
+        self, fmt_index: Any, source: Source, ranges: list[tuple[int, int, int]]
+    ) -> list[dict[str, Any]]:
+        """Extra ``open_stream`` arguments to decode each (first record, last record, stop
+        byte) range of `ranges` (ascending, covering the file)."""
 
 
 class FCIOBackend:
@@ -47,15 +47,16 @@ class FCIOBackend:
         return np.concatenate(([0], fmt_index.boundaries())).astype(np.int64)
 
     def open_kwargs(
-        self, fmt_index: Any, source: Source, first: int, last: int, stop: int
-    ) -> dict[str, Any]:
-        from rawconv.formats.fcio.index import resume_state
+        self, fmt_index: Any, source: Source, ranges: list[tuple[int, int, int]]
+    ) -> list[dict[str, Any]]:
+        from rawconv.formats.fcio.index import resume_states
 
-        if first == 0:
-            return {"stop": stop}
-        resume = resume_state(fmt_index, source, first, last)
-        resume.stop = stop
-        return {"resume": resume}
+        out: list[dict[str, Any]] = [{"stop": ranges[0][2]}] if ranges else []
+        resumes = resume_states(fmt_index, source, [(a, b) for a, b, _ in ranges[1:]])
+        for resume, (_, _, stop) in zip(resumes, ranges[1:]):
+            resume.stop = stop
+            out.append({"resume": resume})
+        return out
 
 
 _BACKENDS: dict[str, FormatBackend] = {"FlashCam": FCIOBackend()}

@@ -1,13 +1,15 @@
 """Planning: cut indexed inputs into chunks of about a target size, on record boundaries.
 
 A :class:`Chunk` is a small frozen spec (input, byte range, record range, position in its
-file): it travels to a worker, which computes the decoder state from the input's index and
-decodes exactly its records. Chunks of one file, merged in order, give the serial output.
+file, and the decoder state at its first record, computed from the input's index): it
+travels to a worker, which decodes exactly its records. Chunks of one file, merged in
+order, give the serial output.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +34,8 @@ class Chunk:
     last: int
     start: int
     stop: int
+    open_kwargs: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Extra ``open_stream`` arguments: the decoder state at the first record."""
 
     @property
     def n_bytes(self) -> int:
@@ -61,14 +65,21 @@ def plan_file(fi: FileIndex, file_id: int, chunk_bytes: int) -> list[Chunk]:
                 edges.append(b)
     n = len(fi.records)
     ranges = list(zip(edges, [*edges[1:], n]))
-    chunks = []
+    spans = []
     for k, (first, last) in enumerate(ranges):
         start = 0 if k == 0 else int(starts[first])
         stop = fi.size if k == len(ranges) - 1 else int(starts[last])
-        chunks.append(
-            Chunk(fi.input, fi.stream_type, file_id, k, len(ranges), first, last, start, stop)
+        spans.append((first, last, start, stop))
+    from rawconv.sources import open_source
+
+    with open_source(fi.input) as source:
+        kwargs = backend_for(fi.stream_type).open_kwargs(
+            fi.format_index, source, [(a, b, stop) for a, b, _, stop in spans]
         )
-    return chunks
+    return [
+        Chunk(fi.input, fi.stream_type, file_id, k, len(spans), a, b, start, stop, kw)
+        for k, ((a, b, start, stop), kw) in enumerate(zip(spans, kwargs))
+    ]
 
 
 def plan(indexes: list[FileIndex], chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> list[Chunk]:

@@ -21,11 +21,10 @@ from rawconv.formats import get_streamer
 from rawconv.lh5out import LH5Writer
 from rawconv.sources import open_source
 
-from .formats import backend_for
 from .index import FileIndex, index_file
-from .plan import Chunk
+from .plan import Chunk, plan_file
 
-__all__ = ["JobSpec", "PartResult", "decode_chunk", "index_task", "outputs_of"]
+__all__ = ["FilePlan", "JobSpec", "PartResult", "decode_chunk", "index_task", "outputs_of"]
 
 
 @dataclass(frozen=True)
@@ -85,10 +84,26 @@ def outputs_of(fi: FileIndex, job: JobSpec) -> list[str]:
         streamer.close_stream()
 
 
-def index_task(input: str, stream_type: str | None, cache_dir: str | None, job: JobSpec):
-    """Index an input and resolve its outputs (runs on a worker)."""
+@dataclass
+class FilePlan:
+    """An input indexed and planned (on a worker): its outputs and its chunks."""
+
+    input: str
+    stream_type: str
+    size: int
+    outputs: list[str]
+    chunks: list[Chunk]
+
+
+def index_task(
+    input: str, stream_type: str | None, cache_dir: str | None, job: JobSpec, file_id: int,
+    chunk_bytes: int,
+) -> FilePlan:  # fmt: skip
+    """Index and plan an input and resolve its outputs (runs on a worker: the index stays
+    there, only the small plan travels)."""
     fi = index_file(input, stream_type, cache_dir)
-    return fi, outputs_of(fi, job)
+    chunks = plan_file(fi, file_id, chunk_bytes)
+    return FilePlan(fi.input, fi.stream_type, fi.size, outputs_of(fi, job), chunks)
 
 
 def part_path(job: JobSpec, chunk: Chunk, final: str) -> str:
@@ -99,20 +114,18 @@ def part_path(job: JobSpec, chunk: Chunk, final: str) -> str:
     )
 
 
-def decode_chunk(chunk: Chunk, fi: FileIndex, job: JobSpec) -> PartResult:
+def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
     """Decode the records of `chunk` into part files; returns where they are."""
     t0 = time.perf_counter()
     set_compress_threads(job.compress_threads)
     source = open_source(chunk.input)
     streamer = get_streamer(chunk.stream_type)
     rb_lib, default_out = _library(job.out_spec, source, file_kwargs(job, chunk.input))
-    backend = backend_for(chunk.stream_type)
-    extra = backend.open_kwargs(fi.format_index, source, chunk.first, chunk.last, chunk.stop)
     result = PartResult(chunk=chunk, worker=os.environ.get("DASK_WORKER_NAME", str(os.getpid())))
     try:
         header = streamer.open_stream(
             source, rb_lib=rb_lib, buffer_size=job.buffer_size, chunk_mode="only_full",
-            out_stream=default_out, **extra,
+            out_stream=default_out, **chunk.open_kwargs,
         )  # fmt: skip
         for rb in streamer.rb_lib.all_buffers():
             name, group = split_out_stream(rb.out_stream)

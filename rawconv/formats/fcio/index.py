@@ -36,7 +36,7 @@ from .kernels import (
 )
 from .layout import FSP_TAGS, MAX_FRAME_BYTES, TAG_CONFIG
 
-__all__ = ["FCIOIndex", "FCIOResume", "build_index", "resume_state"]
+__all__ = ["FCIOIndex", "FCIOResume", "build_index", "resume_state", "resume_states"]
 
 RECORD_DTYPE = np.dtype([("start", "<i8"), ("stop", "<i8"), ("tag", "<i4"), ("pid", "<i8")])
 
@@ -221,44 +221,57 @@ def build_index(source: Source | str, block_bytes: int = 16 << 20) -> FCIOIndex:
 
 def resume_state(index: FCIOIndex, source: Source | str, record: int, stop: int) -> FCIOResume:
     """The state to decode records ``[record, stop)`` (record indices) of `source`."""
+    return resume_states(index, source, [(record, stop)])[0]
+
+
+def resume_states(
+    index: FCIOIndex, source: Source | str, ranges: list[tuple[int, int]]
+) -> list[FCIOResume]:
+    """States to decode each ``[first, last)`` record range of `ranges` (ascending); the
+    dead-time bookkeeping is replayed once, from range to range."""
     source = open_source(source)
     recs = index.records
-    configs = np.flatnonzero(recs["tag"][: record + 1] == TAG_CONFIG)
-    if len(configs) == 0:
-        raise CorruptDataError("no FCIOConfig before the record", path=source.name, record=record)
-    cfg_rec = recs[configs[-1]]
-    config_bytes = source.read(int(cfg_rec["start"]), int(cfg_rec["stop"]))
-    pids = recs["pid"][record:]
-    valid = pids[pids >= 0]
-    counter = int(valid[0]) - 1 if len(valid) else int(recs["pid"].max(initial=-1))
-    start = int(recs["start"][record])
-    end = int(recs["stop"][stop - 1]) if stop > record else start
-    n_events = int(np.searchsorted(index.event_rows, record))
-    resume = FCIOResume(start=start, stop=end, config_bytes=config_bytes, pid_counter=counter)
-    if n_events == 0:
-        return resume
-    cfg = _parse_config(config_bytes, source)
-    last = index.event_state[n_events - 1]
-    arrays = (
-        np.zeros(10, np.int32),
-        np.zeros(10, np.int32),
-        np.zeros(10, np.int32),
-        np.zeros(3, np.int32),
-    )
-    arrays[0][:7], arrays[1][:4], arrays[2][:7] = last[1:8], last[8:12], last[12:19]
-    arrays[3][2] = last[19]
-    resume.event_arrays = arrays
-    state = FCIOEventState(cfg.ntraces)
-    # as in FCIOStreamer, the bookkeeping runs on across configs of the same shape
-    ok = replay_dead_time(
-        index.event_state[:n_events], n_events, cfg.adcs,
-        state.enable_ns, state.cur_dead, state.total_dead, state.q_begin, state.q_end,
-        state.q_read, state.q_write, state.q_fill,
-    )  # fmt: skip
-    if not ok:
-        raise CorruptDataError("dead interval queue overflow", path=source.name, record=record)
-    resume.dead_time = _compact_dead_time(state)
-    return resume
+    configs = np.flatnonzero(recs["tag"] == TAG_CONFIG)
+    state: FCIOEventState | None = None
+    done = 0
+    out = []
+    for record, stop in ranges:
+        before = configs[configs <= record]
+        if len(before) == 0:
+            raise CorruptDataError(
+                "no FCIOConfig before the record", path=source.name, record=record
+            )
+        cfg_rec = recs[before[-1]]
+        config_bytes = source.read(int(cfg_rec["start"]), int(cfg_rec["stop"]))
+        pids = recs["pid"][record:]
+        valid = pids[pids >= 0]
+        counter = int(valid[0]) - 1 if len(valid) else int(recs["pid"].max(initial=-1))
+        start = int(recs["start"][record])
+        end = int(recs["stop"][stop - 1]) if stop > record else start
+        resume = FCIOResume(start=start, stop=end, config_bytes=config_bytes, pid_counter=counter)
+        out.append(resume)
+        n_events = int(np.searchsorted(index.event_rows, record))
+        if n_events == 0:
+            continue
+        cfg = _parse_config(config_bytes, source)
+        last = index.event_state[n_events - 1]
+        arrays = tuple(np.zeros(n, np.int32) for n in (10, 10, 10, 3))
+        arrays[0][:7], arrays[1][:4], arrays[2][:7] = last[1:8], last[8:12], last[12:19]
+        arrays[3][2] = last[19]
+        resume.event_arrays = arrays
+        if state is None:
+            state = FCIOEventState(cfg.ntraces)
+        # as in FCIOStreamer, the bookkeeping runs on across configs of the same shape
+        ok = replay_dead_time(
+            index.event_state[done:n_events], n_events - done, cfg.adcs,
+            state.enable_ns, state.cur_dead, state.total_dead, state.q_begin, state.q_end,
+            state.q_read, state.q_write, state.q_fill,
+        )  # fmt: skip
+        if not ok:
+            raise CorruptDataError("dead interval queue overflow", path=source.name, record=record)
+        done = n_events
+        resume.dead_time = _compact_dead_time(state)
+    return out
 
 
 def _parse_config(config_bytes: bytes, source: Source) -> FCIOConfig:
