@@ -73,7 +73,14 @@ class DataStreamer(ABC):
         """Open the input, read its header and set up the buffers; returns header buffers."""
 
     def read_packet(self) -> bool:
-        """Decode one record into the buffers; False at the end of the stream."""
+        """Decode one record into the buffers; False at the end of the stream.
+
+        A streamer implements this, or :meth:`_decode_step` for blocks of records.
+        """
+        if type(self)._decode_step is DataStreamer._decode_step:
+            raise TypeError(
+                f"{type(self).__name__} implements neither read_packet nor _decode_step"
+            )
         return self._decode_step(single=True)
 
     def _decode_step(self, single: bool) -> bool:

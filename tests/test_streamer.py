@@ -207,3 +207,15 @@ def test_python_streamer_on_the_base_classes(tmp_path):
         assert f["toy1/trace"][()].tolist() == [[2, -2], [5, -5], [8, -8]]
         assert f["toy1/value"].attrs["units"] == "V"
     assert isinstance(ToyDecoder().make_lgdo(size=4), lgdo.Table)
+
+
+def test_a_streamer_must_read_something():
+    class Empty(DataStreamer):
+        def get_decoder_list(self):
+            return []
+
+        def open_stream(self, *args, **kwargs):
+            return []
+
+    with pytest.raises(TypeError, match="implements neither read_packet nor _decode_step"):
+        Empty().read_packet()
