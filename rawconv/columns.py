@@ -189,7 +189,9 @@ def from_lgdo(obj: Any) -> Any:
 
     attrs = {k: v for k, v in obj.attrs.items() if k != "datatype"}
     if isinstance(obj, (lgdo.VectorOfEncodedVectors, lgdo.ArrayOfEncodedEqualSizedArrays)):
-        return obj  # written by the encoded-array path of the LH5 writer
+        from .lh5encoded import encoded_from_lgdo
+
+        return encoded_from_lgdo(obj)  # written by rawconv.lh5encoded
     if isinstance(obj, lgdo.Struct):
         kind = "struct" if obj.datatype_name() == "struct" else "table"
         size = len(obj) if kind == "table" else None

@@ -33,6 +33,7 @@ from .chunkwriter import ChunkCodec, DirectChunkAppender, direct_chunks_supporte
 from .columns import ArrayCol, ScalarCol, TableCol, VectorCol, from_lgdo
 from .compression import resolve_settings
 from .errors import RawconvError
+from .lh5encoded import is_encoded, write_encoded
 
 log = logging.getLogger(__name__)
 
@@ -285,6 +286,9 @@ def _write_obj(
     n_rows: int | None,
     settings: Mapping[str, Any],
 ) -> None:
+    if is_encoded(obj):  # waveform codecs: rawconv.lh5encoded
+        write_encoded(out, parent, name, obj, n_rows, settings)
+        return
     if isinstance(obj, TableCol):
         grp = _require_struct_group(parent, name, obj)
         for field, col in obj.items():
