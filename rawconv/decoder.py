@@ -98,6 +98,11 @@ class DataDecoder:
         """Largest number of rows one record can produce."""
         return 1
 
+    def max_rows_for(self, keys: list[Any]) -> int:
+        """Largest number of rows one record can put in a buffer taking `keys` (the
+        buffer's ``fill_safety``); by default all of a record's rows."""
+        return self.get_max_rows_in_packet()
+
     def make_table(self, key: Any = None, size: int | None = None) -> TableCol:
         """Allocate a table of `size` rows for the rows of `key` (light containers)."""
         size = 8192 if size is None else int(size)

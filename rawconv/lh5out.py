@@ -101,11 +101,14 @@ class _OutFile:
         if "datatype" not in self.h5.attrs:
             self.h5.attrs["datatype"] = "struct{}"
         self.appenders: dict[str, DirectChunkAppender] = {}
+        self.busy: set[DirectChunkAppender] = set()
+        """Appenders written to since the last :meth:`wait`."""
 
     def wait(self) -> None:
-        """Block until every chunk submitted by the appenders is stored."""
-        for appender in self.appenders.values():
+        """Block until the chunks that read the caller's arrays are stored."""
+        for appender in self.busy:
             appender.wait()
+        self.busy.clear()
 
     def last_row(self, ds: h5py.Dataset) -> Any:
         """The last row of a dataset, including rows still waiting in its appender."""
@@ -121,6 +124,8 @@ class _OutFile:
                 appender.flush()
         finally:
             self.appenders.clear()
+            self.busy.clear()
+            _forget(self.h5.id.fileno)
             self.h5.close()
 
 
@@ -233,15 +238,37 @@ class LH5Writer:
             self.abort()
 
 
+_FIELDS: dict[tuple[Any, str], tuple[str, set[str]]] = {}
+"""(open file number, group name) -> (kind, fields) its datatype attribute lists (a cache)."""
+
+_DATASETS: dict[tuple[Any, str], h5py.Dataset] = {}
+"""(open file number, dataset path) -> the dataset (a cache: lookups cost more than writes)."""
+
+
+def _forget(fileno: Any) -> None:
+    """Drop the caches of a file being closed."""
+    for cache in (_FIELDS, _DATASETS):
+        for key in [k for k in cache if k[0] == fileno]:
+            del cache[key]
+
+
+def _struct_fields(group: h5py.Group) -> tuple[str, set[str]]:
+    key = (group.id.fileno, group.name)
+    entry = _FIELDS.get(key)
+    if entry is None:
+        dtype = group.attrs.get("datatype", "struct{}")
+        if isinstance(dtype, bytes):
+            dtype = dtype.decode()
+        kind, _, rest = dtype.partition("{")
+        entry = _FIELDS[key] = (kind, {f for f in rest.rstrip("}").split(",") if f})
+    return entry
+
+
 def _add_struct_field(group: h5py.Group, field: str) -> None:
     """Keep a group's ``struct{...}`` / ``table{...}`` datatype listing its fields."""
-    dtype = group.attrs.get("datatype", "struct{}")
-    if isinstance(dtype, bytes):
-        dtype = dtype.decode()
-    kind, _, rest = dtype.partition("{")
-    fields = [f for f in rest.rstrip("}").split(",") if f]
+    kind, fields = _struct_fields(group)
     if field not in fields:
-        fields.append(field)
+        fields.add(field)
         group.attrs["datatype"] = f"{kind}{{{','.join(sorted(fields))}}}"
 
 
@@ -308,13 +335,19 @@ def _write_obj(
     raise RawconvError(f"cannot write object of type {type(obj).__name__} ({parent.name}/{name})")
 
 
+def _is_struct(group: h5py.Group) -> bool:
+    """Whether a group's datatype lists its members (struct or table)."""
+    return _struct_fields(group)[0] in ("struct", "table")
+
+
 def _require_struct_group(parent: h5py.Group, name: str, obj: Any) -> h5py.Group:
     if name in parent:
         grp = parent[name]
         if not isinstance(grp, h5py.Group):
             raise RawconvError(f"{grp.name} exists and is not a group")
         return grp
-    _add_struct_field(parent, name)
+    if _is_struct(parent):
+        _add_struct_field(parent, name)
     grp = parent.create_group(name)
     attrs = _lgdo_attrs(obj)
     kind = attrs["datatype"].partition("{")[0]
@@ -387,25 +420,30 @@ def _append_dataset(
 ) -> None:
     if nda.dtype == np.bool_:
         nda = nda.view(np.uint8)
-    if name in parent:
+    key = (parent.id.fileno, f"{parent.name}/{name}")
+    ds = _DATASETS.get(key)
+    if ds is None and name in parent:
         ds = parent[name]
         if not isinstance(ds, h5py.Dataset):
             raise RawconvError(f"{ds.name} exists and is not a dataset")
+        _DATASETS[key] = ds
+    if ds is not None:
         if ds.shape[1:] != nda.shape[1:]:
             raise RawconvError(
                 f"cannot append rows of shape {nda.shape[1:]} to {ds.name} of shape {ds.shape[1:]}"
             )
         appender = out.appenders.get(ds.name)
-        if appender is None and _direct(ds):
+        if appender is None and _direct(ds) and settings.get("direct_chunks") is not False:
             appender = out.appenders[ds.name] = _appender(ds)
         if appender is not None:
             appender.append(nda)
+            out.busy.add(appender)
         elif len(nda):
             start = ds.shape[0]
             ds.resize(start + len(nda), axis=0)
             ds[start:] = nda
         return
-    if str(parent.attrs.get("datatype", "struct")).startswith(("struct", "table")):
+    if _is_struct(parent):
         _add_struct_field(parent, name)
     kwargs = dict(settings)
     kwargs.setdefault("chunks", chunk_shape(nda.shape, nda.dtype.itemsize, len(nda)))
@@ -422,11 +460,13 @@ def _append_dataset(
         name, shape=shape, maxshape=(None, *nda.shape[1:]), dtype=nda.dtype, **kwargs
     )
     ds.attrs.update(attrs)
+    _DATASETS[key] = ds
     if deferred is not None:
         ds.attrs[DEFERRED_SETTINGS_ATTR] = deferred
     if direct:
         appender = out.appenders[ds.name] = _appender(ds)
         appender.append(nda)
+        out.busy.add(appender)
     elif len(nda):
         ds[...] = nda
 

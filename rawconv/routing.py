@@ -89,6 +89,14 @@ class DecoderRoute:
                 return kl[0]
         return None
 
+    def capacity_records(self) -> int:
+        """Records of this decoder that can be decoded without any buffer (or the staging
+        table) overflowing: each buffer takes at most its fill_safety rows per record."""
+        n = min(((len(rb) - rb.loc) // max(rb.fill_safety, 1) for rb in self.rbl), default=0)
+        if self.direct is None and self.rbl:
+            n = min(n, len(self.staging()) // max(self.decoder.get_max_rows_in_packet(), 1))
+        return n
+
     def free_rows(self) -> int:
         """Rows that can be decoded without any destination (or the staging table)
         overflowing."""
@@ -97,11 +105,14 @@ class DecoderRoute:
             free = min(free, len(self.staging()))
         return free
 
-    def decode(self, block: Any, first: int, last: int, budget: float) -> tuple[int, int]:
+    def decode(
+        self, block: Any, first: int, last: int, budget: float, sized: bool = False
+    ) -> tuple[int, int]:
         """Decode records ``[first, last)`` (as many as fit); returns (records, rows kept).
 
         `budget` caps the rows kept: the record that reaches it is the last one decoded
-        and its rows beyond the budget are dropped.
+        and its rows beyond the budget are dropped. `sized`: the caller made sure that the
+        range fits (it may hold other decoders' records, which do not count).
         """
         if not self.rbl:
             return last - first, 0
@@ -112,7 +123,9 @@ class DecoderRoute:
             rb.loc += rows
             return done, rows
         table = self.staging()
-        max_rows = min(len(table), free)
+        max_rows = len(table)
+        if not sized:  # no buffer may overflow
+            last = min(last, first + self.capacity_records())
         if budget < float("inf"):
             per_record = self.decoder.get_max_rows_in_packet()
             max_rows = min(max_rows, max(per_record, int(budget)))

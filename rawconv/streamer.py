@@ -204,14 +204,14 @@ class DataStreamer(ABC):
         plans = []
         for name, rbl in self.rb_lib.items():
             decoder = decoders[name]
-            max_rows = decoder.get_max_rows_in_packet()
-            if buffer_size < max_rows:
-                raise ValueError(
-                    f"buffer_size {buffer_size} is smaller than the {max_rows} rows one "
-                    f"{name} record can produce"
-                )
             for rb in rbl:
-                rb.fill_safety = max_rows
+                rb.fill_safety = max(1, min(decoder.max_rows_for(rb.key_list),
+                                            decoder.get_max_rows_in_packet()))  # fmt: skip
+                if buffer_size < rb.fill_safety:
+                    raise ValueError(
+                        f"buffer_size {buffer_size} is smaller than the {rb.fill_safety} rows "
+                        f"one {name} record can put in buffer {rb.name or rb.out_name}"
+                    )
                 is_header = name in header_decoders
                 probe = _make(decoder, rb.key_list[0], 1)
                 plans.append((rb, decoder, row_bytes(probe), is_header))

@@ -178,6 +178,14 @@ class FCEventDecoder(FCIODecoder):
     def get_max_rows_in_packet(self) -> int:
         return 1 if self.config is None else self.config.ntraces
 
+    def max_rows_for(self, keys: list[Any]) -> int:
+        """Traces of an event whose key is in `keys` (one per channel, unless the tracemap
+        maps several traces to one key)."""
+        if self.config is None:
+            return 1
+        wanted = set(keys)
+        return max(1, sum(1 for k in _trace_keys(self.config).tolist() if k in wanted))
+
     def decode_block(
         self, block: RecordBlock, first: int, last: int, table: Table, row0: int, max_rows: int
     ) -> tuple[int, int]:

@@ -390,7 +390,7 @@ class FCIOStreamer(DataStreamer):
             route = self._routes.get(decoder.name)
             if route is None:
                 continue
-            allowed = route.free_rows() // max(decoder.get_max_rows_in_packet(), 1)
+            allowed = route.capacity_records()
             count = np.cumsum(mine)
             if count[-1] > allowed:  # stop before this decoder's record number allowed + 1
                 limit = min(limit, i + int(np.searchsorted(count, allowed + 1)))
@@ -398,7 +398,7 @@ class FCIOStreamer(DataStreamer):
         if limit == i:
             return  # a buffer is full: read_chunk hands it out first
         for decoder, route in decoders:
-            done, rows = route.decode(block, i, limit, self.rows_left())
+            done, rows = route.decode(block, i, limit, self.rows_left(), sized=True)
             self.n_rows_read += rows
             if done != limit - i:
                 raise RawconvError(
@@ -420,7 +420,7 @@ class FCIOStreamer(DataStreamer):
             return
         done, rows = route.decode(self._block, i, j, self.rows_left())
         self.n_rows_read += rows if decoder is not self.config_decoder else 0
-        if done == 0 and route.free_rows() >= decoder.get_max_rows_in_packet():
+        if done == 0 and route.capacity_records() > 0:
             raise RawconvError(
                 f"a {decoder.name} record needs more rows than its buffer holds; raise buffer_size",
                 **self._block.where(i, decoder.name),
