@@ -29,7 +29,8 @@ def _reference(src: str, out: str, compression: str | None) -> int:
         kwargs["hdf5_settings"] = {"compression": None, "shuffle": False}
     build_raw(src, out_spec=out, overwrite=True, **kwargs)
     with h5py.File(out, "r") as f:
-        return sum(len(f[k]["packet_id"]) for k in f if "packet_id" in f[k] and k != "FCConfig")
+        return sum(len(f[k]["packet_id"]) for k in f
+                   if isinstance(f[k], h5py.Group) and "packet_id" in f[k] and k != "FCConfig")
 
 
 def _ceiling(src: str, out: str, compression: str | None) -> int:
@@ -39,7 +40,7 @@ def _ceiling(src: str, out: str, compression: str | None) -> int:
     columns = {}
     with h5py.File(src, "r") as f:
         f.visititems(lambda n, o: columns.__setitem__(n, (o[()], o.chunks))
-                     if isinstance(o, h5py.Dataset) else None)  # fmt: skip
+                     if isinstance(o, h5py.Dataset) and o.shape != () else None)  # fmt: skip
     settings = {} if compression == "none" else {"compression": "gzip", "compression_opts": 4,
                                                  "shuffle": True}  # fmt: skip
     t0 = time.perf_counter()

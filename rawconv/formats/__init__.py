@@ -16,6 +16,7 @@ __all__ = ["STREAMERS", "detect_format", "get_streamer", "normalize_stream_type"
 
 STREAMERS: dict[str, str] = {
     "FlashCam": "rawconv.formats.fcio.streamer:FCIOStreamer",
+    "ORCA": "rawconv.formats.orca.streamer:OrcaStreamer",
 }
 """Stream type -> "module:class" of its streamer (imported on use)."""
 
@@ -57,10 +58,13 @@ def _looks_like_fcio(head: bytes) -> bool:
 
 
 def _looks_like_orca(head: bytes) -> bool:
-    if len(head) < 12:
+    if len(head) < 12 or head[8:12] != b"<?xm":
         return False
-    w0, w1 = struct.unpack_from("<II", head, 0)
-    return (w0 >> 18) == 0 and 0 <= 4 * w0 - 8 - w1 <= 3 and head[8:12] == b"<?xm"
+    for order in ("<II", ">II"):  # big-endian: files from PowerPC Macs
+        w0, w1 = struct.unpack_from(order, head, 0)
+        if (w0 >> 18) == 0 and 0 <= 4 * w0 - 8 - w1 <= 3:
+            return True
+    return False
 
 
 def detect_format(source: Source) -> str:

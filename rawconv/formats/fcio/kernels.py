@@ -213,20 +213,6 @@ def read_int_array(buf, off, length, state, size_state, which):
 
 
 @nb.njit(cache=True, nogil=True)
-def _queue_add(q_begin, q_end, q_write, q_fill, t, begin, end):
-    slot = q_write[t]
-    if end > q_end[t, slot]:
-        if q_fill[t] >= q_begin.shape[1]:
-            return False
-        slot = (slot + 1) % q_begin.shape[1]
-        q_fill[t] += 1
-        q_begin[t, slot] = begin
-        q_end[t, slot] = end
-        q_write[t] = slot
-    return True
-
-
-@nb.njit(cache=True, nogil=True)
 def enable_value(dr, to5, to6):
     """Trigger-enable time (ns) an event implies: the end of a dead region that starts at
     0 (per-card sparse mode), else the run start time (timeoffset[5:7])."""
@@ -284,9 +270,17 @@ def update_dead_time(
     q_lo = max(0, min(dr_idx, ntr))
     q_hi = max(q_lo, min(dr_idx + dr_len, ntr))
     if dstart > 0:
-        for t in range(q_lo, q_hi):
-            if not _queue_add(q_begin, q_end, q_write, q_fill, t, dstart, dstop):
-                return False
+        depth = q_begin.shape[1]
+        for t in range(q_lo, q_hi):  # queue the interval (inline: a call per trace is slow)
+            slot = q_write[t]
+            if dstop > q_end[t, slot]:
+                if q_fill[t] >= depth:
+                    return False
+                slot = (slot + 1) % depth
+                q_fill[t] += 1
+                q_begin[t, slot] = dstart
+                q_end[t, slot] = dstop
+                q_write[t] = slot
     for t in range(lo, hi):
         cur_dead[t] = 0
     while q_hi > q_lo:

@@ -1,0 +1,272 @@
+"""Routing the rows of several block decoders ("parts") into one ORCA decoder's buffers.
+
+An ORCA decoder can own several parts: one FCIO decoder per FlashCam listener, one
+legacy waveform decoder per listener, one Struck decoder per waveform length. Each part
+decodes its own records of a run into its own staging table (or straight into a buffer
+when that buffer takes exactly the part's keys and nothing else); the staged rows are then
+merged in packet-id order and scattered to the buffers of their keys, so that every
+table holds its rows in input order whatever the number of parts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ...buffers import RawBuffer, RawBufferList
+from ...columns import ArrayCol, TableCol, VectorCol
+from ...errors import RawconvError
+from ...routing import STAGING_BYTES, row_bytes
+
+__all__ = ["MergeRoute", "part_keys", "place_rows"]
+
+
+def part_keys(part: Any) -> list[Any]:
+    """Every key a part's rows can have."""
+    return [k for kl in part.get_key_lists() for k in kl]
+
+
+class MergeRoute:
+    """Decodes runs of records with several parts and delivers rows to a RawBufferList.
+
+    Parameters
+    ----------
+    owner
+        the ORCA decoder owning the buffers (its ``skipped_channels`` counts unrouted rows).
+    rbl
+        the owner's buffers.
+    parts
+        block decoders (``decode_block``, ``row_keys``, ``make_table``,
+        ``get_key_lists``, ``get_max_rows_in_packet``); tables of several parts need a
+        ``packet_id`` column (the merge order).
+    """
+
+    def __init__(self, owner: Any, rbl: RawBufferList, parts: list[Any]) -> None:
+        self.owner = owner
+        self.rbl = rbl
+        self.keyed = rbl.get_keyed_dict()
+        self.parts = list(parts)
+        self._index = {id(rb): i for i, rb in enumerate(rbl)}
+        self._staging: dict[int, TableCol] = {}
+        self._dest_cache: dict[Any, int] = {}
+        self.direct: dict[int, RawBuffer] = {}
+        feeders: dict[int, int] = {}
+        single: dict[int, RawBuffer] = {}
+        for part in self.parts:
+            dests = {id(self.keyed[k]) if k in self.keyed else None for k in part_keys(part)}
+            for d in dests - {None}:
+                feeders[d] = feeders.get(d, 0) + 1
+            if len(dests) == 1 and None not in dests:
+                single[id(part)] = self.keyed[part_keys(part)[0]]
+        for pid, rb in single.items():
+            if feeders[id(rb)] == 1:
+                self.direct[pid] = rb
+        self.per_record = {id(rb): max(int(rb.fill_safety), 1) for rb in rbl}
+        """Most rows one record can put in each buffer (its fill_safety when opened)."""
+
+    def staging(self, part: Any) -> TableCol:
+        """The staging table of `part` (allocated on first use)."""
+        table = self._staging.get(id(part))
+        if table is None:
+            keys = part_keys(part)
+            key = keys[0] if keys else None
+            probe = part.make_table(key=key, size=1)
+            rows = max(part.get_max_rows_in_packet(), STAGING_BYTES // row_bytes(probe))
+            table = self._staging[id(part)] = part.make_table(key=key, size=rows)
+        return table
+
+    def fit(self, rows: np.ndarray, parts: list[Any]) -> int:
+        """How many of the next records (`rows`: upper bound of the rows of each) a run may
+        take: every buffer ``b`` takes at most ``per_record[b]`` rows of a record, and each
+        staging table must hold all rows of its part."""
+        if not self.rbl or len(rows) == 0:
+            return len(rows)
+        records = min((len(rb) - rb.loc) // self.per_record[id(rb)] for rb in self.rbl)
+        staging = [len(self.staging(p)) for p in parts if id(p) not in self.direct]
+        if staging:
+            records = min(records, int(np.searchsorted(np.cumsum(rows), min(staging), "right")))
+        return max(min(records, len(rows)), 0)
+
+    def make_room(self, rows: np.ndarray, parts: list[Any], want: int) -> bool:
+        """Help the next run reach `want` records (`rows`: their row bounds): staging tables
+        grow to hold the first record; buffers with rows that limit the run are marked full
+        (``fill_safety``) so that ``read_chunk`` hands them out first.
+
+        Returns whether anything changed; raises RawconvError when the first record can never
+        fit (a buffer smaller than the rows it takes of one record)."""
+        changed = False
+        first = int(rows[0]) if len(rows) else 0
+        for part in parts:
+            if id(part) not in self.direct and len(self.staging(part)) < first:
+                keys = part_keys(part)
+                self._staging[id(part)] = part.make_table(key=keys[0] if keys else None, size=first)
+                changed = True
+        for rb in self.rbl:
+            per = self.per_record[id(rb)]
+            if len(rb) < per:
+                raise RawconvError(
+                    f"buffer {rb.out_name!r} holds {len(rb)} rows, fewer than the {per} one "
+                    f"{self.owner.name} record can put in it; raise buffer_size"
+                )
+            free = len(rb) - rb.loc
+            if rb.loc > 0 and free // per < max(1, min(want, len(rb) // per) // 2):
+                rb.fill_safety = max(rb.fill_safety, free + 1)  # more than half used
+                changed = True
+        return changed
+
+    def decode(self, jobs: list[tuple[Any, Any, int, int]], budget: float = math.inf) -> int:
+        """Decode each job ``(part, block, first, last)`` completely; returns the rows kept.
+
+        The caller sizes the run with :meth:`fit`. `budget` caps the rows kept, in
+        merged (input) order.
+        """
+        if not self.rbl:
+            return 0
+        kept = 0
+        staged = []
+        for part, block, first, last in jobs:
+            if last <= first:
+                continue
+            rb = self.direct.get(id(part)) if budget == math.inf else None
+            if rb is not None:
+                done, rows = part.decode_block(
+                    block, first, last, rb.lgdo, rb.loc, len(rb) - rb.loc
+                )
+                _check(done, last - first, part, block, first)
+                rb.loc += rows
+                kept += rows
+                continue
+            table = self.staging(part)
+            done, rows = part.decode_block(block, first, last, table, 0, len(table))
+            _check(done, last - first, part, block, first)
+            if rows:
+                staged.append((part, table, rows))
+        if staged:
+            kept += self._scatter(staged, budget)
+        return kept
+
+    # scatter ---------------------------------------------------------------------------
+
+    def _scatter(self, staged: list, budget: float) -> int:
+        dests, pids = [], []
+        for part, table, rows in staged:
+            dests.append(self._destinations(part.row_keys(table, 0, rows), rows))
+            if len(staged) > 1:
+                pids.append(table["packet_id"].nda[:rows].astype(np.int64))
+        dest = np.concatenate(dests)
+        piece = np.concatenate([np.full(len(d), k) for k, d in enumerate(dests)])
+        row = np.concatenate([np.arange(len(d)) for d in dests])
+        if len(staged) > 1:  # input order: packet id, then part, then row
+            order = np.argsort(np.concatenate(pids), kind="stable")
+            dest, piece, row = dest[order], piece[order], row[order]
+        if budget < math.inf:
+            routed = np.flatnonzero(dest >= 0)
+            dest[routed[int(max(budget, 0)) :]] = -1
+        total = 0
+        for d in np.unique(dest):
+            if d < 0:
+                continue
+            sel = dest == d
+            rb = self.rbl[int(d)]
+            m = int(sel.sum())
+            sel_piece, sel_row = piece[sel], row[sel]
+            pieces = []
+            for k, (_, table, _) in enumerate(staged):
+                mine = np.flatnonzero(sel_piece == k)
+                if len(mine):
+                    pieces.append((table, sel_row[mine], mine))
+            if rb.loc + m > len(rb):  # a record put more rows in it than keys (a damaged map)
+                rb.lgdo.resize(rb.loc + m)
+            place_rows(rb.lgdo, rb.loc, m, pieces)
+            rb.loc += m
+            total += m
+        return total
+
+    def _destinations(self, keys: Any, n: int) -> np.ndarray:
+        if isinstance(keys, np.ndarray) and keys.dtype.kind in "iu":
+            uniq, inv = np.unique(keys[:n], return_inverse=True)
+            lut = np.array([self._dest(int(k)) for k in uniq.tolist()], dtype=np.int64)
+            dest = lut[inv]
+            counts = np.bincount(inv[dest < 0], minlength=len(uniq))
+            unrouted = {int(k): int(c) for k, c in zip(uniq, counts) if c}
+        else:
+            listed = list(keys)[:n]
+            dest = np.array([self._dest(k) for k in listed], dtype=np.int64)
+            unrouted = {}
+            for k, d in zip(listed, dest.tolist()):
+                if d < 0:
+                    unrouted[k] = unrouted.get(k, 0) + 1
+        skipped = self.owner.skipped_channels
+        for key, count in unrouted.items():
+            skipped[key] = skipped.get(key, 0) + count
+        return dest
+
+    def _dest(self, key: Any) -> int:
+        if key not in self._dest_cache:
+            rb = self.keyed.get(key)
+            self._dest_cache[key] = -1 if rb is None else self._index[id(rb)]
+        return self._dest_cache[key]
+
+
+def _check(done: int, expected: int, part: Any, block: Any, first: int) -> None:
+    if done != expected:
+        name = getattr(part, "name", type(part).__name__)
+        raise RawconvError(
+            f"{name} stopped after {done} of the {expected} records of a run sized for it",
+            **block.where(first + done, name),
+        )
+
+
+def _contiguous(rows: np.ndarray) -> bool:
+    return len(rows) > 0 and int(rows[-1]) - int(rows[0]) == len(rows) - 1
+
+
+def place_rows(
+    dst: Any, loc: int, m: int, pieces: list[tuple[Any, np.ndarray, np.ndarray]]
+) -> None:
+    """Write rows into `dst` at ``loc + pos``: each piece ``(src, rows, pos)`` puts rows
+    `rows` of `src` at positions `pos` of the `m` new rows (together they fill all `m`)."""
+    if isinstance(dst, TableCol):
+        for name, col in dst.items():
+            place_rows(col, loc, m, [(src[name], rows, pos) for src, rows, pos in pieces])
+        return
+    if isinstance(dst, VectorCol):
+        _place_vov(dst, loc, m, pieces)
+        return
+    if not isinstance(dst, ArrayCol):
+        raise TypeError(f"cannot place rows into {type(dst).__name__}")
+    for src, rows, pos in pieces:
+        values = src.nda[rows[0] : rows[-1] + 1] if _contiguous(rows) else src.nda[rows]
+        if _contiguous(pos):
+            dst.nda[loc + int(pos[0]) : loc + int(pos[-1]) + 1] = values
+        else:
+            dst.nda[loc + pos] = values
+
+
+def _place_vov(dst: VectorCol, loc: int, m: int, pieces: list) -> None:
+    lengths = np.zeros(m, dtype=np.int64)
+    spans = []
+    for src, rows, pos in pieces:
+        cl = src.cumulative_length.nda
+        starts = np.where(rows > 0, cl[rows - 1], 0)
+        ln = cl[rows] - starts
+        lengths[pos] = ln
+        spans.append((src, starts, ln, pos))
+    base = int(dst.cumulative_length.nda[loc - 1]) if loc > 0 else 0
+    new_cl = base + np.cumsum(lengths)
+    need = int(new_cl[-1]) if m else base
+    fd = dst.flattened_data
+    if need > len(fd):
+        fd.resize(max(need, 2 * len(fd)))
+    dst_starts = new_cl - lengths
+    for src, starts, ln, pos in spans:
+        count = int(ln.sum())
+        if count == 0:
+            continue
+        within = np.arange(count) - np.repeat(np.cumsum(ln) - ln, ln)
+        fd.nda[np.repeat(dst_starts[pos], ln) + within] = src.flattened_data.nda[
+            np.repeat(starts, ln) + within
+        ]
+    dst.cumulative_length.nda[loc : loc + m] = new_cl
