@@ -59,7 +59,36 @@ class FCIOBackend:
         return out
 
 
-_BACKENDS: dict[str, FormatBackend] = {"FlashCam": FCIOBackend()}
+class OrcaBackend:
+    """ORCA: the index walks records as the streamer does and keeps each FlashCam
+    listener's event state; chunks carry the packet counter, the configuration records
+    before them and the listeners' event and dead-time state."""
+
+    def build(self, source: Source) -> Any:
+        from rawconv.formats.orca.resume import build_orca_index
+
+        return build_orca_index(source)
+
+    def load(self, path: Any) -> Any:
+        from rawconv.formats.orca.resume import OrcaIndex
+
+        return OrcaIndex.load(path)
+
+    def boundaries(self, fmt_index: Any) -> np.ndarray:
+        return np.concatenate(([0], fmt_index.boundaries())).astype(np.int64)
+
+    def open_kwargs(
+        self, fmt_index: Any, source: Source, ranges: list[tuple[int, int, int]]
+    ) -> list[dict[str, Any]]:
+        from rawconv.formats.orca.resume import orca_resume_states
+
+        out: list[dict[str, Any]] = [{"stop": ranges[0][2]}] if ranges else []
+        starts = [(a, stop) for a, _, stop in ranges[1:]]
+        out.extend({"resume": r} for r in orca_resume_states(fmt_index, starts, source.name))
+        return out
+
+
+_BACKENDS: dict[str, FormatBackend] = {"FlashCam": FCIOBackend(), "ORCA": OrcaBackend()}
 
 
 def backend_for(stream_type: str) -> FormatBackend:

@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 
 from rawconv.columns import ArrayCol, ScalarCol, TableCol, VectorCol
+from rawconv.lh5encoded import AOEESA_DATATYPE, VOEV_DATATYPE, EncodedCol
 from rawconv.lh5out import DEFERRED_SETTINGS_ATTR, LH5Writer, decode_settings
 
 __all__ = ["merge_parts", "read_rows"]
@@ -48,8 +49,10 @@ def n_rows(obj: h5py.HLObject) -> int:
     if isinstance(obj, h5py.Dataset):
         return obj.shape[0] if obj.ndim else 1
     dt = _datatype(obj)
-    if dt.startswith("array<1>{array<1>") or "encoded" in dt:
-        return len(obj["cumulative_length" if "cumulative_length" in obj else "encoded_data"])
+    if dt in (AOEESA_DATATYPE, VOEV_DATATYPE):
+        return len(obj["encoded_data/cumulative_length"])
+    if dt.startswith("array<1>{array<1>"):
+        return len(obj["cumulative_length"])
     for child in obj.values():
         return n_rows(child)
     return 0
@@ -66,6 +69,12 @@ def read_rows(obj: h5py.HLObject, start: int, stop: int) -> Any:
             data = data.astype(bool)
         return ArrayCol(data, _attrs(obj))
     dt = _datatype(obj)
+    if dt in (AOEESA_DATATYPE, VOEV_DATATYPE):  # encoded waveforms
+        data = read_rows(obj["encoded_data"], start, stop)
+        data.cumulative_length.nda = data.cumulative_length.nda.astype(np.uint32)
+        size = obj["decoded_size"]
+        decoded = int(size[()]) if size.ndim == 0 else read_rows(size, start, stop)
+        return EncodedCol(data, decoded, _attrs(obj))
     if dt.startswith("array<1>{array<1>"):
         cl = obj["cumulative_length"]
         base = int(cl[start - 1]) if start > 0 else 0
@@ -74,13 +83,15 @@ def read_rows(obj: h5py.HLObject, start: int, stop: int) -> Any:
         flat = read_rows(obj["flattened_data"], base, end)
         return VectorCol(flat, ArrayCol(lengths, _attrs(cl)), _attrs(obj))
     kind = "table" if dt.startswith("table") else "struct"
-    cols = {name: read_rows(child, start, stop) for name, child in obj.items()}
+    cols = {name: read_rows(child, start, stop) for name, child in list(obj.items())}
     return TableCol(cols, size=stop - start, attrs=_attrs(obj), kind=kind)
 
 
 def _leaves(group: h5py.Group, prefix: str = "") -> Iterator[tuple[str, h5py.HLObject]]:
     """Paths of the LGDOs below `group` that are not plain structs (tables, arrays...)."""
-    for name, obj in group.items():
+    # list first: h5py holds its global lock while an items() iteration is suspended,
+    # which would block the writer's compression threads
+    for name, obj in list(group.items()):
         path = f"{prefix}/{name}"
         if isinstance(obj, h5py.Group) and _datatype(obj).startswith("struct"):
             yield from _leaves(obj, path)

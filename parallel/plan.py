@@ -23,7 +23,8 @@ DEFAULT_CHUNK_BYTES = 512 << 20
 
 @dataclass(frozen=True)
 class Chunk:
-    """Records ``[first, last)`` (bytes ``[start, stop)``) of input `input`."""
+    """Records ``[first, last)`` (bytes ``[start, stop)``) of input `input`; ``first ==
+    last == 0`` for a whole input that was not indexed (no larger than a chunk)."""
 
     input: str
     stream_type: str
@@ -42,9 +43,10 @@ class Chunk:
         return self.stop - self.start
 
     def __str__(self) -> str:
+        records = f"records {self.first}-{self.last - 1}" if self.last > self.first else "all"
         return (
-            f"{self.input} [{self.chunk_id + 1}/{self.n_chunks}] records {self.first}-"
-            f"{self.last - 1}, bytes {self.start}-{self.stop}"
+            f"{self.input} [{self.chunk_id + 1}/{self.n_chunks}] {records}, bytes "
+            f"{self.start}-{self.stop}"
         )
 
 

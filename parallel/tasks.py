@@ -17,11 +17,11 @@ from typing import Any
 from rawconv.buffers import split_out_stream, write_to_lh5_and_clear
 from rawconv.build_raw import _library
 from rawconv.chunkwriter import set_compress_threads
-from rawconv.formats import get_streamer
+from rawconv.formats import detect_format, get_streamer, normalize_stream_type
 from rawconv.lh5out import LH5Writer
 from rawconv.sources import open_source
 
-from .index import FileIndex, index_file
+from .index import index_file
 from .plan import Chunk, plan_file
 
 __all__ = ["FilePlan", "JobSpec", "PartResult", "decode_chunk", "index_task", "outputs_of"]
@@ -65,11 +65,11 @@ def file_kwargs(job: JobSpec, input: str) -> dict[str, Any]:
     return kwargs
 
 
-def outputs_of(fi: FileIndex, job: JobSpec) -> list[str]:
+def outputs_of(input: str, stream_type: str, job: JobSpec) -> list[str]:
     """Final output files of an input: its library resolved against its header."""
-    source = open_source(fi.input)
-    streamer = get_streamer(fi.stream_type)
-    rb_lib, default_out = _library(job.out_spec, source, file_kwargs(job, fi.input))
+    source = open_source(input)
+    streamer = get_streamer(stream_type)
+    rb_lib, default_out = _library(job.out_spec, source, file_kwargs(job, input))
     try:  # reads the header only
         streamer.open_stream(
             source, rb_lib=rb_lib, buffer_size=job.buffer_size, out_stream=default_out
@@ -100,10 +100,18 @@ def index_task(
     chunk_bytes: int,
 ) -> FilePlan:  # fmt: skip
     """Index and plan an input and resolve its outputs (runs on a worker: the index stays
-    there, only the small plan travels)."""
+    there, only the small plan travels). An input no larger than a chunk is one chunk:
+    it needs no index."""
+    with open_source(input) as source:
+        size = source.size
+        if size is not None and size <= chunk_bytes:
+            kind = normalize_stream_type(stream_type) if stream_type else detect_format(source)
+            whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
+            return FilePlan(input, kind, size, outputs_of(input, kind, job), [whole])
     fi = index_file(input, stream_type, cache_dir)
     chunks = plan_file(fi, file_id, chunk_bytes)
-    return FilePlan(fi.input, fi.stream_type, fi.size, outputs_of(fi, job), chunks)
+    return FilePlan(fi.input, fi.stream_type, fi.size, outputs_of(fi.input, fi.stream_type, job),
+                    chunks)  # fmt: skip
 
 
 def part_path(job: JobSpec, chunk: Chunk, final: str) -> str:

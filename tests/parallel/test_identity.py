@@ -22,6 +22,23 @@ SPECS = {
         },
         "*": {"{name}": {"key_list": ["*"], "out_stream": "{dir}/{orig_basename}.lh5:/aux"}},
     },
+    "l200": {  # LEGEND's raw-tier layout: windowed + presummed waveforms, encoded
+        "FCEventDecoder": {
+            "ch{key:07d}/raw": {
+                "key_list": ["*"],
+                "out_stream": "{dir}/{orig_basename}.lh5",
+                "proc_spec": {
+                    "window": ["waveform", 5, 18, "waveform_windowed"],
+                    "presum": ["waveform", 4, "waveform_presummed", "presum_rate"],
+                    "drop": ["waveform"],
+                    "compression": {
+                        "waveform_windowed/values": "RadwareSigcompress(codec_shift=-32768)",
+                        "waveform_presummed/values": "ULEB128ZigZagDiff()",
+                    },
+                },
+            }
+        },
+    },
     "two": {
         "FCEventDecoder": {
             "low": {"key_list": ["5280[0-2]", [0, 2]], "out_stream": "{dir}/{orig_basename}.lh5"},
@@ -99,3 +116,19 @@ def test_identity_property(inputs, client, tmp_path_factory, chunk_size, spec):
     assert _outputs(serial) == _outputs(par)
     for name in _outputs(serial):
         assert_same_lh5(serial / name, par / name)
+
+
+def test_identity_production_layout(inputs, client, tmp_path):
+    """Per-channel tables with windowed / presummed waveforms encoded by codecs."""
+    serial, par = tmp_path / "serial", tmp_path / "par"
+    serial.mkdir()
+    par.mkdir()
+    files = [inputs[1], inputs[2]]
+    _serial(files, SPECS["l200"], serial)
+    report = convert([str(f) for f in files], out_spec=SPECS["l200"], dir=str(par),
+                     client=client, chunk_size=100_000, scratch=tmp_path / "scratch",
+                     cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    assert all(f.status == "done" for f in report.files), report.summary()
+    assert report.files[0].chunks > 10
+    for name in _outputs(serial):
+        assert assert_same_lh5(serial / name, par / name) > 50

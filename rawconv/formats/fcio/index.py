@@ -36,7 +36,10 @@ from .kernels import (
 )
 from .layout import FSP_TAGS, MAX_FRAME_BYTES, TAG_CONFIG
 
-__all__ = ["FCIOIndex", "FCIOResume", "build_index", "resume_state", "resume_states"]
+__all__ = [
+    "FCIOIndex", "FCIOResume", "advance_event_state", "build_index", "compact_dead_time",
+    "event_arrays", "expand_dead_time", "resume_state", "resume_states",
+]  # fmt: skip
 
 RECORD_DTYPE = np.dtype([("start", "<i8"), ("stop", "<i8"), ("tag", "<i4"), ("pid", "<i8")])
 
@@ -102,11 +105,19 @@ class FCIOResume:
                 self.event_arrays
             )
         if self.dead_time:
-            _expand_dead_time(self.dead_time, state)
+            expand_dead_time(self.dead_time, state)
         return state
 
 
-def _compact_dead_time(state: FCIOEventState) -> dict[str, np.ndarray]:
+def event_arrays(row: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The timeoffset / timestamp / deadregion / sizes arrays an event state row leaves."""
+    arrays = tuple(np.zeros(n, np.int32) for n in (10, 10, 10, 3))
+    arrays[0][:7], arrays[1][:4], arrays[2][:7] = row[1:8], row[8:12], row[12:19]
+    arrays[3][2] = row[19]
+    return arrays
+
+
+def compact_dead_time(state: FCIOEventState) -> dict[str, np.ndarray]:
     """The dead-time bookkeeping without its mostly empty queues (small enough to ship)."""
     q = state.q_begin.shape[1]
     traces, begins, ends = [], [], []
@@ -124,7 +135,7 @@ def _compact_dead_time(state: FCIOEventState) -> dict[str, np.ndarray]:
     }  # fmt: skip
 
 
-def _expand_dead_time(compact: dict[str, np.ndarray], state: FCIOEventState) -> None:
+def expand_dead_time(compact: dict[str, np.ndarray], state: FCIOEventState) -> None:
     state.enable_ns[:] = compact["enable_ns"]
     state.cur_dead[:] = compact["cur_dead"]
     state.total_dead[:] = compact["total_dead"]
@@ -137,6 +148,31 @@ def _expand_dead_time(compact: dict[str, np.ndarray], state: FCIOEventState) -> 
         state.q_begin[t, :k] = compact["q_begin"][mine]
         state.q_end[t, :k] = compact["q_end"][mine]
         state.q_read[t], state.q_write[t], state.q_fill[t] = 0, k - 1, k
+
+
+def advance_event_state(
+    state: FCIOEventState, block: RecordBlock, lo: int, hi: int, ntraces: int, adcs: int
+) -> None:
+    """Advance `state` over the event records ``[lo, hi)`` of `block` without decoding them
+    (what decoding them would leave; other records are passed over)."""
+    n = hi - lo
+    if n <= 0:
+        return
+    rows = np.zeros((n, STATE_FIELDS), np.int32)
+    sl = slice(lo, hi)
+    k = event_states(
+        block.buf, block.tag[sl], block.frame0[sl], block.nframes[sl], block.frame_off,
+        block.frame_len, n, ntraces, state.timeoffset, state.timestamp, state.deadregion,
+        state.sizes, rows,
+    )  # fmt: skip
+    if k < 0:
+        raise CorruptDataError("event record prefix frames do not parse", **block.where(lo - k - 1))
+    ok = replay_dead_time(
+        rows, k, adcs, state.enable_ns, state.cur_dead, state.total_dead, state.q_begin,
+        state.q_end, state.q_read, state.q_write, state.q_fill,
+    )  # fmt: skip
+    if not ok:
+        raise CorruptDataError("dead interval queue overflow", **block.where(hi - 1))
 
 
 def _raise_index_error(status: int, source: Source, offset: int) -> None:
@@ -255,10 +291,7 @@ def resume_states(
             continue
         cfg = _parse_config(config_bytes, source)
         last = index.event_state[n_events - 1]
-        arrays = tuple(np.zeros(n, np.int32) for n in (10, 10, 10, 3))
-        arrays[0][:7], arrays[1][:4], arrays[2][:7] = last[1:8], last[8:12], last[12:19]
-        arrays[3][2] = last[19]
-        resume.event_arrays = arrays
+        resume.event_arrays = event_arrays(last)
         if state is None:
             state = FCIOEventState(cfg.ntraces)
         # as in FCIOStreamer, the bookkeeping runs on across configs of the same shape
@@ -270,7 +303,7 @@ def resume_states(
         if not ok:
             raise CorruptDataError("dead interval queue overflow", path=source.name, record=record)
         done = n_events
-        resume.dead_time = _compact_dead_time(state)
+        resume.dead_time = compact_dead_time(state)
     return out
 
 
