@@ -147,8 +147,8 @@ def build_raw(
                     bar.update_to(streamer.n_bytes_read)
                 bar.update_to(streamer.n_bytes_read)
             if streamer.garbage.n_garbage and outputs:
+                report.garbage_rows = streamer.garbage.n_garbage  # before writing clears it
                 streamer.garbage.write_out_garbage(outputs[0], "/", lh5_store=writer)
-                report.garbage_rows = streamer.garbage.n_garbage
             report.outputs = writer.commit()
         except BaseException:
             writer.abort()

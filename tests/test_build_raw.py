@@ -253,3 +253,17 @@ def _corrupt_trace_frame(data: bytes, event_index: int) -> bytes:
                 return bytes(buf)
             pos += 4 + h
     raise AssertionError("event not found")
+
+
+def test_report_counts_garbage_rows(tmp_path):
+    from tests.formats.orca.files import mixed_file, record_offsets
+
+    data = mixed_file(n=8)
+    off, _ = record_offsets(data)[20]
+    (tmp_path / "bad.orca").write_bytes(data[:off] + bytes(range(1, 10)) + data[off:-5])
+    report = build_raw(str(tmp_path / "bad.orca"), out_spec=str(tmp_path / "bad.lh5"))
+    with h5py.File(tmp_path / "bad.lh5", "r") as f:
+        offsets = f["garbage/offset"][()].tolist()
+    assert offsets == [off, record_offsets(data)[-1][0] + 9]  # the junk, the truncated tail
+    assert report.garbage_rows == 2
+    assert "2 undecodable record(s) kept in /garbage" in report.summary()
