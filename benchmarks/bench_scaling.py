@@ -112,16 +112,20 @@ def main() -> None:
             seconds = time.perf_counter() - t0
             peak = max(client.run(_peak_rss_mb).values())
         assert not report.failed, report.summary()
-        rows.append((n, seconds, peak))
+        busy = report.task_seconds / (seconds * n)
+        rows.append((n, seconds, peak, report.index_seconds, busy, mb / report.task_seconds))
         shutil.rmtree(out)
     base = rows[0][1] if rows and rows[0][0] == 1 else None
     print(f"\n{'':<14} {'wall s':>8} {'MB/s':>8} {'speed-up':>9} {'efficiency':>10} "
-          f"{'worker RSS MB':>14}")  # fmt: skip
+          f"{'worker RSS MB':>14} {'plan s':>7} {'busy':>5} {'MB/s/task':>10}")  # fmt: skip
     print(f"{'serial':<14} {serial:8.2f} {mb / serial:8.1f}")
-    for n, seconds, peak in rows:
+    for n, seconds, peak, plan_s, busy, task_mb_s in rows:
         speed = (base / seconds) if base else float("nan")
         print(f"{n:>3} worker(s)   {seconds:8.2f} {mb / seconds:8.1f} {speed:9.2f} "
-              f"{speed / n:10.0%} {peak:14.0f}")  # fmt: skip
+              f"{speed / n:10.0%} {peak:14.0f} {plan_s:7.2f} {busy:5.0%} "
+              f"{task_mb_s:10.1f}")  # fmt: skip
+    print("\nplan s: indexing and planning, before any decode task; busy: decode task time "
+          "over wall time x workers; MB/s/task: input MB per second of one decode task")
     if base:
         print(f"\n1 worker / serial wall time: {base / serial:.2f}")
     if args.workdir is None:

@@ -115,6 +115,7 @@ def convert(
     report = RunReport(workers=_n_workers(client), chunk_bytes=chunk_size)
     try:
         plans = _index(client, inputs, stream_type, cache_dir, job, chunk_size, report)
+        report.index_seconds = time.perf_counter() - t0
         todo = _select(plans, report, overwrite, resume)
         # locked: the outputs to write, and the finished ones (a stale lock of theirs goes)
         outputs = [o for i in sorted(plans) for o in report.files[i].outputs]
@@ -213,6 +214,7 @@ def _run(client, plans, job, report, progress) -> None:
         parts[chunk.file_id].append(result)
         fr.bytes += result.bytes_read
         fr.rows += result.rows
+        fr.task_seconds += result.seconds
         fr.problems += result.problems
         if bar is not None:
             bar.update(chunk.n_bytes)

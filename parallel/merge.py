@@ -22,6 +22,8 @@ from rawconv.columns import ArrayCol, ScalarCol, TableCol, VectorCol
 from rawconv.lh5encoded import AOEESA_DATATYPE, VOEV_DATATYPE, EncodedCol
 from rawconv.lh5out import DEFERRED_SETTINGS_ATTR, LH5Writer, decode_settings
 
+from .malloc import tune_malloc
+
 __all__ = ["merge_parts", "read_rows"]
 
 SLICE_BYTES = 64 << 20
@@ -119,7 +121,10 @@ def merge_parts(final: str, parts: list[str], keep_parts: bool = False) -> dict[
 
     `final` appears only when complete; the parts are deleted unless `keep_parts`.
     """
+    tune_malloc()
     rows: dict[str, int] = {}
+    if parts == [final]:  # written in place by the only chunk
+        return _count_rows(final)
     if len(parts) == 1 and not _has_deferred(parts[0]):
         rows = _count_rows(parts[0])
         if keep_parts:

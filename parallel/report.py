@@ -20,6 +20,8 @@ class FileReport:
     chunks: int = 0
     tables: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    task_seconds: float = 0.0
+    """Seconds its decode tasks ran, summed."""
 
 
 @dataclass
@@ -30,6 +32,13 @@ class RunReport:
     seconds: float = 0.0
     workers: int = 0
     chunk_bytes: int = 0
+    index_seconds: float = 0.0
+    """Seconds until every input was indexed and planned (decoding starts after)."""
+
+    @property
+    def task_seconds(self) -> float:
+        """Seconds the decode tasks ran, summed over inputs."""
+        return sum(f.task_seconds for f in self.files)
 
     @property
     def bytes(self) -> int:

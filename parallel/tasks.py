@@ -22,6 +22,7 @@ from rawconv.lh5out import LH5Writer
 from rawconv.sources import open_source
 
 from .index import index_file
+from .malloc import tune_malloc
 from .plan import Chunk, plan_file
 
 __all__ = ["FilePlan", "JobSpec", "PartResult", "decode_chunk", "index_task", "outputs_of"]
@@ -102,6 +103,7 @@ def index_task(
     """Index and plan an input and resolve its outputs (runs on a worker: the index stays
     there, only the small plan travels). An input no larger than a chunk is one chunk:
     it needs no index."""
+    tune_malloc()
     with open_source(input) as source:
         size = source.size
         if size is not None and size <= chunk_bytes:
@@ -125,6 +127,7 @@ def part_path(job: JobSpec, chunk: Chunk, final: str) -> str:
 def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
     """Decode the records of `chunk` into part files; returns where they are."""
     t0 = time.perf_counter()
+    tune_malloc()
     set_compress_threads(job.compress_threads)
     source = open_source(chunk.input)
     streamer = get_streamer(chunk.stream_type)
@@ -137,11 +140,13 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
         )  # fmt: skip
         for rb in streamer.rb_lib.all_buffers():
             name, group = split_out_stream(rb.out_stream)
-            if name:
+            if name:  # a file of one chunk is written in place, as build_raw writes it
                 final = os.path.abspath(name)
-                result.parts.setdefault(final, part_path(job, chunk, final))
+                result.parts.setdefault(
+                    final, final if chunk.n_chunks == 1 else part_path(job, chunk, final)
+                )
                 rb.out_stream = f"{result.parts[final]}:{group}"
-        # a file of one chunk is written as final; several parts are compressed by the merge
+        # several parts are stored uncompressed and compressed once by the merge
         writer = LH5Writer(
             hdf5_settings=job.hdf5_settings, atomic=True, defer_compression=chunk.n_chunks > 1
         )
