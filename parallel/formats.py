@@ -30,7 +30,14 @@ class FormatBackend(Protocol):
         byte) range of `ranges` (ascending, covering the file)."""
 
 
-class FCIOBackend:
+class _RecordIndexBackend:
+    """Shared part: the format index lists the records where a later chunk may start."""
+
+    def boundaries(self, fmt_index: Any) -> np.ndarray:
+        return np.concatenate(([0], fmt_index.boundaries())).astype(np.int64)
+
+
+class FCIOBackend(_RecordIndexBackend):
     """FlashCam FCIO: the index keeps per-event state; chunks carry config and dead time."""
 
     def build(self, source: Source) -> Any:
@@ -42,9 +49,6 @@ class FCIOBackend:
         from rawconv.formats.fcio.index import FCIOIndex
 
         return FCIOIndex.load(path)
-
-    def boundaries(self, fmt_index: Any) -> np.ndarray:
-        return np.concatenate(([0], fmt_index.boundaries())).astype(np.int64)
 
     def open_kwargs(
         self, fmt_index: Any, source: Source, ranges: list[tuple[int, int, int]]
@@ -59,7 +63,7 @@ class FCIOBackend:
         return out
 
 
-class OrcaBackend:
+class OrcaBackend(_RecordIndexBackend):
     """ORCA: the index walks records as the streamer does and keeps each FlashCam
     listener's event state; chunks carry the packet counter, the configuration records
     before them and the listeners' event and dead-time state."""
@@ -73,9 +77,6 @@ class OrcaBackend:
         from rawconv.formats.orca.resume import OrcaIndex
 
         return OrcaIndex.load(path)
-
-    def boundaries(self, fmt_index: Any) -> np.ndarray:
-        return np.concatenate(([0], fmt_index.boundaries())).astype(np.int64)
 
     def open_kwargs(
         self, fmt_index: Any, source: Source, ranges: list[tuple[int, int, int]]

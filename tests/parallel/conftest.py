@@ -41,3 +41,25 @@ def assert_same_lh5(a: str | Path, b: str | Path) -> int:
                 np.testing.assert_array_equal(oa[()], ob[()], err_msg=name)
                 n += 1
     return n
+
+
+def stem(path: Path) -> str:
+    """The input's name without its last suffix (what ``{orig_basename}`` gives)."""
+    return path.name.rsplit(".", 1)[0]
+
+
+def convert_serially(inputs: list[Path], spec: object, out: Path) -> None:
+    """build_raw every input into `out`: ``<stem>.lh5``, or `spec` with ``{dir}`` = `out`."""
+    from rawconv import build_raw
+
+    for f in inputs:
+        if spec is None:
+            build_raw(str(f), out_spec=str(out / f"{stem(f)}.lh5"))
+        else:
+            build_raw(str(f), out_spec=spec, dir=str(out), orig_basename=stem(f))
+
+
+def lh5_files(folder: Path) -> list[str]:
+    """Names of the .lh5 files in `folder`, sorted."""
+    return sorted(p.name for p in folder.iterdir() if p.suffix == ".lh5")
+

@@ -9,10 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rawconv.parallel import convert
 
-from rawconv import build_raw
 from rawconv.formats.fcio.synthetic import write_synthetic_run
 from tests.conftest import data_file
-from tests.parallel.conftest import assert_same_lh5
+from tests.parallel.conftest import assert_same_lh5, convert_serially, lh5_files
 
 SPECS = {
     "default": None,
@@ -64,19 +63,6 @@ def inputs(tmp_path_factory):
     return files
 
 
-def _serial(inputs, spec, out):
-    for f in inputs:
-        stem = f.name.rsplit(".", 1)[0]
-        if spec is None:
-            build_raw(str(f), out_spec=str(out / f"{stem}.lh5"))
-        else:
-            build_raw(str(f), out_spec=spec, dir=str(out), orig_basename=stem)
-
-
-def _outputs(folder):
-    return sorted(p.name for p in folder.iterdir() if p.suffix == ".lh5")
-
-
 @pytest.mark.parametrize("chunk_size", [1, 50_000, 10**10])
 def test_identity_for_chunk_sizes(inputs, client, tmp_path, chunk_size):
     serial, par = tmp_path / "serial", tmp_path / "par"
@@ -84,15 +70,15 @@ def test_identity_for_chunk_sizes(inputs, client, tmp_path, chunk_size):
     par.mkdir()
     if chunk_size == 1:  # one record per chunk: the smaller files (th228 has 1000 records)
         inputs = [inputs[1], inputs[3]]
-    _serial(inputs, None, serial)
+    convert_serially(inputs, None, serial)
     report = convert([str(f) for f in inputs], out_spec=str(par / "{orig_basename}.lh5"),
                      client=client, chunk_size=chunk_size, scratch=tmp_path / "scratch",
                      cache_dir=str(tmp_path / "cache"))  # fmt: skip
     assert [f.status for f in report.files] == ["done"] * len(inputs), report.summary()
     if chunk_size == 1:
         assert report.files[0].chunks == 52  # protocol + config, then one record per chunk
-    assert _outputs(serial) == _outputs(par)
-    for name in _outputs(serial):
+    assert lh5_files(serial) == lh5_files(par)
+    for name in lh5_files(serial):
         assert assert_same_lh5(serial / name, par / name) > 20
     scratch = tmp_path / "scratch"  # cleaned; not even made when every file is one chunk
     assert (list(scratch.iterdir()) == []) if chunk_size < 10**10 else not scratch.exists()
@@ -108,14 +94,14 @@ def test_identity_property(inputs, client, tmp_path_factory, chunk_size, spec):
     serial.mkdir()
     par.mkdir()
     files = inputs[1:]  # the spms file and the writer-made ones
-    _serial(files, SPECS[spec], serial)
+    convert_serially(files, SPECS[spec], serial)
     kwargs = {"out_spec": str(par / "{orig_basename}.lh5")} if spec == "default" else {
         "out_spec": SPECS[spec], "dir": str(par)}  # fmt: skip
     report = convert([str(f) for f in files], client=client, chunk_size=chunk_size,
                      scratch=tmp / "scratch", cache_dir=str(tmp / "cache"), **kwargs)  # fmt: skip
     assert all(f.status == "done" for f in report.files), report.summary()
-    assert _outputs(serial) == _outputs(par)
-    for name in _outputs(serial):
+    assert lh5_files(serial) == lh5_files(par)
+    for name in lh5_files(serial):
         assert_same_lh5(serial / name, par / name)
 
 
@@ -125,11 +111,11 @@ def test_identity_production_layout(inputs, client, tmp_path):
     serial.mkdir()
     par.mkdir()
     files = [inputs[1], inputs[2]]
-    _serial(files, SPECS["l200"], serial)
+    convert_serially(files, SPECS["l200"], serial)
     report = convert([str(f) for f in files], out_spec=SPECS["l200"], dir=str(par),
                      client=client, chunk_size=100_000, scratch=tmp_path / "scratch",
                      cache_dir=str(tmp_path / "cache"))  # fmt: skip
     assert all(f.status == "done" for f in report.files), report.summary()
     assert report.files[0].chunks > 10
-    for name in _outputs(serial):
+    for name in lh5_files(serial):
         assert assert_same_lh5(serial / name, par / name) > 50

@@ -12,12 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rawconv.parallel import convert, index
 
-from rawconv import build_raw
 from rawconv.formats.orca.resume import OrcaIndex, build_orca_index
 from rawconv.formats.orca.synthetic import write_synthetic_orca
 from tests.conftest import data_file
 from tests.formats.orca.files import fcio_file, mixed_file, record_offsets
-from tests.parallel.conftest import assert_same_lh5
+from tests.parallel.conftest import assert_same_lh5, convert_serially, lh5_files, stem
 
 SPECS = {
     "default": None,
@@ -65,22 +64,6 @@ def inputs(tmp_path_factory):
     return [*files, d / "dead.orca", d / "hdr.orca"]
 
 
-def _stem(f) -> str:
-    return f.name.rsplit(".", 1)[0]
-
-
-def _serial(inputs, spec, out):
-    for f in inputs:
-        if spec is None:
-            build_raw(str(f), out_spec=str(out / f"{_stem(f)}.lh5"))
-        else:
-            build_raw(str(f), out_spec=spec, dir=str(out), orig_basename=_stem(f))
-
-
-def _outputs(folder):
-    return sorted(p.name for p in folder.iterdir() if p.suffix == ".lh5")
-
-
 @pytest.mark.parametrize("chunk_size", [1, 3000, 10**10])
 def test_identity_for_chunk_sizes(inputs, client, tmp_path, chunk_size):
     serial, par = tmp_path / "serial", tmp_path / "par"
@@ -88,7 +71,7 @@ def test_identity_for_chunk_sizes(inputs, client, tmp_path, chunk_size):
     par.mkdir()
     if chunk_size == 1:  # one record per chunk: not the long synthetic runs
         inputs = [f for f in inputs if f.name not in ("dead.orca", "hdr.orca")]
-    _serial(inputs, None, serial)
+    convert_serially(inputs, None, serial)
     report = convert([str(f) for f in inputs], out_spec=str(par / "{orig_basename}.lh5"),
                      client=client, chunk_size=chunk_size, scratch=tmp_path / "scratch",
                      cache_dir=str(tmp_path / "cache"))  # fmt: skip
@@ -100,8 +83,8 @@ def test_identity_for_chunk_sizes(inputs, client, tmp_path, chunk_size):
         assert chunks["damaged.orca"] == n_records - 4  # no split in the resync window
     if chunk_size == 10**10:
         assert set(chunks.values()) == {1}
-    assert _outputs(serial) == _outputs(par) == sorted(f"{_stem(f)}.lh5" for f in inputs)
-    for name in _outputs(serial):
+    assert lh5_files(serial) == lh5_files(par) == sorted(f"{stem(f)}.lh5" for f in inputs)
+    for name in lh5_files(serial):
         assert assert_same_lh5(serial / name, par / name) > 5
     scratch = tmp_path / "scratch"  # cleaned; not even made when every file is one chunk
     assert (list(scratch.iterdir()) == []) if chunk_size < 10**10 else not scratch.exists()
@@ -117,14 +100,14 @@ def test_identity_property(inputs, client, tmp_path_factory, chunk_size, spec):
     serial.mkdir()
     par.mkdir()
     files = [f for f in inputs if f.name in ("fcio.orca", "nofsp.orca", "dead.orca", "hdr.orca")]
-    _serial(files, SPECS[spec], serial)
+    convert_serially(files, SPECS[spec], serial)
     kwargs = {"out_spec": str(par / "{orig_basename}.lh5")} if spec == "default" else {
         "out_spec": SPECS[spec], "dir": str(par)}  # fmt: skip
     report = convert([str(f) for f in files], client=client, chunk_size=chunk_size,
                      scratch=tmp / "scratch", cache_dir=str(tmp / "cache"), **kwargs)  # fmt: skip
     assert all(f.status == "done" for f in report.files), report.summary()
-    assert _outputs(serial) == _outputs(par)
-    for name in _outputs(serial):
+    assert lh5_files(serial) == lh5_files(par)
+    for name in lh5_files(serial):
         assert_same_lh5(serial / name, par / name)
 
 

@@ -25,15 +25,12 @@ from ...buffers import RawBufferLibrary
 from ...errors import CorruptDataError
 from ...sources import Source, open_source
 from ..fcio.decoders import FCIOEventState
-from ..fcio.index import compact_dead_time, event_arrays
+from ..fcio.index import RECORD_DTYPE, compact_dead_time, event_arrays
 from ..fcio.index_kernels import STATE_FIELDS, event_states, replay_dead_time
 from .layout import KIND_FC_CONFIG, KIND_FCIO_CONFIG
 from .recovery import N_CHAIN
 
 __all__ = ["OrcaIndex", "OrcaResume", "build_orca_index", "orca_resume_states"]
-
-RECORD_DTYPE = np.dtype([("start", "<i8"), ("stop", "<i8"), ("tag", "<i4"), ("pid", "<i8")])
-"""Byte range, payload kind (layout.KIND_*) and packet id of an ORCA record."""
 
 CONFIG_KINDS = (KIND_FC_CONFIG, KIND_FCIO_CONFIG)
 _EVENT_TAGS = (3, 6, 7)
@@ -44,7 +41,8 @@ class OrcaIndex:
     """Records of an ORCA input and the per-listener event state to resume decoding."""
 
     records: np.ndarray
-    """RECORD_DTYPE rows of the data records (the file header is not one), in file order."""
+    """RECORD_DTYPE rows (byte range, payload kind layout.KIND_* as ``tag``, packet id) of
+    the data records (the file header is not one), in file order."""
     ev_rec: np.ndarray
     """Record index of every FCIO event row (events and event headers of any listener)."""
     ev_fcid: np.ndarray
