@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -45,3 +46,26 @@ def read_column(path: str | Path, name: str) -> np.ndarray:
     """One dataset of an HDF5 file as a numpy array."""
     with h5py.File(path, "r") as f:
         return f[name][()]
+
+
+def compare_with_reference(ref: str | Path, out: str | Path, known_wrong: Any) -> int:
+    """Every object of the reference output `ref` is in `out` with the same ``datatype`` /
+    ``units``, and every dataset (but those ``known_wrong(name)``) has the same dtype, shape
+    and values; the two files hold the same top-level names. Returns datasets compared."""
+    checked = 0
+    with h5py.File(ref, "r") as fr, h5py.File(out, "r") as fo:
+        names: list[str] = []
+        fr.visit(names.append)
+        assert sorted(fo) == sorted(fr)
+        for name in names:
+            assert name in fo, f"{name} missing in rawconv output"
+            r, o = fr[name], fo[name]
+            for attr in ("datatype", "units"):
+                assert o.attrs.get(attr) == r.attrs.get(attr), (name, attr)
+            if not isinstance(r, h5py.Dataset) or known_wrong(name):
+                continue
+            assert o.dtype == r.dtype, name
+            assert o.shape == r.shape, name
+            np.testing.assert_array_equal(o[()], r[()], err_msg=name)
+            checked += 1
+    return checked
