@@ -20,6 +20,7 @@ examples:
   rawconv-parallel @files.txt -o spec.json --workers 8 --chunk-size 256M
   rawconv-parallel 'data/*.fcio' -o 'out/{orig_basename}.lh5' --scheduler tcp://head:8786
   rawconv-parallel 'data/*.fcio' -o 'out/{orig_basename}.lh5' --resume --summary run.json
+  rawconv-parallel 'data/*.orca' -o examples/l200_raw_out_spec.json --dry-run
 """
 
 
@@ -37,7 +38,7 @@ def make_parser() -> argparse.ArgumentParser:
         "-o", "--out-spec",
         help="output name with {orig_basename} (file.lh5[:/group]) or out_spec .json/.yaml",
     )  # fmt: skip
-    p.add_argument("-t", "--stream-type", help="FlashCam (FCIO), ... (default: detected)")
+    p.add_argument("-t", "--stream-type", help="FlashCam (alias FCIO) or ORCA (default: detected)")
     p.add_argument("-k", "--kwargs", default="{}", help="JSON dict of out_spec keywords")
     p.add_argument("-c", "--compression", default=None,
                    help="gzip[:level], lzf, none, zstd, blosc, lz4, bitshuffle, bzip2")  # fmt: skip

@@ -20,6 +20,7 @@ examples:
   rawconv run.fcio -o out/run.lh5:/raw      # tables under /raw in out/run.lh5
   rawconv *.fcio -o spec.json -k '{"run": "r004"}'
   rawconv run.fcio -o out.lh5 -k '{"hdf5_settings": "lzf"}' -n 10000
+  rawconv run.orca -o examples/l200_raw_out_spec.json   # LEGEND's per-channel layout
 
 out_spec files map decoders to buffers, e.g.
   {"FCEventDecoder": {"ch{key}": {"key_list": ["*"], "out_stream": "{orig_basename}.lh5:/{name}",
@@ -32,7 +33,7 @@ def make_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rawconv``."""
     parser = argparse.ArgumentParser(
         prog="rawconv",
-        description="Convert DAQ files (FlashCam FCIO, ...) to LEGEND LH5 raw-tier tables.",
+        description="Convert DAQ files (FlashCam FCIO, ORCA) to LEGEND LH5 raw-tier tables.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
