@@ -75,6 +75,7 @@ def test_identity_for_chunk_sizes(inputs, client, tmp_path, chunk_size):
                      client=client, chunk_size=chunk_size, scratch=tmp_path / "scratch",
                      cache_dir=str(tmp_path / "cache"))  # fmt: skip
     assert [f.status for f in report.files] == ["done"] * len(inputs), report.summary()
+    assert [f.bytes for f in report.files] == [f.stat().st_size for f in inputs]
     if chunk_size == 1:
         assert report.files[0].chunks == 52  # protocol + config, then one record per chunk
     assert lh5_files(serial) == lh5_files(par)

@@ -76,6 +76,7 @@ def test_identity_for_chunk_sizes(inputs, client, tmp_path, chunk_size):
                      client=client, chunk_size=chunk_size, scratch=tmp_path / "scratch",
                      cache_dir=str(tmp_path / "cache"))  # fmt: skip
     assert [f.status for f in report.files] == ["done"] * len(inputs), report.summary()
+    assert [f.bytes for f in report.files] == [f.stat().st_size for f in inputs]
     chunks = {f.input.rsplit("/", 1)[1]: f.chunks for f in report.files}
     if chunk_size == 1:  # every record its own chunk, but near the damaged region
         assert chunks["L200-comm-20220519-phy-geds.orca"] == 70  # 2 run + config + 67 wf

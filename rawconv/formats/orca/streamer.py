@@ -181,7 +181,9 @@ class OrcaStreamer(PrepareMixin, FcioRunsMixin, RecoveryMixin, DataStreamer):
         return self.header_rbs
 
     def _seek(self, start: int, stop: int, pid_counter: int) -> None:
-        """Read on from byte `start` (a record boundary) up to `stop`."""
+        """Read on from byte `start` (a record boundary) up to `stop`; bytes read count
+        from there (and the header, when decoding starts after it)."""
+        self.n_bytes_read = self._header_bytes if start == self._header_bytes else 0
         blk = self._block
         blk.base, blk.n, blk.nf = start, 0, 0
         self._fill = self._next = self._cursor = 0
