@@ -201,8 +201,8 @@ def _group(parent: Any, name: str, attrs: Mapping[str, Any]) -> Any:
     """An existing group (its attributes checked) or a new one listed in its parent."""
     from . import lh5out
 
-    if name in parent:
-        grp = parent[name]
+    grp = lh5out.lookup(parent, name)
+    if grp is not None:
         if not hasattr(grp, "create_group"):
             raise RawconvError(f"{grp.name} exists and is not a group")
         error = _differ(grp.name, {k: grp.attrs[k] for k in grp.attrs}, attrs)
@@ -211,7 +211,7 @@ def _group(parent: Any, name: str, attrs: Mapping[str, Any]) -> Any:
         return grp
     if str(parent.attrs.get("datatype", "struct")).startswith(("struct", "table")):
         lh5out._add_struct_field(parent, name)
-    grp = parent.create_group(name)
+    grp = lh5out._remember(lh5out._child_key(parent, name), parent.create_group(name))
     grp.attrs.update({k: v for k, v in attrs.items() if v is not None})
     return grp
 
@@ -240,14 +240,14 @@ def write_encoded(
     attrs["datatype"] = col.form_datatype()
     size = int(col.decoded_size) if col.equal_sized else None
     known = _KNOWN.setdefault(out, {})
-    path = f"{parent.name.rstrip('/')}/{name}"
+    path = lh5out._child_key(parent, name)[1]
     if path in known:  # written before by this writer: check in memory
         error = _differ(path, known[path][0], attrs)
         if error is not None:
             raise error
         old_size = known[path][1]
-        grp = parent[name]
-        ed = grp["encoded_data"]
+        grp = lh5out.lookup(parent, name)
+        ed = lh5out.lookup(grp, "encoded_data")
     else:
         grp = _group(parent, name, attrs)
         ed = _group(grp, "encoded_data", {"datatype": "array<1>{array<1>{real}}"})
@@ -259,8 +259,9 @@ def write_encoded(
 
     cl = np.asarray(col.encoded_data.cumulative_length.nda, dtype=np.int64)
     offset = 0
-    if "cumulative_length" in ed:
-        last = out.last_row(ed["cumulative_length"])
+    cl_ds = lh5out.lookup(ed, "cumulative_length")
+    if cl_ds is not None:
+        last = out.last_row(cl_ds)
         offset = 0 if last is None else int(last)
     if offset + _end(cl) > np.iinfo(np.uint32).max:
         raise RawconvError(

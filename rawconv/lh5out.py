@@ -112,7 +112,7 @@ class _OutFile:
 
     def last_row(self, ds: h5py.Dataset) -> Any:
         """The last row of a dataset, including rows still waiting in its appender."""
-        appender = self.appenders.get(ds.name)
+        appender = self.appenders.get(_path(ds)[1])
         if appender is not None:
             return appender.last
         return ds[-1] if len(ds) else None
@@ -241,19 +241,56 @@ class LH5Writer:
 _FIELDS: dict[tuple[Any, str], tuple[str, set[str]]] = {}
 """(open file number, group name) -> (kind, fields) its datatype attribute lists (a cache)."""
 
-_DATASETS: dict[tuple[Any, str], h5py.Dataset] = {}
-"""(open file number, dataset path) -> the dataset (a cache: lookups cost more than writes)."""
+_OBJECTS: dict[tuple[Any, str], Any] = {}
+"""(open file number, path) -> the group or dataset there (a cache: lookups and names cost
+more than the writes of a table with many small columns)."""
+
+_PATHS: dict[int, tuple[Any, str, Any]] = {}
+"""id(h5py object) -> (open file number, path, the object, kept alive while cached)."""
+
+_ROW_SHAPES: dict[tuple[Any, str], tuple[int, ...]] = {}
+"""(open file number, dataset path) -> shape of its rows."""
 
 
 def _forget(fileno: Any) -> None:
     """Drop the caches of a file being closed."""
-    for cache in (_FIELDS, _DATASETS):
+    for cache in (_FIELDS, _OBJECTS, _ROW_SHAPES):
         for key in [k for k in cache if k[0] == fileno]:
             del cache[key]
+    for key in [k for k, v in _PATHS.items() if v[0] == fileno]:
+        del _PATHS[key]
+
+
+def _path(obj: Any) -> tuple[Any, str]:
+    """(open file number, path) of an h5py group or dataset."""
+    entry = _PATHS.get(id(obj))
+    if entry is None or entry[2] is not obj:
+        entry = _PATHS[id(obj)] = (obj.id.fileno, obj.name, obj)
+    return entry[0], entry[1]
+
+
+def _child_key(parent: Any, name: str) -> tuple[Any, str]:
+    fileno, path = _path(parent)
+    return fileno, f"{path.rstrip('/')}/{name}"
+
+
+def _remember(key: tuple[Any, str], obj: Any) -> Any:
+    _OBJECTS[key] = obj
+    _PATHS[id(obj)] = (key[0], key[1], obj)
+    return obj
+
+
+def lookup(parent: Any, name: str) -> Any:
+    """``parent[name]``, or None where there is nothing (cached per open file)."""
+    key = _child_key(parent, name)
+    obj = _OBJECTS.get(key)
+    if obj is None and name in parent:
+        obj = _remember(key, parent[name])
+    return obj
 
 
 def _struct_fields(group: h5py.Group) -> tuple[str, set[str]]:
-    key = (group.id.fileno, group.name)
+    key = _path(group)
     entry = _FIELDS.get(key)
     if entry is None:
         dtype = group.attrs.get("datatype", "struct{}")
@@ -274,15 +311,14 @@ def _add_struct_field(group: h5py.Group, field: str) -> None:
 
 def _require_groups(parent: h5py.Group, names: list[str]) -> h5py.Group:
     for name in names:
-        if name not in parent:
+        grp = lookup(parent, name)
+        if grp is None:
             _add_struct_field(parent, name)
-            grp = parent.create_group(name)
+            grp = _remember(_child_key(parent, name), parent.create_group(name))
             grp.attrs["datatype"] = "struct{}"
-            parent = grp
-        else:
-            parent = parent[name]
-            if not isinstance(parent, h5py.Group):
-                raise RawconvError(f"{parent.name} exists and is not a group")
+        elif not isinstance(grp, h5py.Group):
+            raise RawconvError(f"{grp.name} exists and is not a group")
+        parent = grp
     return parent
 
 
@@ -341,14 +377,14 @@ def _is_struct(group: h5py.Group) -> bool:
 
 
 def _require_struct_group(parent: h5py.Group, name: str, obj: Any) -> h5py.Group:
-    if name in parent:
-        grp = parent[name]
+    grp = lookup(parent, name)
+    if grp is not None:
         if not isinstance(grp, h5py.Group):
             raise RawconvError(f"{grp.name} exists and is not a group")
         return grp
     if _is_struct(parent):
         _add_struct_field(parent, name)
-    grp = parent.create_group(name)
+    grp = _remember(_child_key(parent, name), parent.create_group(name))
     attrs = _lgdo_attrs(obj)
     kind = attrs["datatype"].partition("{")[0]
     attrs["datatype"] = f"{kind}{{}}"
@@ -365,13 +401,16 @@ def _write_vov(
     settings: Mapping,
 ) -> None:
     grp = _require_struct_group(parent, name, obj)
-    grp.attrs["datatype"] = obj.form_datatype()
+    datatype = obj.form_datatype()
+    if grp.attrs.get("datatype") != datatype:
+        grp.attrs["datatype"] = datatype
     cl = obj.cumulative_length.nda
     n = len(cl) if n_rows is None else n_rows
     n_flat = int(cl[n - 1]) if n > 0 else 0
     offset = 0
-    if "cumulative_length" in grp:
-        last = out.last_row(grp["cumulative_length"])
+    cl_ds = lookup(grp, "cumulative_length")
+    if cl_ds is not None:
+        last = out.last_row(cl_ds)
         offset = 0 if last is None else int(last)
     fd = obj.flattened_data
     if isinstance(fd, VectorCol):
@@ -395,6 +434,7 @@ def _write_vov(
 def _write_scalar(parent: h5py.Group, name: str, obj: ScalarCol) -> None:
     if name in parent:
         del parent[name]
+        _OBJECTS.pop(_child_key(parent, name), None)
     value = obj.value
     if isinstance(value, str):
         value = value.encode("utf-8")
@@ -420,21 +460,21 @@ def _append_dataset(
 ) -> None:
     if nda.dtype == np.bool_:
         nda = nda.view(np.uint8)
-    key = (parent.id.fileno, f"{parent.name}/{name}")
-    ds = _DATASETS.get(key)
-    if ds is None and name in parent:
-        ds = parent[name]
+    key = _child_key(parent, name)
+    ds = lookup(parent, name)
+    if ds is not None:
         if not isinstance(ds, h5py.Dataset):
             raise RawconvError(f"{ds.name} exists and is not a dataset")
-        _DATASETS[key] = ds
-    if ds is not None:
-        if ds.shape[1:] != nda.shape[1:]:
+        row_shape = _ROW_SHAPES.get(key)
+        if row_shape is None:
+            row_shape = _ROW_SHAPES[key] = ds.shape[1:]
+        if row_shape != nda.shape[1:]:
             raise RawconvError(
-                f"cannot append rows of shape {nda.shape[1:]} to {ds.name} of shape {ds.shape[1:]}"
+                f"cannot append rows of shape {nda.shape[1:]} to {ds.name} of shape {row_shape}"
             )
-        appender = out.appenders.get(ds.name)
+        appender = out.appenders.get(key[1])
         if appender is None and _direct(ds) and settings.get("direct_chunks") is not False:
-            appender = out.appenders[ds.name] = _appender(ds)
+            appender = out.appenders[key[1]] = _appender(ds)
         if appender is not None:
             appender.append(nda)
             out.busy.add(appender)
@@ -460,11 +500,12 @@ def _append_dataset(
         name, shape=shape, maxshape=(None, *nda.shape[1:]), dtype=nda.dtype, **kwargs
     )
     ds.attrs.update(attrs)
-    _DATASETS[key] = ds
+    _remember(key, ds)
+    _ROW_SHAPES[key] = nda.shape[1:]
     if deferred is not None:
         ds.attrs[DEFERRED_SETTINGS_ATTR] = deferred
     if direct:
-        appender = out.appenders[ds.name] = _appender(ds)
+        appender = out.appenders[key[1]] = _appender(ds)
         appender.append(nda)
         out.busy.add(appender)
     elif len(nda):
