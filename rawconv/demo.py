@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"waveforms: {wf.shape[0]} x {wf.shape[1]} samples ({wf.dtype}), "
               f"dt = {ev['waveform/dt'][0]} ns")  # fmt: skip
         print("read it back with: lh5.read('FCEvent', 'demo/demo_run.lh5')  (legend-lh5io)")
+    print("(the first conversion on a machine also compiles and caches rawconv's numba "
+          "kernels;\n run the demo again to see its throughput)")  # fmt: skip
     return 0
 
 

@@ -102,3 +102,16 @@ def test_verbose_logs_progress(spms, tmp_path):
     assert "rawconv INFO: converting" in proc.stderr
     assert "rawconv INFO: outputs:" in proc.stderr
     assert "FCEvent" in proc.stderr
+
+
+def test_demo_writes_converts_and_shows(tmp_path, capsys):
+    """The README's first command: the demo run, converted and summarised."""
+    from rawconv.demo import main
+
+    assert main(["--out-dir", str(tmp_path), "--events", "40"]) == 0
+    shown = capsys.readouterr().out
+    assert "FCEvent          120 rows" in shown  # 40 events x 3 traces
+    assert "waveforms: 120 x 6000 samples (uint16), dt = 16.0 ns" in shown
+    with h5py.File(tmp_path / "demo_run.lh5", "r") as f:
+        assert f["FCEvent/waveform/values"].shape == (120, 6000)
+        assert sorted(f) == ["FCConfig", "FCEvent"]  # a status record every 1000 events
