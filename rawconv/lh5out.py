@@ -253,12 +253,14 @@ _ROW_SHAPES: dict[tuple[Any, str], tuple[int, ...]] = {}
 
 
 def _forget(fileno: Any) -> None:
-    """Drop the caches of a file being closed."""
+    """Drop the caches of a file being closed (other threads may be writing other files:
+    the keys are copied in one step before they are looked at)."""
     for cache in (_FIELDS, _OBJECTS, _ROW_SHAPES):
-        for key in [k for k in cache if k[0] == fileno]:
-            del cache[key]
-    for key in [k for k, v in _PATHS.items() if v[0] == fileno]:
-        del _PATHS[key]
+        for key in [k for k in list(cache) if k[0] == fileno]:
+            cache.pop(key, None)
+    for key, value in list(_PATHS.items()):
+        if value[0] == fileno:
+            _PATHS.pop(key, None)
 
 
 def _path(obj: Any) -> tuple[Any, str]:

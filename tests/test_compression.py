@@ -334,3 +334,32 @@ def test_fast_gzip_path_is_plain_deflate_and_bit_identical(tmp_path, spms, monke
         vov.cumulative_length.nda, want["raw/tbl/tracelist/cumulative_length"]
     )
     assert_same_values(fast, slow)
+
+
+def test_writers_in_threads_write_their_own_files(tmp_path):
+    """Dask workers with several threads run several writers in one process: the
+    writer's caches keep each file's groups and datasets apart."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def write(k: int) -> str:
+        path = str(tmp_path / f"w{k}.lh5")
+        with LH5Writer() as writer:
+            for rep in range(20):
+                for ch in range(8):
+                    rows = np.full((5, 3), 100 * k + ch, dtype=np.uint16)
+                    table = TableCol({"v": ArrayCol(rows), "n": ArrayCol(np.arange(5) + rep)})
+                    writer.write(table, "raw", path, group=f"ch{ch}")
+        return path
+
+    cached = (len(lh5out._OBJECTS), len(lh5out._PATHS))
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(write, range(8)))
+    for k, path in enumerate(paths):
+        with h5py.File(path, "r") as f:
+            assert sorted(f) == [f"ch{ch}" for ch in range(8)]
+            for ch in range(8):
+                v = f[f"ch{ch}/raw/v"][()]
+                assert v.shape == (100, 3) and np.all(v == 100 * k + ch)
+                n = [rep + i for rep in range(20) for i in range(5)]
+                assert f[f"ch{ch}/raw/n"][()].tolist() == n
+    assert (len(lh5out._OBJECTS), len(lh5out._PATHS)) == cached  # closed files forgotten
