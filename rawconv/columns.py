@@ -92,6 +92,16 @@ class VectorCol:
     def resize(self, size: int) -> None:
         self.cumulative_length.resize(size)
 
+    def set_row(self, row: int, values: np.ndarray) -> None:
+        """Fill row `row` with `values` (rows are filled in order; the flattened data
+        grows as needed)."""
+        start = int(self.cumulative_length.nda[row - 1]) if row > 0 else 0
+        stop = start + len(values)
+        if stop > len(self.flattened_data):
+            self.flattened_data.resize(max(stop, 2 * len(self.flattened_data)))
+        self.flattened_data.nda[start:stop] = values
+        self.cumulative_length.nda[row] = stop
+
     def form_datatype(self) -> str:
         return f"array<1>{{{self.flattened_data.form_datatype()}}}"
 

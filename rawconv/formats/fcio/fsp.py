@@ -161,15 +161,6 @@ def _ns(f: _Frames, name: str) -> int:
     return int((sec * 1_000_000_000 + nsec)[0])
 
 
-def _set_vector(vov: VectorCol, row: int, values: np.ndarray) -> None:
-    start = int(vov.cumulative_length.nda[row - 1]) if row > 0 else 0
-    stop = start + len(values)
-    if stop > len(vov.flattened_data):
-        vov.flattened_data.resize(max(stop, 2 * len(vov.flattened_data)))
-    vov.flattened_data.nda[start:stop] = values
-    vov.cumulative_length.nda[row] = stop
-
-
 class _FSPDecoder(FCIODecoder):
     """Common part: keys ``swtid_<fcid>/<what>``."""
 
@@ -233,7 +224,7 @@ class FSPConfigDecoder(_FSPDecoder):
         for name, value in values.items():
             col = table[name]
             if isinstance(col, VectorCol):
-                _set_vector(col, row, value)
+                col.set_row(row, value)
             elif col.nda.ndim == 2:  # labels
                 width = col.nda.shape[1]
                 if len(value) > width and not self._cut_warned:

@@ -86,15 +86,6 @@ CONFIG_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
-def _set_vector(vov: Any, row: int, values: np.ndarray) -> None:
-    start = int(vov.cumulative_length.nda[row - 1]) if row > 0 else 0
-    stop = start + len(values)
-    if stop > len(vov.flattened_data):
-        vov.flattened_data.resize(max(stop, 2 * len(vov.flattened_data)))
-    vov.flattened_data.nda[start:stop] = values
-    vov.cumulative_length.nda[row] = stop
-
-
 class ORFlashCamListenerConfigDecoder(OrcaDecoder):
     """Legacy listener config records -> ``ORFlashCamListenerConfig`` (one row each).
 
@@ -154,7 +145,7 @@ class ORFlashCamListenerConfigDecoder(OrcaDecoder):
             for name, value in values.items():
                 col = table[name]
                 if name in ("ch_board_id", "ch_inputnum", "board_rev", "board_uid"):
-                    _set_vector(col, row0 + r, value)
+                    col.set_row(row0 + r, value)
                 else:
                     col.nda[row0 + r] = value
         return rows, rows

@@ -71,15 +71,6 @@ STATUS_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 
-def _set_vector(vov: Any, row: int, values: np.ndarray) -> None:
-    start = int(vov.cumulative_length.nda[row - 1]) if row > 0 else 0
-    stop = start + len(values)
-    if stop > len(vov.flattened_data):
-        vov.flattened_data.resize(max(stop, 2 * len(vov.flattened_data)))
-    vov.flattened_data.nda[start:stop] = values
-    vov.cumulative_length.nda[row] = stop
-
-
 def decode_status_record(words: np.ndarray, packet_id: int, table: TableCol, row: int) -> None:
     """Fill row `row` of an ORFlashCamListenerStatus table from a record's uint32 words
     (validated: the card blocks lie inside the record)."""
@@ -104,4 +95,4 @@ def decode_status_record(words: np.ndarray, packet_id: int, table: TableCol, row
         if name == "card_link_states":  # only the first numlinks entries are valid
             valid = np.arange(per)[None, :] < cards[:, 8:9].astype(np.int64)
             values = np.where(valid, values, 0)
-        _set_vector(table[name], row, values.astype("<u4").view(dtype).reshape(-1))
+        table[name].set_row(row, values.astype("<u4").view(dtype).reshape(-1))
