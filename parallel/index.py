@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rawconv.formats import detect_format, normalize_stream_type
+from rawconv.formats import RecordIndex, detect_format, get_format, normalize_stream_type
 from rawconv.sources import open_source
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,9 @@ class FileIndex:
     identity: tuple
     size: int
     records: np.ndarray = field(repr=False)
-    """Structured array with at least ``start``, ``stop``, ``tag``, ``pid`` per record."""
-    format_index: Any = field(repr=False)
-    """The format's own index object (for resume states)."""
+    """The record table (``rawconv.formats.base.RECORD_DTYPE``)."""
+    format_index: RecordIndex = field(repr=False)
+    """The format's index (boundaries and resume states)."""
 
     @property
     def n_records(self) -> int:
@@ -53,11 +53,11 @@ def _key(identity: tuple) -> str:
     return hashlib.sha1(repr(identity).encode()).hexdigest()
 
 
-def _load_cached(path: Path, identity: tuple, backend: Any) -> Any | None:
+def _load_cached(path: Path, identity: tuple, index_class: type[RecordIndex]) -> Any | None:
     if not path.exists():
         return None
     try:
-        fmt_index = backend.load(path)
+        fmt_index = index_class.load(path, identity)
         if int(fmt_index.records["stop"].max(initial=0)) > int(identity[1] or 2**62):
             raise ValueError("records beyond the end of the file")
         return fmt_index
@@ -70,22 +70,26 @@ def _load_cached(path: Path, identity: tuple, backend: Any) -> Any | None:
 def index_file(
     input: str, stream_type: str | None = None, cache_dir: str | Path | None = None
 ) -> FileIndex:
-    """Index one input (from the cache when its identity is unchanged)."""
-    from .formats import backend_for
+    """Index one input (from the cache when its identity is unchanged).
 
+    Raises ValueError for a format that has no index (its inputs are converted whole).
+    """
     source = open_source(input)
     kind = normalize_stream_type(stream_type) if stream_type else detect_format(source)
-    backend = backend_for(kind)
+    index_class = get_format(kind).index_class()
+    if index_class is None:
+        source.close()
+        raise ValueError(f"{kind} inputs have no record index; they are converted whole")
     identity = source.identity()
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = cache / f"{_key(identity)}.npz"
-    fmt_index = _load_cached(path, identity, backend)
+    path = cache / f"{_key((kind, *identity))}.npz"
+    fmt_index = _load_cached(path, identity, index_class)
     if fmt_index is None:
-        fmt_index = backend.build(source)
+        fmt_index = index_class.build(source)
         try:
             cache.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-            fmt_index.save(tmp)
+            fmt_index.save(tmp, identity)
             tmp.replace(path)
         except OSError as exc:  # a read-only cache only costs time
             log.warning("cannot store index in %s: %s", cache, exc)

@@ -9,9 +9,11 @@ order, give the serial output.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
+
+from rawconv.formats import RecordRange, ResumeState
+from rawconv.sources import open_source
 
 from .index import FileIndex
 
@@ -35,8 +37,9 @@ class Chunk:
     last: int
     start: int
     stop: int
-    open_kwargs: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    """Extra ``open_stream`` arguments: the decoder state at the first record."""
+    resume: ResumeState = field(default_factory=ResumeState, compare=False, repr=False)
+    """Where decoding starts and stops, with the decoder state at the first record
+    (``open_stream(resume=...)``)."""
 
     @property
     def n_bytes(self) -> int:
@@ -53,35 +56,30 @@ class Chunk:
 def plan_file(fi: FileIndex, file_id: int, chunk_bytes: int) -> list[Chunk]:
     """Chunks of one indexed input (at least one; the last one ends at the end of the file,
     so that a truncated tail is handled as in a serial conversion)."""
-    from .formats import backend_for
-
     if chunk_bytes < 1:
         raise ValueError(f"chunk size must be at least 1 byte, got {chunk_bytes}")
-    bounds = backend_for(fi.stream_type).boundaries(fi.format_index)
+    bounds = fi.format_index.boundaries()
     starts = fi.records["start"]
     edges = [0]
-    if len(bounds):
-        target = chunk_bytes
-        for b in bounds[1:].tolist():
-            if starts[b] - starts[edges[-1]] >= target:
-                edges.append(b)
+    for b in bounds.tolist():
+        if b > 0 and starts[b] - starts[edges[-1]] >= chunk_bytes:
+            edges.append(b)
     n = len(fi.records)
     ranges = list(zip(edges, [*edges[1:], n]))
     spans = []
     for k, (first, last) in enumerate(ranges):
         start = 0 if k == 0 else int(starts[first])
         stop = fi.size if k == len(ranges) - 1 else int(starts[last])
-        spans.append((first, last, start, stop))
-    from rawconv.sources import open_source
-
+        spans.append(RecordRange(first, last, start, stop))
     with open_source(fi.input) as source:
-        kwargs = backend_for(fi.stream_type).open_kwargs(
-            fi.format_index, source, [(a, b, stop) for a, b, _, stop in spans]
-        )
+        states = fi.format_index.resume_states(source, spans)
+    if len(states) != len(spans):
+        raise RuntimeError(f"{fi.stream_type} index gave {len(states)} states for {len(spans)}")
     return [
-        Chunk(fi.input, fi.stream_type, file_id, k, len(spans), a, b, start, stop, kw)
-        for k, ((a, b, start, stop), kw) in enumerate(zip(spans, kwargs))
-    ]
+        Chunk(fi.input, fi.stream_type, file_id, k, len(spans), r.first, r.last, r.start,
+              r.stop, state)
+        for k, (r, state) in enumerate(zip(spans, states))
+    ]  # fmt: skip
 
 
 def plan(indexes: list[FileIndex], chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> list[Chunk]:

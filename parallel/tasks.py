@@ -17,7 +17,7 @@ from typing import Any
 from rawconv.buffers import split_out_stream, write_to_lh5_and_clear
 from rawconv.build_raw import _library
 from rawconv.chunkwriter import set_compress_threads
-from rawconv.formats import detect_format, get_streamer, normalize_stream_type
+from rawconv.formats import detect_format, get_format, get_streamer, normalize_stream_type
 from rawconv.lh5out import LH5Writer
 from rawconv.sources import open_source
 
@@ -110,7 +110,12 @@ def index_task(
             kind = normalize_stream_type(stream_type) if stream_type else detect_format(source)
             whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
             return FilePlan(input, kind, size, outputs_of(input, kind, job), [whole])
-    fi = index_file(input, stream_type, cache_dir)
+        kind = normalize_stream_type(stream_type) if stream_type else detect_format(source)
+        if get_format(kind).index_class() is None:  # converted whole by one task
+            size = size if size is not None else 0
+            whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
+            return FilePlan(input, kind, size, outputs_of(input, kind, job), [whole])
+    fi = index_file(input, kind, cache_dir)
     chunks = plan_file(fi, file_id, chunk_bytes)
     return FilePlan(fi.input, fi.stream_type, fi.size, outputs_of(fi.input, fi.stream_type, job),
                     chunks)  # fmt: skip
@@ -136,7 +141,7 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
     try:
         header = streamer.open_stream(
             source, rb_lib=rb_lib, buffer_size=job.buffer_size, chunk_mode="only_full",
-            out_stream=default_out, **chunk.open_kwargs,
+            out_stream=default_out, resume=chunk.resume,
         )  # fmt: skip
         for rb in streamer.rb_lib.all_buffers():
             name, group = split_out_stream(rb.out_stream)

@@ -13,13 +13,14 @@ counter, so that a decoder started there produces exactly the rows of a full dec
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from ...errors import CorruptDataError
 from ...sources import Source, open_source
+from ..base import RECORD_DTYPE, RecordIndex, RecordRange, ResumeState
 from .block import RecordBlock
 from .config import FCIOConfig
 from .decoders import FCIOEventState
@@ -41,11 +42,9 @@ __all__ = [
     "event_arrays", "expand_dead_time", "resume_state", "resume_states",
 ]  # fmt: skip
 
-RECORD_DTYPE = np.dtype([("start", "<i8"), ("stop", "<i8"), ("tag", "<i4"), ("pid", "<i8")])
-
 
 @dataclass
-class FCIOIndex:
+class FCIOIndex(RecordIndex):
     """Records of an FCIO input and the per-event state to resume decoding."""
 
     records: np.ndarray
@@ -57,21 +56,15 @@ class FCIOIndex:
     size: int
     """Bytes covered by complete records (a truncated tail is not)."""
 
-    def save(self, path: str | Path) -> None:
-        """Store as an .npz file."""
-        np.savez(
-            path, records=self.records, event_rows=self.event_rows,
-            event_state=self.event_state, size=np.int64(self.size),
-        )  # fmt: skip
-
     @classmethod
-    def load(cls, path: str | Path) -> FCIOIndex:
-        """Read an index stored by :meth:`save`."""
-        with np.load(path) as data:
-            return cls(
-                records=data["records"], event_rows=data["event_rows"],
-                event_state=data["event_state"], size=int(data["size"]),
-            )  # fmt: skip
+    def build(cls, source: Source) -> FCIOIndex:
+        return build_index(source)
+
+    def resume_states(self, source: Source, ranges: list[RecordRange]) -> list[ResumeState]:
+        if not ranges:
+            return []
+        first = ResumeState(0, ranges[0].stop)
+        return [first, *resume_states(self, source, ranges[1:])]
 
     def boundaries(self) -> np.ndarray:
         """Record indices where a chunk may start: after the first config (which the first
@@ -86,16 +79,23 @@ class FCIOIndex:
         return np.flatnonzero(ok)
 
 
-@dataclass
-class FCIOResume:
-    """What an FCIOStreamer needs to start decoding at record `record` of an input."""
+@dataclass(frozen=True)
+class FCIOResume(ResumeState):
+    """What an FCIOStreamer needs to start decoding at a record inside an input: the
+    FCIOConfig record in force, the packet counter before the record, the event arrays and
+    the dead-time bookkeeping (:func:`compact_dead_time`) that the events before it leave."""
 
-    start: int
-    stop: int
-    config_bytes: bytes
-    pid_counter: int
+    config_bytes: bytes = b""
+    pid_counter: int = -1
     event_arrays: tuple[np.ndarray, ...] = field(repr=False, default=())
-    dead_time: dict = field(repr=False, default_factory=dict)
+    dead_time: Mapping[str, np.ndarray] = field(repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.config_bytes:
+            raise ValueError("an FCIOResume needs the FCIOConfig record in force")
+        if self.event_arrays and [len(a) for a in self.event_arrays] != [10, 10, 10, 3]:
+            raise ValueError("FCIOResume.event_arrays must be 4 arrays of 10, 10, 10, 3")
 
     def event_state(self, ntraces: int) -> FCIOEventState:
         """The FCIOEventState at the start record."""
@@ -257,21 +257,25 @@ def build_index(source: Source | str, block_bytes: int = 16 << 20) -> FCIOIndex:
 
 def resume_state(index: FCIOIndex, source: Source | str, record: int, stop: int) -> FCIOResume:
     """The state to decode records ``[record, stop)`` (record indices) of `source`."""
-    return resume_states(index, source, [(record, stop)])[0]
+    recs = index.records
+    start = int(recs["start"][record])
+    end = int(recs["stop"][stop - 1]) if stop > record else start
+    return resume_states(index, source, [RecordRange(record, stop, start, end)])[0]
 
 
 def resume_states(
-    index: FCIOIndex, source: Source | str, ranges: list[tuple[int, int]]
+    index: FCIOIndex, source: Source | str, ranges: list[RecordRange]
 ) -> list[FCIOResume]:
-    """States to decode each ``[first, last)`` record range of `ranges` (ascending); the
-    dead-time bookkeeping is replayed once, from range to range."""
+    """States to decode each record range of `ranges` (ascending, none starting at record
+    0); the dead-time bookkeeping is replayed once, from range to range."""
     source = open_source(source)
     recs = index.records
     configs = np.flatnonzero(recs["tag"] == TAG_CONFIG)
     state: FCIOEventState | None = None
     done = 0
     out = []
-    for record, stop in ranges:
+    for rng in ranges:
+        record = rng.first
         before = configs[configs <= record]
         if len(before) == 0:
             raise CorruptDataError(
@@ -282,16 +286,13 @@ def resume_states(
         pids = recs["pid"][record:]
         valid = pids[pids >= 0]
         counter = int(valid[0]) - 1 if len(valid) else int(recs["pid"].max(initial=-1))
-        start = int(recs["start"][record])
-        end = int(recs["stop"][stop - 1]) if stop > record else start
-        resume = FCIOResume(start=start, stop=end, config_bytes=config_bytes, pid_counter=counter)
-        out.append(resume)
+        where = {"start": rng.start, "stop": rng.stop, "first_record": record}
         n_events = int(np.searchsorted(index.event_rows, record))
         if n_events == 0:
+            out.append(FCIOResume(**where, config_bytes=config_bytes, pid_counter=counter))
             continue
         cfg = _parse_config(config_bytes, source)
         last = index.event_state[n_events - 1]
-        resume.event_arrays = event_arrays(last)
         if state is None:
             state = FCIOEventState(cfg.ntraces)
         # as in FCIOStreamer, the bookkeeping runs on across configs of the same shape
@@ -303,7 +304,12 @@ def resume_states(
         if not ok:
             raise CorruptDataError("dead interval queue overflow", path=source.name, record=record)
         done = n_events
-        resume.dead_time = compact_dead_time(state)
+        out.append(
+            FCIOResume(
+                **where, config_bytes=config_bytes, pid_counter=counter,
+                event_arrays=event_arrays(last), dead_time=compact_dead_time(state),
+            )  # fmt: skip
+        )
     return out
 
 

@@ -18,6 +18,7 @@ from ...decoder import DataDecoder, GarbageCode
 from ...errors import CorruptDataError, RawconvError
 from ...routing import DecoderRoute
 from ...streamer import DataStreamer
+from ..base import ResumeState
 from .block import RecordBlock
 from .config import FCIOConfig
 from .decoders import (
@@ -118,16 +119,16 @@ class FCIOStreamer(DataStreamer):
         buffer_size: int = 8192,
         chunk_mode: str = "any_full",
         out_stream: str = "",
-        resume: FCIOResume | None = None,
-        stop: int | None = None,
+        resume: ResumeState | None = None,
     ) -> list[RawBuffer]:
         """Open an FCIO input, read up to its first FCIOConfig and allocate the buffers.
 
-        With `resume` (see :mod:`.index`), decode only the records in its byte range,
-        starting from the state it carries; no header rows are produced. `stop` ends the
-        input at that byte offset (a record boundary) otherwise.
+        With an :class:`~.index.FCIOResume` as `resume`, decode only the records in its
+        byte range, starting from the state it carries; no header rows are produced. A
+        plain :class:`~rawconv.formats.base.ResumeState` ends the input at its ``stop``.
         """
         source = self._open_source(stream_name)
+        stop = None if resume is None else resume.stop
         self._block = RecordBlock.allocate(source.name, self.block_bytes, MAX_RECORDS, MAX_FRAMES)
         self._fill, self._next, self._cursor = 0, 0, 0
         self._pid_counter = -1
@@ -138,7 +139,9 @@ class FCIOStreamer(DataStreamer):
         self.skipped_records = {}
         self.config = None
         self._max_frame = MAX_FRAME_BYTES
-        if resume is not None:
+        if resume is not None and not resume.at_beginning:
+            if not isinstance(resume, FCIOResume):
+                raise TypeError(f"an FCIO stream resumes from an FCIOResume, not {resume!r}")
             return self._open_resumed(resume, rb_lib, buffer_size, chunk_mode, out_stream)
         fsp_config = -1  # an FSPConfig before the first FCIOConfig: decoded after it
         while True:

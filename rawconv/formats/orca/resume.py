@@ -15,8 +15,8 @@ conversion does (:mod:`.prepare`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,8 @@ from ...buffers import RawBufferLibrary
 from ...errors import CorruptDataError
 from ...sources import Source, open_source
 from ..fcio.decoders import FCIOEventState
-from ..fcio.index import RECORD_DTYPE, compact_dead_time, event_arrays
+from ..base import RECORD_DTYPE, RecordIndex, RecordRange, ResumeState
+from ..fcio.index import compact_dead_time, event_arrays
 from ..fcio.index_kernels import STATE_FIELDS, event_states, replay_dead_time
 from .layout import KIND_FC_CONFIG, KIND_FCIO_CONFIG
 from .recovery import N_CHAIN
@@ -37,7 +38,7 @@ _EVENT_TAGS = (3, 6, 7)
 
 
 @dataclass
-class OrcaIndex:
+class OrcaIndex(RecordIndex):
     """Records of an ORCA input and the per-listener event state to resume decoding."""
 
     records: np.ndarray
@@ -56,23 +57,14 @@ class OrcaIndex:
     size: int
     """Bytes the records and damaged regions cover."""
 
-    def save(self, path: str | Path) -> None:
-        """Store as an .npz file."""
-        np.savez(
-            path, records=self.records, ev_rec=self.ev_rec, ev_fcid=self.ev_fcid,
-            ev_state=self.ev_state, fcids=self.fcids, adcs=self.adcs, ntraces=self.ntraces,
-            size=np.int64(self.size),
-        )  # fmt: skip
-
     @classmethod
-    def load(cls, path: str | Path) -> OrcaIndex:
-        """Read an index stored by :meth:`save`."""
-        with np.load(path) as d:
-            return cls(
-                records=d["records"], ev_rec=d["ev_rec"], ev_fcid=d["ev_fcid"],
-                ev_state=d["ev_state"], fcids=d["fcids"], adcs=d["adcs"],
-                ntraces=d["ntraces"], size=int(d["size"]),
-            )  # fmt: skip
+    def build(cls, source: Source) -> OrcaIndex:
+        return build_orca_index(source)
+
+    def resume_states(self, source: Source, ranges: list[RecordRange]) -> list[ResumeState]:
+        if not ranges:
+            return []
+        return [ResumeState(0, ranges[0].stop), *orca_resume_states(self, ranges[1:], source)]
 
     def boundaries(self) -> np.ndarray:
         """Record indices where a chunk may start: any record but the first, except near a
@@ -89,20 +81,24 @@ class OrcaIndex:
         return np.flatnonzero(ok)
 
 
-@dataclass
-class OrcaResume:
+@dataclass(frozen=True)
+class OrcaResume(ResumeState):
     """What an OrcaStreamer needs to decode the records in bytes ``[start, stop)``."""
 
-    start: int
-    stop: int
-    pid_counter: int
+    pid_counter: int = -1
     """The packet id of the record before `start`."""
-    configs: list[tuple[int, int]] = field(default_factory=list)
+    configs: tuple[tuple[int, int], ...] = ()
     """Byte ranges of the configuration records before `start`, applied again in order."""
-    listeners: dict[int, tuple[tuple[np.ndarray, ...], dict]] = field(
+    listeners: Mapping[int, tuple[tuple[np.ndarray, ...], Mapping]] = field(
         default_factory=dict, repr=False
     )
     """Per listener with events before `start`: its event arrays and compact dead time."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for a, b in self.configs:
+            if not 0 <= a < b <= self.start:
+                raise ValueError(f"OrcaResume: config record [{a}, {b}) not before {self.start}")
 
 
 def build_orca_index(source: Source | str) -> OrcaIndex:
@@ -168,9 +164,9 @@ def _cat(parts: list[np.ndarray], empty: np.ndarray) -> np.ndarray:
 
 
 def orca_resume_states(
-    index: OrcaIndex, ranges: list[tuple[int, int]], source: Any = None
+    index: OrcaIndex, ranges: list[RecordRange], source: Any = None
 ) -> list[OrcaResume]:
-    """States to decode each (first record, stop byte) of `ranges` (ascending); the
+    """States to decode each record range of `ranges` (ascending, none at record 0); the
     dead-time bookkeeping of each listener is replayed once, from range to range."""
     recs = index.records
     configs = np.flatnonzero(np.isin(recs["tag"], CONFIG_KINDS))
@@ -179,13 +175,10 @@ def orca_resume_states(
     mine = {f: np.flatnonzero(index.ev_fcid == f) for f in states}
     done = dict.fromkeys(states, 0)
     out = []
-    for first, stop in ranges:
+    for rng in ranges:
+        first = rng.first
         before = configs[configs < first]
-        resume = OrcaResume(
-            start=int(recs["start"][first]), stop=int(stop),
-            pid_counter=int(recs["pid"][first]) - 1,
-            configs=list(zip(recs["start"][before].tolist(), recs["stop"][before].tolist())),
-        )  # fmt: skip
+        listeners = {}
         for fcid, state in states.items():
             rows = mine[fcid]
             n_events = int(np.searchsorted(index.ev_rec[rows], first))
@@ -203,6 +196,13 @@ def orca_resume_states(
                 )  # fmt: skip
             done[fcid] = n_events
             last = index.ev_state[rows[n_events - 1]]
-            resume.listeners[fcid] = (event_arrays(last), compact_dead_time(state))
-        out.append(resume)
+            listeners[fcid] = (event_arrays(last), compact_dead_time(state))
+        out.append(
+            OrcaResume(
+                start=int(recs["start"][first]), stop=rng.stop, first_record=first,
+                pid_counter=int(recs["pid"][first]) - 1,
+                configs=tuple(zip(recs["start"][before].tolist(), recs["stop"][before].tolist())),
+                listeners=listeners,
+            )  # fmt: skip
+        )
     return out

@@ -66,6 +66,7 @@ from .layout import (
 from .listeners import Listener
 from .prepare import PrepareMixin
 from .recovery import RecoveryMixin
+from ..base import ResumeState
 from .resume import OrcaResume
 from .route import MergeRoute
 from .struck import ORSIS3302DecoderForEnergy, ORSIS3316WaveformDecoder
@@ -131,16 +132,18 @@ class OrcaStreamer(PrepareMixin, FcioRunsMixin, RecoveryMixin, DataStreamer):
         buffer_size: int = 8192,
         chunk_mode: str = "any_full",
         out_stream: str = "",
-        resume: OrcaResume | None = None,
-        stop: int | None = None,
+        resume: ResumeState | None = None,
     ) -> list[RawBuffer]:
         """Open an ORCA input, read its header and first block, allocate the buffers.
 
-        With `resume` (see :mod:`.resume`), decode only the records in its byte range,
-        starting from the state it carries; no header rows are produced. `stop` ends the
-        input at that byte offset (a record boundary). Table shapes come from the first
-        block of the file either way, as in a full conversion.
+        With an :class:`~.resume.OrcaResume` as `resume`, decode only the records in its
+        byte range, starting from the state it carries; no header rows are produced. A plain
+        :class:`~rawconv.formats.base.ResumeState` ends the input at its ``stop`` (a record
+        boundary). Table shapes come from the first block of the file either way, as in a
+        full conversion.
         """
+        if resume is not None and not resume.at_beginning and not isinstance(resume, OrcaResume):
+            raise TypeError(f"an ORCA stream resumes from an OrcaResume, not {resume!r}")
         source = self._open_source(stream_name)
         self._reset()
         self._stop = NO_STOP
@@ -174,10 +177,10 @@ class OrcaStreamer(PrepareMixin, FcioRunsMixin, RecoveryMixin, DataStreamer):
             for name, dec in self.decoders.items()
             if self.rb_lib.get(name)
         }
-        if resume is not None:
+        if resume is not None and not resume.at_beginning:
             self._resume(resume)
-        elif stop is not None:
-            self._seek(self._header_bytes, stop, 0)
+        elif resume is not None and resume.stop < (source.size or NO_STOP):
+            self._seek(self._header_bytes, resume.stop, 0)
         return self.header_rbs
 
     def _seek(self, start: int, stop: int, pid_counter: int) -> None:

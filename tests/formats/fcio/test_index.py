@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rawconv import RawBufferLibrary
+from rawconv.formats.base import ResumeState
 from rawconv.formats.fcio.index import FCIOIndex, build_index, resume_state
 from rawconv.formats.fcio.streamer import FCIOStreamer
 from rawconv.formats.fcio.synthetic import write_synthetic_run
@@ -76,7 +77,7 @@ def _split(path, cuts):
     parts = []
     for a, b in itertools.pairwise(edges):
         if a == 0:  # the first chunk reads the header itself
-            parts.append(decode(path, stop=int(index.records["stop"][b - 1])))
+            parts.append(decode(path, resume=ResumeState(0, int(index.records["stop"][b - 1]))))
         else:
             parts.append(decode(path, resume=resume_state(index, str(path), a, b)))
     return parts
