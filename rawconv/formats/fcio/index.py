@@ -308,7 +308,7 @@ def resume_states(
             FCIOResume(
                 **where, config_bytes=config_bytes, pid_counter=counter,
                 event_arrays=event_arrays(last), dead_time=compact_dead_time(state),
-            )  # fmt: skip
+            )
         )
     return out
 

@@ -24,8 +24,8 @@ import numpy as np
 from ...buffers import RawBufferLibrary
 from ...errors import CorruptDataError
 from ...sources import Source, open_source
-from ..fcio.decoders import FCIOEventState
 from ..base import RECORD_DTYPE, RecordIndex, RecordRange, ResumeState
+from ..fcio.decoders import FCIOEventState
 from ..fcio.index import compact_dead_time, event_arrays
 from ..fcio.index_kernels import STATE_FIELDS, event_states, replay_dead_time
 from .layout import KIND_FC_CONFIG, KIND_FCIO_CONFIG
@@ -203,6 +203,6 @@ def orca_resume_states(
                 pid_counter=int(recs["pid"][first]) - 1,
                 configs=tuple(zip(recs["start"][before].tolist(), recs["stop"][before].tolist())),
                 listeners=listeners,
-            )  # fmt: skip
+            )
         )
     return out

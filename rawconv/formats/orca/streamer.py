@@ -23,6 +23,7 @@ from ...decoder import DataDecoder, GarbageCode
 from ...errors import RawconvError
 from ...sources import open_source
 from ...streamer import DataStreamer
+from ..base import ResumeState
 from ..fcio.index import expand_dead_time
 from .block import OrcaBlock
 from .decoders import OrcaDecoder, ORRunDecoderForRun
@@ -66,7 +67,6 @@ from .layout import (
 from .listeners import Listener
 from .prepare import PrepareMixin
 from .recovery import RecoveryMixin
-from ..base import ResumeState
 from .resume import OrcaResume
 from .route import MergeRoute
 from .struck import ORSIS3302DecoderForEnergy, ORSIS3316WaveformDecoder
