@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rawconv.buffers import split_out_stream, write_to_lh5_and_clear
-from rawconv.build_raw import _library
+from rawconv.build_raw import orig_basename, out_spec_library
 from rawconv.chunkwriter import set_compress_threads
 from rawconv.formats import detect_format, get_format, get_streamer, normalize_stream_type
 from rawconv.lh5out import LH5Writer
@@ -59,10 +59,8 @@ class PartResult:
 
 def file_kwargs(job: JobSpec, input: str) -> dict[str, Any]:
     """build_raw keywords for one input: the job's, plus ``orig_basename``."""
-    from rawconv.cli import _basename
-
     kwargs = dict(job.kwargs)
-    kwargs.setdefault("orig_basename", _basename(input))
+    kwargs.setdefault("orig_basename", orig_basename(input))
     return kwargs
 
 
@@ -70,7 +68,7 @@ def outputs_of(input: str, stream_type: str, job: JobSpec) -> list[str]:
     """Final output files of an input: its library resolved against its header."""
     source = open_source(input)
     streamer = get_streamer(stream_type)
-    rb_lib, default_out = _library(job.out_spec, source, file_kwargs(job, input))
+    rb_lib, default_out = out_spec_library(job.out_spec, source, file_kwargs(job, input))
     try:  # reads the header only
         streamer.open_stream(
             source, rb_lib=rb_lib, buffer_size=job.buffer_size, out_stream=default_out
@@ -136,7 +134,7 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
     set_compress_threads(job.compress_threads)
     source = open_source(chunk.input)
     streamer = get_streamer(chunk.stream_type)
-    rb_lib, default_out = _library(job.out_spec, source, file_kwargs(job, chunk.input))
+    rb_lib, default_out = out_spec_library(job.out_spec, source, file_kwargs(job, chunk.input))
     result = PartResult(chunk=chunk, worker=os.environ.get("DASK_WORKER_NAME", str(os.getpid())))
     try:
         header = streamer.open_stream(

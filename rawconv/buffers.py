@@ -15,14 +15,13 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .errors import OutSpecError
 from .outspec import (
+    as_out_spec,
     copy_spec,
-    decoder_short_name,
+    expand_out_spec,
     expand_rblist_json_dict,
     is_wildcard,
-    load_out_spec,
-    resolve_wildcards,
+    resolve_out_spec,
 )
 
 log = logging.getLogger(__name__)
@@ -64,7 +63,6 @@ class RawBuffer:
         self.loc = 0
         self.fill_safety = 1
         self.name = out_name  # the buffer's name in the out_spec
-        self.kw_dict: dict | None = None  # set while wildcard keys await resolution
 
     def __len__(self) -> int:
         return 0 if self.lgdo is None else len(self.lgdo)
@@ -128,48 +126,24 @@ class RawBufferList(list):
         self._keyed = None
 
     def set_from_json_dict(self, json_dict: Mapping, kw_dict: Mapping | None = None) -> None:
-        """Append buffers described by one decoder's out_spec entry (shorthand expanded)."""
-        expanded = expand_rblist_json_dict(copy_spec(json_dict), kw_dict)
-        for name, spec in expanded.items():
-            rb = RawBuffer(
-                key_list=spec["key_list"],
-                out_stream=spec.get("out_stream", ""),
-                out_name=spec.get("out_name", name),
-                proc_spec=spec.get("proc_spec"),
-            )
-            rb.name = name
-            rb.kw_dict = spec.get("_kw_dict")
-            self.append(rb)
+        """Append buffers described by one decoder's out_spec entry (shorthand expanded;
+        wildcard keys stay until the stream is opened)."""
+        self.extend(buffers_from_spec(expand_rblist_json_dict(copy_spec(json_dict), kw_dict)))
         self.invalidate()
 
     set_from_dict = set_from_json_dict
 
-    def resolve_wildcards(self, keys: list[Any]) -> None:
-        """Replace wildcard buffers by concrete ones for the decoder's `keys` (at stream open)."""
-        if not any(rb.kw_dict is not None for rb in self):
-            return
-        specs: dict[str, dict] = {}
+    def as_out_spec(self) -> dict[str, dict]:
+        """These buffers as one decoder's out_spec entry."""
+        spec: dict[str, dict] = {}
         for i, rb in enumerate(self):
-            spec: dict[str, Any] = {"key_list": rb.key_list, "out_stream": rb.out_stream}
+            entry: dict[str, Any] = {"key_list": list(rb.key_list), "out_stream": rb.out_stream}
             if rb.out_name and rb.out_name != rb.name:  # else: the default, the buffer name
-                spec["out_name"] = rb.out_name
+                entry["out_name"] = rb.out_name
             if rb.proc_spec is not None:
-                spec["proc_spec"] = rb.proc_spec
-            if rb.kw_dict is not None:
-                spec["_kw_dict"] = rb.kw_dict
-            specs[rb.name or rb.out_name or f"buffer{i}"] = spec
-        resolved = resolve_wildcards(specs, keys)
-        self.clear()
-        for name, spec in resolved.items():
-            rb = RawBuffer(
-                key_list=spec["key_list"],
-                out_stream=spec.get("out_stream", ""),
-                out_name=spec.get("out_name") or name,
-                proc_spec=spec.get("proc_spec"),
-            )
-            rb.name = name
-            self.append(rb)
-        self.invalidate()
+                entry["proc_spec"] = rb.proc_spec
+            spec[rb.name or rb.out_name or f"buffer{i}"] = entry
+        return spec
 
     def get_list_of(self, attribute: str, unique: bool = True) -> list:
         """Values of `attribute` over the buffers, in order (duplicates dropped if `unique`)."""
@@ -186,6 +160,10 @@ class RawBufferList(list):
 class RawBufferLibrary(dict):
     """Decoder name -> :class:`RawBufferList`, built from an out_spec.
 
+    Until a stream is opened the library holds the buffers its out_spec names, with wildcard
+    keys as written; :meth:`resolve` (called by ``open_stream``) rebuilds it from the
+    out_spec for the input's decoders and keys (:func:`~rawconv.outspec.resolve_out_spec`).
+
     Parameters
     ----------
     config
@@ -201,6 +179,9 @@ class RawBufferLibrary(dict):
         json_dict: Mapping | None = None,
     ) -> None:
         super().__init__()
+        self.out_spec: dict = {}
+        """The out_spec this library was built from (as given, merged over calls)."""
+        self.kw_dict: dict = dict(kw_dict or {})
         config = json_dict if config is None else config
         if config is not None:
             self.set_from_json_dict(config, kw_dict)
@@ -209,50 +190,33 @@ class RawBufferLibrary(dict):
         self, config: Mapping | str | os.PathLike, kw_dict: Mapping | None = None
     ) -> None:
         """Add the buffers of an out_spec (dict or file path)."""
-        if isinstance(config, (str, os.PathLike)):
-            config = load_out_spec(config)
-        if not isinstance(config, Mapping):
-            raise OutSpecError(f"an out_spec must be a mapping, got {type(config).__name__}")
-        for decoder_name, buffers in config.items():
-            if not isinstance(buffers, Mapping):
-                raise OutSpecError(
-                    f"out_spec[{decoder_name!r}] must map buffer names to buffer settings"
-                )
-            if decoder_name == "*":
-                # applied to each decoder not named, once the decoders are known
-                self.star_spec = (copy_spec(buffers), dict(kw_dict or {}))
-                continue
-            rbl = self.setdefault(decoder_name, RawBufferList())
-            rbl.set_from_json_dict(buffers, kw_dict)
+        spec = as_out_spec(config)
+        self.kw_dict.update(kw_dict or {})
+        for decoder_name, buffers in expand_out_spec(spec, self.kw_dict).items():
+            if decoder_name != "*":
+                rbl = self.setdefault(decoder_name, RawBufferList())
+                rbl.extend(buffers_from_spec(buffers))
+                rbl.invalidate()
+        self.out_spec.update(spec)
 
     set_from_dict = set_from_json_dict
 
-    def expand_star_decoder(self, decoder_names: Iterable[str]) -> None:
-        """Apply the buffers listed under ``"*"`` to every decoder not named explicitly.
+    def as_out_spec(self) -> dict[str, dict]:
+        """The out_spec this library stands for: its out_spec, plus the lists added by hand."""
+        spec = copy_spec(self.out_spec)
+        for name, rbl in self.items():
+            if name not in spec:
+                spec[name] = rbl.as_out_spec()
+        return spec
 
-        ``{name}`` in a ``"*"`` buffer's name, out_name and out_stream stands for the
-        decoder's name without "Decoder".
-        """
-        star = getattr(self, "star_spec", None)
-        if star is None:
-            return
-        buffers, kw_dict = star
-        for decoder_name in decoder_names:
-            if decoder_name in self:
-                continue
-            short = decoder_short_name(decoder_name)
-            spec: dict[str, Any] = {}
-            for name, settings in buffers.items():
-                settings = dict(settings) if isinstance(settings, Mapping) else settings
-                if isinstance(settings, dict):
-                    for field in ("out_name", "out_stream"):
-                        if isinstance(settings.get(field), str):
-                            settings[field] = settings[field].replace("{name}", short)
-                spec[name.replace("{name}", short)] = settings
-            rbl = RawBufferList()
-            rbl.set_from_json_dict(spec, kw_dict)
-            self[decoder_name] = rbl
-        self.star_spec = None
+    def resolve(self, decoders: Mapping[str, Iterable[Any]], known: Iterable[str] | None = None
+                ) -> None:  # fmt: skip
+        """Rebuild the buffers for an input's decoders (name -> keys, in order); see
+        :func:`~rawconv.outspec.resolve_out_spec` for `known`."""
+        resolved = resolve_out_spec(self.as_out_spec(), decoders, self.kw_dict, known)
+        self.clear()
+        for name, buffers in resolved.items():
+            self[name] = RawBufferList(buffers_from_spec(buffers))
 
     def get_list_of(self, attribute: str, unique: bool = True) -> list:
         """Values of `attribute` over every buffer of every decoder, in order."""
@@ -267,6 +231,21 @@ class RawBufferLibrary(dict):
     def all_buffers(self) -> list[RawBuffer]:
         """Every buffer, in library order."""
         return [rb for rbl in self.values() for rb in rbl]
+
+
+def buffers_from_spec(buffers: Mapping[str, Mapping]) -> list[RawBuffer]:
+    """RawBuffers for one decoder's expanded out_spec entry."""
+    out = []
+    for name, spec in buffers.items():
+        rb = RawBuffer(
+            key_list=spec["key_list"],
+            out_stream=spec.get("out_stream", ""),
+            out_name=spec.get("out_name") or name,
+            proc_spec=spec.get("proc_spec"),
+        )
+        rb.name = name
+        out.append(rb)
+    return out
 
 
 def _unique(values: list) -> list:

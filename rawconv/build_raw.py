@@ -6,21 +6,22 @@ import logging
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
 from .buffers import RawBufferLibrary, split_out_stream, write_to_lh5_and_clear
+from .errors import OutSpecError
 from .formats import detect_format, get_streamer, normalize_stream_type
 from .lh5out import LH5Writer
-from .outspec import format_template
+from .outspec import expand_out_spec, format_template
 from .progress import Progress
 from .report import ConversionReport
 from .sources import CompressedSource, FileSource, FsspecSource, Source, open_source
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build_raw", "default_output_name"]
+__all__ = ["build_raw", "default_output_name", "orig_basename", "out_spec_library"]
 
 
 def default_output_name(source: Source) -> str:
@@ -37,10 +38,21 @@ def default_output_name(source: Source) -> str:
     return str(path.with_suffix(".lh5"))
 
 
-def _library(
+def orig_basename(in_stream: str) -> str:
+    """The input's file name without directories, ``.gz`` / ``.bz2`` and its last extension
+    (what ``{orig_basename}`` stands for): ``s3://b/run.orca.gz`` -> ``run``."""
+    name = Path(str(in_stream).rsplit("/", 1)[-1]).name
+    for suffix in (".gz", ".bz2"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def out_spec_library(
     out_spec: Any, source: Source, kw_dict: Mapping[str, Any]
 ) -> tuple[RawBufferLibrary | None, str]:
-    """(library, default out_stream) for every out_spec form build_raw accepts."""
+    """(library, default out_stream) for every out_spec form build_raw accepts; a library of
+    None means one table per decoder, written to the default out_stream."""
     if out_spec is None:
         return None, default_output_name(source)
     if isinstance(out_spec, RawBufferLibrary):
@@ -105,6 +117,11 @@ def build_raw(
     **kwargs
         values for ``{variables}`` in the out_spec.
 
+    An out_spec dict is expanded in place (its shorthand, as legend-daq2lh5 does), so that
+    code can read the buffer names back. It may name decoders of other formats (one spec
+    for several); a decoder no format has is an error, and so is a run that would write
+    nothing.
+
     Returns
     -------
     ConversionReport
@@ -120,7 +137,7 @@ def build_raw(
     stream_type = normalize_stream_type(in_stream_type) if in_stream_type else detect_format(source)
     streamer = get_streamer(stream_type)
     log.info("converting %s (%s)", source.name, stream_type)
-    rb_lib, default_out = _library(out_spec, source, kwargs)
+    rb_lib, default_out = out_spec_library(out_spec, source, kwargs)
     try:
         header_rbs = streamer.open_stream(
             source,
@@ -130,7 +147,18 @@ def build_raw(
             out_stream=default_out,
         )
         streamer.n_max = n_max
+        if isinstance(out_spec, MutableMapping) and not isinstance(out_spec, RawBufferLibrary):
+            expanded = expand_out_spec(out_spec, kwargs)  # in place, as legend-daq2lh5 does
+            out_spec.clear()
+            out_spec.update(expanded)
         outputs = _output_files(streamer)
+        if not outputs:
+            names = ", ".join(d.name for d in streamer.get_decoder_list())
+            raise OutSpecError(
+                f"nothing to write: the out_spec takes no decoder or key of this input "
+                f"(its decoders: {names})",
+                path=source.name,
+            )
         _check_outputs(outputs, overwrite)
         log.info("outputs: %s; buffer size %d rows", ", ".join(outputs) or "none", buffer_size)
         report = ConversionReport(input=source.name, stream_type=stream_type)

@@ -7,7 +7,6 @@ import json
 import logging
 import math
 import sys
-from pathlib import Path
 from typing import Any
 
 from ._version import __version__
@@ -102,13 +101,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
-    from .build_raw import build_raw
+    from .build_raw import build_raw, orig_basename
     from .errors import RawconvError
 
     failed = 0
     for in_stream in args.in_stream:
         call = dict(kwargs)
-        call.setdefault("orig_basename", _basename(in_stream))
+        call.setdefault("orig_basename", orig_basename(in_stream))
         try:
             report = build_raw(
                 in_stream,
@@ -133,14 +132,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _is_spec_file(out_spec: str) -> bool:
     return out_spec.lower().endswith((".json", ".yaml", ".yml"))
-
-
-def _basename(in_stream: str) -> str:
-    name = Path(in_stream.rsplit("/", 1)[-1]).name
-    for suffix in (".gz", ".bz2"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-    return name.rsplit(".", 1)[0] if "." in name else name
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,15 +18,20 @@ Expansion rules (reference-converter.md, section 2), with the reference's quirks
    own copy of the keywords, so nothing leaks from one buffer to the next;
 5. ``out_name`` defaults to the buffer name;
 6. wildcards (``"*"`` takes every key no other buffer of the decoder took; other strings with
-   ``*``, ``?`` or ``[`` are fnmatch patterns on ``str(key)``) are resolved by
-   :func:`resolve_wildcards` when the stream is opened;
+   ``*``, ``?`` or ``[`` are fnmatch patterns on ``str(key)``) are resolved against the
+   decoders' keys when the stream is opened;
 7. every buffer listed under the decoder ``"*"`` applies to each decoder the spec does not
    name, with ``{name}`` in its buffer name standing for the decoder's name without "Decoder".
+
+:func:`expand_out_spec` applies rules 1-5 (no input needed); :func:`resolve_out_spec`, a pure
+function of (out_spec, the input's decoders and keys, keywords), gives the whole resolved
+spec that a :class:`~rawconv.buffers.RawBufferLibrary` is built from.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import fnmatch
 import json
 import os
@@ -38,12 +43,15 @@ from typing import Any
 from .errors import OutSpecError
 
 __all__ = [
+    "as_out_spec",
     "decoder_short_name",
     "expand_key_list",
+    "expand_out_spec",
     "expand_rblist_json_dict",
     "format_template",
     "is_wildcard",
     "load_out_spec",
+    "resolve_out_spec",
     "resolve_wildcards",
 ]
 
@@ -157,6 +165,8 @@ def _finish_buffer(name: str, spec: Mapping[str, Any], kw_dict: Mapping[str, Any
 
 
 def _expand_buffer(name: str, spec: Any, kw_dict: Mapping[str, Any], where: str) -> dict:
+    """Rules 1-5 for one buffer; a buffer with wildcard keys is returned with its key list
+    expanded and its templates as they are (formatted once its keys are known)."""
     if not isinstance(name, str) or name == "":
         raise OutSpecError(f"{where}: empty buffer name")
     if not isinstance(spec, Mapping):
@@ -166,15 +176,13 @@ def _expand_buffer(name: str, spec: Any, kw_dict: Mapping[str, Any], where: str)
     unknown = set(spec) - {"key_list", "out_stream", "out_name", "proc_spec"}
     if unknown:
         raise OutSpecError(f"{where}/{name}: unknown buffer settings {sorted(unknown)}")
-    if not isinstance(spec["key_list"], (list, tuple)):
+    if not isinstance(spec["key_list"], (list, tuple, range)):
         raise OutSpecError(f"{where}/{name}: 'key_list' must be a list, got {spec['key_list']!r}")
     spec = dict(spec)
     spec["key_list"] = expand_key_list(spec["key_list"])
     keys = spec["key_list"]
     templates = (name, str(spec.get("out_name") or ""), str(spec.get("out_stream", "")))
     if any(is_wildcard(k) for k in keys):
-        # formatted once the decoder's keys are known (resolve_wildcards)
-        spec["_kw_dict"] = dict(kw_dict)
         return {name: spec}
     if _has_key_field(*templates) and len(keys) != 1:
         out: dict = {}
@@ -205,19 +213,121 @@ def expand_rblist_json_dict(json_dict: dict, kw_dict: Mapping[str, Any] | None =
     return json_dict
 
 
+def as_out_spec(out_spec: Mapping | str | os.PathLike) -> dict:
+    """A deep copy of an out_spec given as a mapping or a JSON / YAML file, checked to map
+    decoder names to mappings of buffers."""
+    if isinstance(out_spec, (str, os.PathLike)):
+        out_spec = load_out_spec(out_spec)
+    if not isinstance(out_spec, Mapping):
+        raise OutSpecError(f"an out_spec must be a mapping, got {type(out_spec).__name__}")
+    for decoder_name, buffers in out_spec.items():
+        if not isinstance(buffers, Mapping):
+            raise OutSpecError(
+                f"out_spec[{decoder_name!r}] must map buffer names to buffer settings"
+            )
+    return copy_spec(out_spec)
+
+
+def expand_out_spec(out_spec: Mapping | str | os.PathLike, kw_dict: Mapping | None = None) -> dict:
+    """The out_spec with its shorthand expanded (rules 1-5), as a new dict.
+
+    Needs no input: buffers with wildcard keys and the ``"*"`` decoder are kept as written,
+    to be resolved by :func:`resolve_out_spec` once the decoders are known.
+    """
+    kw_dict = dict(kw_dict or {})
+    expanded: dict = {}
+    for decoder_name, buffers in as_out_spec(out_spec).items():
+        where = f"out_spec[{decoder_name!r}]"
+        if decoder_name == "*":
+            for name, spec in buffers.items():  # checked here, expanded per decoder later
+                _expand_buffer(name, spec, kw_dict, where)
+            expanded["*"] = buffers
+            continue
+        expanded[decoder_name] = {}
+        for name, spec in buffers.items():
+            expanded[decoder_name].update(_expand_buffer(name, spec, kw_dict, where))
+    return expanded
+
+
+def resolve_out_spec(
+    out_spec: Mapping | str | os.PathLike,
+    decoders: Mapping[str, Iterable[Any]],
+    kw_dict: Mapping | None = None,
+    known: Iterable[str] | None = None,
+) -> dict[str, dict[str, dict]]:
+    """The out_spec resolved against an input's decoders: a pure function.
+
+    Parameters
+    ----------
+    out_spec
+        the out_spec (a mapping or a JSON / YAML file); not modified.
+    decoders
+        decoder name -> every key its rows can have, for the decoders of the input, in the
+        streamer's order.
+    kw_dict
+        values for ``{variables}``.
+    known
+        every decoder name of every format. A named decoder outside `known` (and not among
+        `decoders`) is a typo: OutSpecError with the closest names. One that another format
+        has, but this input lacks, is left out silently (one out_spec serves several formats).
+
+    Returns
+    -------
+    dict
+        decoder -> buffer name -> ``{"key_list", "out_stream", "out_name"[, "proc_spec"]}``
+        with concrete keys only: named decoders in out_spec order, then those the ``"*"``
+        entry covers in `decoders` order; buffers that take no key are left out.
+    """
+    kw_dict = dict(kw_dict or {})
+    expanded = expand_out_spec(out_spec, kw_dict)
+    star = expanded.pop("*", None)
+    if known is not None:
+        allowed = set(known) | set(decoders)
+        for name in expanded:
+            if name not in allowed:
+                close = difflib.get_close_matches(name, sorted(allowed), n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise OutSpecError(f"out_spec names decoder {name!r}, which no format has{hint}")
+    resolved: dict[str, dict[str, dict]] = {}
+    for name, buffers in expanded.items():
+        if name in decoders:
+            resolved[name] = resolve_wildcards(buffers, list(decoders[name]), kw_dict)
+    for name, keys in decoders.items():
+        if star is None or name in expanded:
+            continue
+        short = decoder_short_name(name)
+        spec: dict[str, Any] = {}
+        for bname, settings in copy_spec(star).items():
+            for field in ("out_name", "out_stream"):
+                if isinstance(settings.get(field), str):
+                    settings[field] = settings[field].replace("{name}", short)
+            spec[bname.replace("{name}", short)] = settings
+        buffers: dict = {}
+        for bname, settings in spec.items():
+            buffers.update(_expand_buffer(bname, settings, kw_dict, "out_spec['*']"))
+        resolved[name] = resolve_wildcards(buffers, list(keys), kw_dict)
+    for name in list(resolved):
+        resolved[name] = {b: s for b, s in resolved[name].items() if s["key_list"]}
+    return resolved
+
+
 def _match(key: Any, pattern: Any) -> bool:
     if is_wildcard(pattern):
         return pattern == "*" or fnmatch.fnmatchcase(str(key), pattern)
     return key == pattern
 
 
-def resolve_wildcards(buffers: dict[str, dict], keys: list[Any]) -> dict[str, dict]:
-    """Resolve wildcard key lists of one decoder's buffers against its actual `keys`.
+def resolve_wildcards(
+    buffers: dict[str, dict], keys: list[Any], kw_dict: Mapping | None = None
+) -> dict[str, dict]:
+    """Resolve wildcard key lists of one decoder's expanded buffers against its `keys`.
 
     Concrete keys and fnmatch patterns are matched first, in buffer order; a lone ``"*"``
     (at most one per decoder) takes the keys left over. Buffers split per key where
-    ``{key`` appears; their out_stream and out_name are then formatted.
+    ``{key`` appears; their out_stream and out_name are then formatted with `kw_dict`.
+    Returns a new dict; buffers with concrete keys pass unchanged.
     """
+    kw_dict = dict(kw_dict or {})
     stars = [n for n, s in buffers.items() if "*" in s["key_list"]]
     if len(stars) > 1:
         raise OutSpecError(f"more than one buffer takes key '*': {stars}")
@@ -226,16 +336,14 @@ def resolve_wildcards(buffers: dict[str, dict], keys: list[Any]) -> dict[str, di
         for k in spec["key_list"]:
             if not is_wildcard(k):
                 taken.add(_hashable(k))
-    resolved: dict[str, dict] = {}
     order = [n for n in buffers if n not in stars] + stars
     results: dict[str, dict] = {}
     for name in order:
         spec = buffers[name]
-        if "_kw_dict" not in spec:
+        patterns = spec["key_list"]
+        if not any(is_wildcard(k) for k in patterns):
             results[name] = {name: spec}
             continue
-        kw_dict = spec["_kw_dict"]
-        patterns = spec["key_list"]
         matched = []
         for key in keys:
             hk = _hashable(key)
@@ -249,9 +357,9 @@ def resolve_wildcards(buffers: dict[str, dict], keys: list[Any]) -> dict[str, di
                     break
         for key in matched:
             taken.add(_hashable(key))
-        sub = {k: v for k, v in spec.items() if k != "_kw_dict"}
-        sub["key_list"] = matched
+        sub = dict(spec, key_list=matched)
         results[name] = _expand_buffer(name, sub, kw_dict, "out_spec") if matched else {}
+    resolved: dict[str, dict] = {}
     for name in buffers:
         resolved.update(results[name])
     return resolved

@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .buffers import RawBuffer, RawBufferLibrary, RawBufferList, split_out_stream
 from .decoder import DataDecoder
 from .errors import OutSpecError, RawconvError
+from .formats.registry import known_decoder_names
 from .outspec import decoder_short_name
 from .routing import row_bytes
 from .sources import Source, open_source
@@ -163,19 +164,10 @@ class DataStreamer(ABC):
         decoders = {d.name: d for d in self.get_decoder_list()}
         if rb_lib is None:
             rb_lib = self.build_default_rb_lib(out_stream)
-        rb_lib.expand_star_decoder(decoders)
-        for name in list(rb_lib):
-            if name not in decoders:
-                log.warning("out_spec names decoder %s, which %s does not have", name, self.name)
-                del rb_lib[name]
-        for name, rbl in rb_lib.items():
-            decoder = decoders[name]
-            keys = [k for kl in decoder.get_key_lists() for k in kl]
-            rbl.resolve_wildcards(keys)
-            for rb in list(rbl):
-                if not rb.key_list:
-                    rbl.remove(rb)
-            rbl.invalidate()
+        elif not isinstance(rb_lib, RawBufferLibrary):
+            rb_lib = _as_library(rb_lib)
+        keys = {name: [k for kl in d.get_key_lists() for k in kl] for name, d in decoders.items()}
+        rb_lib.resolve(keys, known_decoder_names())
         self.rb_lib = rb_lib
         self._check_destinations()
         self._allocate(buffer_size, decoders, header_decoders)
@@ -292,6 +284,20 @@ class DataStreamer(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close_stream()
+
+
+def _as_library(rb_lib: Any) -> RawBufferLibrary:
+    """A RawBufferLibrary from a mapping of decoder names to RawBufferLists (or to lists of
+    RawBuffers, or to out_spec entries)."""
+    if not isinstance(rb_lib, Mapping):
+        raise TypeError(f"rb_lib must be a RawBufferLibrary or a mapping, not {rb_lib!r}")
+    lib = RawBufferLibrary()
+    for name, entry in rb_lib.items():
+        if isinstance(entry, Mapping):
+            lib.set_from_json_dict({name: entry})
+        else:
+            lib[name] = RawBufferList(entry)
+    return lib
 
 
 def _make(decoder: DataDecoder, key: Any, size: int) -> Any:

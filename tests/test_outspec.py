@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import h5py
 import pytest
 
 from rawconv import OutSpecError, RawBufferLibrary, build_raw, expand_rblist_json_dict
-from rawconv.outspec import expand_key_list, format_template, resolve_wildcards
+from rawconv.formats.registry import known_decoder_names
+from rawconv.outspec import (
+    expand_key_list,
+    format_template,
+    resolve_out_spec,
+    resolve_wildcards,
+)
 
 
 def _buffers(lib: RawBufferLibrary, decoder: str) -> dict[str, tuple]:
@@ -78,8 +85,8 @@ def test_shorthand_errors():
 
 def test_wildcards_resolve_against_decoder_keys():
     spec = {
-        "b": {"key_list": ["5280[0-1]"], "out_stream": "a.lh5", "_kw_dict": {}},
-        "rest": {"key_list": ["*"], "out_stream": "r_{key}.lh5", "_kw_dict": {}},
+        "b": {"key_list": ["5280[0-1]"], "out_stream": "a.lh5"},
+        "rest": {"key_list": ["*"], "out_stream": "r_{key}.lh5"},
         "fixed": {"key_list": [52805], "out_stream": "f.lh5", "out_name": "fixed"},
     }
     got = resolve_wildcards(spec, [52800, 52801, 52802, 52803, 52805])
@@ -93,11 +100,42 @@ def test_wildcards_resolve_against_decoder_keys():
     with pytest.raises(OutSpecError, match="more than one buffer"):
         resolve_wildcards(
             {
-                "x": {"key_list": ["*"], "_kw_dict": {}},
-                "y": {"key_list": ["*"], "_kw_dict": {}},
+                "x": {"key_list": ["*"]},
+                "y": {"key_list": ["*"]},
             },
             [1],
         )
+
+
+def test_resolve_out_spec_is_pure_and_complete():
+    spec = {
+        "FCEventDecoder": {"ch{key}": {"key_list": ["*"], "out_stream": "{run}.lh5:/{name}",
+                                       "out_name": "raw"}},
+        "ORFCIOEventDecoder": {"x": {"key_list": ["*"], "out_stream": "o.lh5"}},  # other format
+        "*": {"{name}": {"key_list": ["*"], "out_stream": "aux_{run}.lh5"}},
+    }  # fmt: skip
+    before = copy.deepcopy(spec)
+    decoders = {"FCConfigDecoder": [None], "FCEventDecoder": [52800, 52801],
+                "FCStatusDecoder": ["fcid_0/status/card0"]}  # fmt: skip
+    got = resolve_out_spec(spec, decoders, {"run": "r1"}, known=known_decoder_names())
+    assert spec == before  # nothing written into the caller's spec
+    assert list(got) == ["FCEventDecoder", "FCConfigDecoder", "FCStatusDecoder"]
+    assert got["FCEventDecoder"] == {
+        "ch52800": {"key_list": [52800], "out_stream": "r1.lh5:/ch52800", "out_name": "raw"},
+        "ch52801": {"key_list": [52801], "out_stream": "r1.lh5:/ch52801", "out_name": "raw"},
+    }
+    assert got["FCConfigDecoder"] == {
+        "FCConfig": {"key_list": [None], "out_stream": "aux_r1.lh5", "out_name": "FCConfig"}
+    }
+    assert got["FCStatusDecoder"]["FCStatus"]["key_list"] == ["fcid_0/status/card0"]
+    # a decoder that no format has is a typo, with the closest names
+    with pytest.raises(OutSpecError, match=r"'FCEventDecodr', which no format.*FCEventDecoder"):
+        resolve_out_spec({"FCEventDecodr": {"x": {"key_list": ["*"]}}}, decoders, {},
+                         known=known_decoder_names())  # fmt: skip
+    # buffers whose keys match nothing are left out
+    assert resolve_out_spec({"FCEventDecoder": {"x": {"key_list": ["99*"]}}}, decoders) == {
+        "FCEventDecoder": {}
+    }
 
 
 def test_format_template_keeps_later_fields():

@@ -75,6 +75,9 @@ class Format:
     index
         the :class:`RecordIndex` subclass (or ``"module:Class"``) that splits inputs for the
         parallel layer; ``None``: inputs of this format are converted whole by one task.
+    decoders
+        the names of every decoder the streamer can have (out_specs are checked against the
+        decoders of every format, so that a typo is an error).
     specificity
         detection tries formats from the highest specificity down: a magic word beats a
         pattern that random bytes could match.
@@ -87,6 +90,7 @@ class Format:
     streamer: type | str
     aliases: tuple[str, ...] = ()
     index: type | str | None = None
+    decoders: tuple[str, ...] = ()
     specificity: int = 0
     description: str = ""
 

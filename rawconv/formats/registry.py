@@ -28,6 +28,7 @@ __all__ = [
     "formats",
     "get_format",
     "get_streamer",
+    "known_decoder_names",
     "normalize_stream_type",
     "refresh",
 ]
@@ -65,6 +66,11 @@ def formats() -> tuple[Format, ...]:
             taken[name] = fmt.name
     found = list({fmt.name: fmt for fmt in found}.values())
     return tuple(sorted(found, key=lambda f: -f.specificity))
+
+
+def known_decoder_names() -> set[str]:
+    """The decoder names of every format (an out_spec naming another one has a typo)."""
+    return {name for fmt in formats() for name in fmt.decoders}
 
 
 def refresh() -> None:

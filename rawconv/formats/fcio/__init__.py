@@ -34,6 +34,10 @@ FORMAT = Format(
     sniff=sniff,
     streamer="rawconv.formats.fcio.streamer:FCIOStreamer",
     index="rawconv.formats.fcio.index:FCIOIndex",
+    decoders=(
+        "FCConfigDecoder", "FCEventDecoder", "FCEventHeaderDecoder", "FCStatusDecoder",
+        "FSPConfigDecoder", "FSPEventDecoder", "FSPStatusDecoder",
+    ),
     specificity=50,
     description="FlashCam FCIO files and streams",
 )

@@ -33,6 +33,13 @@ FORMAT = Format(
     sniff=sniff,
     streamer="rawconv.formats.orca.streamer:OrcaStreamer",
     index="rawconv.formats.orca.resume:OrcaIndex",
+    decoders=(
+        "OrcaHeaderDecoder", "ORRunDecoderForRun", "ORFlashCamListenerConfigDecoder",
+        "ORFlashCamListenerStatusDecoder", "ORFlashCamADCWaveformDecoder",
+        "ORFlashCamWaveformDecoder", "ORFCIOConfigDecoder", "ORFCIOEventDecoder",
+        "ORFCIOEventHeaderDecoder", "ORFCIOStatusDecoder", "ORSIS3302DecoderForEnergy",
+        "ORSIS3316WaveformDecoder",
+    ),
     specificity=60,
     description="ORCA files (FlashCam, FCIO-wrapped and Struck records)",
 )
