@@ -11,16 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from rawconv._version import __version__
+from rawconv.cli import formats_help
 
 EPILOG = """\
-inputs are paths, fsspec URLs, glob patterns ('run*/*.fcio') or @listfile (one per line).
+inputs are paths, fsspec URLs, glob patterns ('run*/*.dat') or @listfile (one per line).
+Formats with a record index are split into chunks; the others are converted whole by one
+task each.
 
 examples:
-  rawconv-parallel 'data/*.fcio' -o 'out/{orig_basename}.lh5'
+  rawconv-parallel 'data/*.dat' -o 'out/{orig_basename}.lh5'
   rawconv-parallel @files.txt -o spec.json --workers 8 --chunk-size 256M
-  rawconv-parallel 'data/*.fcio' -o 'out/{orig_basename}.lh5' --scheduler tcp://head:8786
-  rawconv-parallel 'data/*.fcio' -o 'out/{orig_basename}.lh5' --resume --summary run.json
-  rawconv-parallel 'data/*.orca' -o examples/l200_raw_out_spec.json --dry-run
+  rawconv-parallel 'data/*.dat' -o 'out/{orig_basename}.lh5' --scheduler tcp://head:8786
+  rawconv-parallel 'data/*.dat' -o 'out/{orig_basename}.lh5' --resume --summary run.json
+  rawconv-parallel 'data/*.dat' -o examples/l200_raw_out_spec.json --dry-run
 """
 
 
@@ -29,7 +32,7 @@ def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rawconv-parallel",
         description="Convert many DAQ files to LH5 in parallel (Dask), identical to rawconv.",
-        epilog=EPILOG,
+        epilog=f"{formats_help()}\n{EPILOG}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="*", help="files, URLs, globs or @listfile")
@@ -38,7 +41,7 @@ def make_parser() -> argparse.ArgumentParser:
         "-o", "--out-spec",
         help="output name with {orig_basename} (file.lh5[:/group]) or out_spec .json/.yaml",
     )  # fmt: skip
-    p.add_argument("-t", "--stream-type", help="FlashCam (alias FCIO) or ORCA (default: detected)")
+    p.add_argument("-t", "--stream-type", help="the input format, see below (default: detected)")
     p.add_argument("-k", "--kwargs", default="{}", help="JSON dict of out_spec keywords")
     p.add_argument("-c", "--compression", default=None,
                    help="gzip[:level], lzf, none, zstd, blosc, lz4, bitshuffle, bzip2")  # fmt: skip

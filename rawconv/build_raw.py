@@ -25,7 +25,7 @@ __all__ = ["build_raw", "default_output_name", "orig_basename", "out_spec_librar
 
 
 def default_output_name(source: Source) -> str:
-    """``run.fcio`` -> ``run.lh5`` beside the input (``.gz`` / ``.bz2`` removed first)."""
+    """``run.dat`` -> ``run.lh5`` beside the input (``.gz`` / ``.bz2`` removed first)."""
     inner = source.inner if isinstance(source, CompressedSource) else source
     if isinstance(inner, FileSource):
         path = Path(inner.path)
@@ -40,7 +40,7 @@ def default_output_name(source: Source) -> str:
 
 def orig_basename(in_stream: str) -> str:
     """The input's file name without directories, ``.gz`` / ``.bz2`` and its last extension
-    (what ``{orig_basename}`` stands for): ``s3://b/run.orca.gz`` -> ``run``."""
+    (what ``{orig_basename}`` stands for): ``s3://b/run.dat.gz`` -> ``run``."""
     name = Path(str(in_stream).rsplit("/", 1)[-1]).name
     for suffix in (".gz", ".bz2"):
         if name.endswith(suffix):
@@ -92,7 +92,7 @@ def build_raw(
         path (``$VARS`` expanded), fsspec URL, bytes-like object or
         :class:`~rawconv.sources.Source`; ``.gz`` / ``.bz2`` are decompressed on the fly.
     in_stream_type
-        ``FlashCam`` (or ``FCIO``), ``ORCA``, ...; detected from the input's first bytes
+        a format name or alias (``rawconv --help`` lists them); detected from the first bytes
         when None (not from its name).
     out_spec
         None: ``<input without extension>.lh5``; a file name, optionally ``file.lh5:/group``;

@@ -15,11 +15,11 @@ log = logging.getLogger("rawconv")
 
 EPILOG = """\
 examples:
-  rawconv run.fcio                          # -> run.lh5 beside the input
-  rawconv run.fcio -o out/run.lh5:/raw      # tables under /raw in out/run.lh5
-  rawconv *.fcio -o spec.json -k '{"run": "r004"}'
-  rawconv run.fcio -o out.lh5 -k '{"hdf5_settings": "lzf"}' -n 10000
-  rawconv run.orca -o examples/l200_raw_out_spec.json   # LEGEND's per-channel layout
+  rawconv run.dat                           # -> run.lh5 beside the input
+  rawconv run.dat -o out/run.lh5:/raw       # tables under /raw in out/run.lh5
+  rawconv *.dat -o spec.json -k '{"run": "r004"}'
+  rawconv run.dat -o out.lh5 -c lzf -n 10000
+  rawconv run.dat -o examples/l200_raw_out_spec.json   # LEGEND's per-channel layout
 
 out_spec files map decoders to buffers, e.g.
   {"FCEventDecoder": {"ch{key}": {"key_list": ["*"], "out_stream": "{orig_basename}.lh5:/{name}",
@@ -32,15 +32,15 @@ def make_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rawconv``."""
     parser = argparse.ArgumentParser(
         prog="rawconv",
-        description="Convert DAQ files (FlashCam FCIO, ORCA) to LEGEND LH5 raw-tier tables.",
-        epilog=EPILOG,
+        description="Convert DAQ files to LEGEND LH5 raw-tier tables.",
+        epilog=f"{formats_help()}\n{EPILOG}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("in_stream", nargs="*", help="input files or fsspec URLs")
     parser.add_argument("--version", action="version", version=f"rawconv {__version__}")
     parser.add_argument(
         "-t", "--stream-type",
-        help="FlashCam (alias FCIO), ORCA, ... (default: detected from the first bytes)",
+        help="the input format, see below (default: detected from the first bytes)",
     )  # fmt: skip
     parser.add_argument(
         "-o", "--out-spec",
@@ -63,6 +63,18 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("-d", "--debug", action="store_true", help="log everything (DEBUG)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     return parser
+
+
+def formats_help() -> str:
+    """The formats rawconv reads, one line each, for ``--help``."""
+    from .formats import formats
+
+    lines = ["formats (-t NAME or an alias; detected from the first bytes):"]
+    for fmt in formats():
+        aliases = [a for a in fmt.aliases if a != fmt.name.lower()]
+        names = fmt.name + (f" ({', '.join(aliases)})" if aliases else "")
+        lines.append(f"  {names:22} {fmt.description}")
+    return "\n".join(lines) + "\n"
 
 
 def _configure_logging(args: argparse.Namespace) -> None:

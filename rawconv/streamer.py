@@ -21,6 +21,7 @@ from typing import Any
 from .buffers import RawBuffer, RawBufferLibrary, RawBufferList, split_out_stream
 from .decoder import DataDecoder
 from .errors import OutSpecError, RawconvError
+from .formats.base import ResumeState
 from .formats.registry import known_decoder_names
 from .outspec import decoder_short_name
 from .routing import row_bytes
@@ -62,7 +63,6 @@ class DataStreamer(ABC):
     def get_decoder_list(self) -> list[DataDecoder]:
         """The decoders of this stream (after its header was read)."""
 
-    @abstractmethod
     def open_stream(
         self,
         stream_name: Any,
@@ -70,8 +70,22 @@ class DataStreamer(ABC):
         buffer_size: int = 8192,
         chunk_mode: str = "any_full",
         out_stream: str = "",
+        resume: ResumeState | None = None,
     ) -> list[RawBuffer]:
-        """Open the input, read its header and set up the buffers; returns header buffers."""
+        """Open the input, read its header and set up the buffers; returns header buffers.
+
+        Formats override this: they open the input, read its header (so that the decoders
+        know their keys) and then call ``super().open_stream(...)``, the base part, which
+        resolves `rb_lib` (an out_spec library; None: one table per decoder written to
+        `out_stream`) against the decoders and allocates the buffers, as legend-daq2lh5's
+        base class does. With `resume`, a format decodes only the bytes ``[resume.start,
+        resume.stop)``, from the state `resume` carries (see
+        :class:`~rawconv.formats.base.ResumeState`).
+        """
+        self.n_rows_read = 0
+        self._eof = self._finished = False
+        self._init_buffers(rb_lib, buffer_size, chunk_mode, out_stream)
+        return list(self.header_rbs)
 
     def read_packet(self) -> bool:
         """Decode one record into the buffers; False at the end of the stream.

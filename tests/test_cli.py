@@ -111,6 +111,7 @@ def test_demo_writes_converts_and_shows(tmp_path, capsys):
     assert main(["--out-dir", str(tmp_path), "--events", "40"]) == 0
     shown = capsys.readouterr().out
     assert "FCEvent          120 rows" in shown  # 40 events x 3 traces
+    assert "first rows of FCEvent:" in shown
     assert "waveforms: 120 x 6000 samples (uint16), dt = 16.0 ns" in shown
     with h5py.File(tmp_path / "demo_run.lh5", "r") as f:
         assert f["FCEvent/waveform/values"].shape == (120, 6000)

@@ -83,6 +83,9 @@ class Format:
         pattern that random bytes could match.
     description
         one line for ``--help``.
+    demo
+        ``demo(out_dir, events) -> Path``, or ``"module:function"``: writes a small synthetic
+        run of this format (``python -m rawconv.demo --format NAME``); optional.
     """
 
     name: str
@@ -93,6 +96,7 @@ class Format:
     decoders: tuple[str, ...] = ()
     specificity: int = 0
     description: str = ""
+    demo: Callable[[Path, int], Path] | str | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.isidentifier():

@@ -38,6 +38,7 @@ FORMAT = Format(
         "FCConfigDecoder", "FCEventDecoder", "FCEventHeaderDecoder", "FCStatusDecoder",
         "FSPConfigDecoder", "FSPEventDecoder", "FSPStatusDecoder",
     ),
+    demo="rawconv.formats.fcio.synthetic:write_demo_run",
     specificity=50,
     description="FlashCam FCIO files and streams",
 )

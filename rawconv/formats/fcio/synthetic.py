@@ -9,6 +9,7 @@ a pool generated once (vectorised), so writing runs at disk speed.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -214,3 +215,12 @@ def write_synthetic_run(
                     statustime = [pps, usec, start_unix + pps, usec, 0, 1, 0, 0, 0, 0]
                     cards = _status_cards(rng, adccards, ts)
                     writer.write_status(status=1, statustime=statustime, cards=cards)
+
+
+def write_demo_run(out_dir: Path, events: int) -> Path:
+    """The demo run of ``python -m rawconv.demo``: sparse events of 3 of 6 traces x 6000
+    samples, a status record every 1000 events; returns its path."""
+    path = Path(out_dir) / "demo_run.fcio"
+    write_synthetic_run(path, n_events=events, adcs=6, eventsamples=6000, mode="sparse",
+                        traces_per_event=3, status_every=1000, seed=1)  # fmt: skip
+    return path

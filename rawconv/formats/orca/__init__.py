@@ -40,6 +40,7 @@ FORMAT = Format(
         "ORFCIOEventHeaderDecoder", "ORFCIOStatusDecoder", "ORSIS3302DecoderForEnergy",
         "ORSIS3316WaveformDecoder",
     ),
+    demo="rawconv.formats.orca.synthetic:write_demo_run",
     specificity=60,
     description="ORCA files (FlashCam, FCIO-wrapped and Struck records)",
 )

@@ -97,3 +97,12 @@ def write_synthetic_orca(
             write_synthetic_run(fcio, seed=seed + k, **run)
             wrap_fcio(fcio, writer, (1 << 16) | (k + 1))
         writer.write_run(1, 1_700_000_100)
+
+
+def write_demo_run(out_dir: Path, events: int) -> Path:
+    """A demo ORCA run: two FlashCam listeners wrapping FCIO sparse events of 3 of 12
+    traces x 2000 samples; returns its path."""
+    path = Path(out_dir) / "demo_run.orca"
+    write_synthetic_orca(path, listeners=2, n_events=events, adcs=12, eventsamples=2000,
+                         mode="sparse", traces_per_event=3, status_every=1000, seed=1)  # fmt: skip
+    return path

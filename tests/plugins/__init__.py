@@ -1,0 +1,1 @@
+"""Formats defined outside rawconv, registered through the ``rawconv.formats`` entry points."""
