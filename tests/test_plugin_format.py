@@ -146,3 +146,21 @@ def test_parallel_equals_serial_at_every_chunk_size(toy, threads_client, tmp_pat
     per_chunk = -(-chunk // step)  # records of `step` bytes: a chunk ends once it has `chunk`
     assert report.files[0].chunks == -(-N_RECORDS // per_chunk)
     assert assert_same_lh5(out / "serial.lh5", out / "par.lh5") == N_DATASETS
+
+
+def test_format_without_index_is_converted_whole(toy, threads_client, tmp_path, monkeypatch):
+    import dataclasses
+
+    from rawconv.parallel import convert
+
+    path, _ = toy
+    plain = tuple(dataclasses.replace(f, index=None) if f.name == "ToyDaq" else f
+                  for f in registry.formats())  # fmt: skip
+    monkeypatch.setattr(registry, "formats", lambda: plain)
+    assert get_format("toy").index_class() is None
+    build_raw(str(path), out_spec=str(tmp_path / "serial.lh5"))
+    report = convert([str(path)], out_spec=str(tmp_path / "par.lh5"), client=threads_client,
+                     chunk_size=100, scratch=tmp_path / "scratch",
+                     cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    assert [(f.status, f.chunks) for f in report.files] == [("done", 1)]
+    assert assert_same_lh5(tmp_path / "serial.lh5", tmp_path / "par.lh5") == N_DATASETS
