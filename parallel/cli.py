@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rawconv._version import __version__
-from rawconv.cli import formats_help
+from rawconv.cli import compression_name, formats_help, positive_int
 
 EPILOG = """\
 inputs are paths, fsspec URLs, glob patterns ('run*/*.dat') or @listfile (one per line).
@@ -43,14 +43,18 @@ def make_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("-t", "--stream-type", help="the input format, see below (default: detected)")
     p.add_argument("-k", "--kwargs", default="{}", help="JSON dict of out_spec keywords")
-    p.add_argument("-c", "--compression", default=None,
+    p.add_argument("-c", "--compression", default=None, type=compression_name,
                    help="gzip[:level], lzf, none, zstd, blosc, lz4, bitshuffle, bzip2")  # fmt: skip
-    p.add_argument("-b", "--buffer-size", type=int, default=8192, help="rows per buffer")
+    p.add_argument("-b", "--buffer-size", type=positive_int, default=8192, help="rows per buffer")
     p.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:port)")
-    p.add_argument("--workers", type=int, default=None, help="workers of the embedded cluster "
-                   "(default: one per core)")  # fmt: skip
-    p.add_argument("--threads", type=int, default=1, help="threads per worker (default 1)")
-    p.add_argument("--chunk-size", default="512M", help="input bytes per task (e.g. 256M, 2G)")
+    p.add_argument("--connect-timeout", type=float, default=10.0,
+                   help="seconds to wait for --scheduler to answer (default 10)")  # fmt: skip
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="workers of the embedded cluster (default: one per core)")  # fmt: skip
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="threads per worker (default 1)")  # fmt: skip
+    p.add_argument("--chunk-size", default=512 << 20, type=chunk_size,
+                   help="input bytes per task (e.g. 256M, 2G, 1GiB; default 512M)")  # fmt: skip
     p.add_argument("--scratch", default=None, help="folder for part files (shared by workers)")
     p.add_argument("--cache", default=None, help="index cache folder (default ~/.cache/rawconv)")
     p.add_argument("-w", "--overwrite", action="store_true", help="replace existing outputs")
@@ -64,12 +68,31 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def parse_size(text: str) -> int:
-    """'512M' -> 536870912; plain numbers are bytes."""
+    """'512M', '512MB', '512MiB' -> 536870912; plain numbers are bytes. ValueError for text
+    that is not a size."""
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    text = text.strip().upper().removesuffix("B")
-    if text and text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(text)
+    clean = text.strip().upper().removesuffix("B").removesuffix("I")
+    factor = 1
+    if clean and clean[-1] in units:
+        clean, factor = clean[:-1], units[clean[-1]]
+    try:
+        value = float(clean)
+    except ValueError:
+        raise ValueError(f"not a size: {text!r} (use e.g. 256M, 2G or 1GiB)") from None
+    if not value == value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"not a size: {text!r}")
+    return int(value * factor)
+
+
+def chunk_size(text: str) -> int:
+    """An argparse type: a chunk size of at least 1 byte."""
+    try:
+        size = parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 byte, not {text!r}")
+    return size
 
 
 def expand_inputs(items: list[str]) -> list[str]:
@@ -89,6 +112,18 @@ def expand_inputs(items: list[str]) -> list[str]:
     return out
 
 
+def _connect(address: str, timeout: float) -> Any:
+    """A client of the scheduler at `address`; OSError in one line if it cannot be reached."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError) as exc:
+        raise OSError(
+            f"--scheduler {address}: no Dask scheduler answered within {timeout:g} s ({exc})"
+        ) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rawconv-parallel``; returns the exit status."""
     args = make_parser().parse_args(argv)
@@ -96,11 +131,27 @@ def main(argv: list[str] | None = None) -> int:
                         format="rawconv-parallel %(levelname)s: %(message)s")  # fmt: skip
     try:
         inputs = expand_inputs(args.inputs)
-        kwargs: dict[str, Any] = json.loads(args.kwargs)
-        chunk = parse_size(args.chunk_size)
     except (OSError, ValueError) as exc:
         print(f"rawconv-parallel: error: {exc}", file=sys.stderr)
         return 2
+    try:
+        kwargs: dict[str, Any] = json.loads(args.kwargs)
+    except ValueError as exc:
+        print(f"rawconv-parallel: error: -k/--kwargs is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(kwargs, dict):
+        print("rawconv-parallel: error: -k/--kwargs must be a JSON object", file=sys.stderr)
+        return 2
+    if args.out_spec and args.out_spec.lower().endswith((".json", ".yaml", ".yml")):
+        from rawconv.errors import RawconvError
+        from rawconv.outspec import load_out_spec
+
+        try:
+            load_out_spec(args.out_spec)
+        except (OSError, RawconvError) as exc:
+            print(f"rawconv-parallel: error: -o/--out-spec: {exc}", file=sys.stderr)
+            return 2
+    chunk = args.chunk_size
     if not inputs:
         print("rawconv-parallel: error: no input given", file=sys.stderr)
         return 2
@@ -109,11 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     from .convert import convert
 
     client = None
-    if args.scheduler:
-        from distributed import Client
-
-        client = Client(args.scheduler)
     try:
+        if args.scheduler:
+            client = _connect(args.scheduler, args.connect_timeout)
         report = convert(
             inputs, out_spec=args.out_spec, client=client, chunk_size=chunk,
             n_workers=args.workers, threads_per_worker=args.threads, scratch=args.scratch,
@@ -122,9 +171,15 @@ def main(argv: list[str] | None = None) -> int:
             hdf5_settings=args.compression, cache_dir=args.cache,
             progress=not args.quiet and sys.stderr.isatty(), **kwargs,
         )  # fmt: skip
-    except (RawconvError, OSError, ValueError) as exc:
-        print(f"rawconv-parallel: error: {exc}", file=sys.stderr)
+    except (RawconvError, OSError, ValueError, TypeError) as exc:
+        text = str(exc)
+        if isinstance(exc, TypeError) and "unknown keyword argument" in text:
+            text = f"-k/--kwargs: {text}"
+        print(f"rawconv-parallel: error: {text}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("rawconv-parallel: interrupted; no partial output was left", file=sys.stderr)
+        return 130
     finally:
         if client is not None:
             client.close()

@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rawconv.build_raw import spec_variables
 from rawconv.errors import RawconvError
+from rawconv.validate import check_buffer_size, check_keywords
 
 from .locks import OutputLocks
 from .plan import DEFAULT_CHUNK_BYTES
@@ -105,6 +107,13 @@ def convert(
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [os.fspath(inputs)]
     inputs = [os.fspath(i) for i in inputs]
+    check_buffer_size(buffer_size)
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be an integer of at least 1 byte, not {chunk_size!r}")
+    for name, value in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be an integer of at least 1, not {value!r}")
+    check_keywords(kwargs, spec_variables(out_spec), ())
     scratch = os.path.abspath(scratch or Path(tempfile.gettempdir()) / "rawconv-scratch")
     job = JobSpec(
         out_spec=out_spec, kwargs=tuple(kwargs.items()), buffer_size=buffer_size,

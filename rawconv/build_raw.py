@@ -14,14 +14,24 @@ from .buffers import RawBufferLibrary, split_out_stream, write_to_lh5_and_clear
 from .errors import OutSpecError
 from .formats import detect_format, get_streamer, normalize_stream_type
 from .lh5out import LH5Writer
-from .outspec import expand_out_spec, format_template
+from .outspec import expand_out_spec, format_template, load_out_spec
 from .progress import Progress
 from .report import ConversionReport
 from .sources import CompressedSource, FileSource, FsspecSource, Source, open_source
+from .validate import (
+    check_buffer_size,
+    check_keywords,
+    check_n_max,
+    check_output_path,
+    expand_env,
+    template_names,
+)
 
 log = logging.getLogger(__name__)
 
-__all__ = ["build_raw", "default_output_name", "orig_basename", "out_spec_library"]
+__all__ = [
+    "build_raw", "default_output_name", "orig_basename", "out_spec_library", "spec_variables",
+]  # fmt: skip
 
 
 def default_output_name(source: Source) -> str:
@@ -65,7 +75,12 @@ def out_spec_library(
             return RawBufferLibrary(text, kw_dict=kw_dict), ""
         if "{" in text:  # "out/{orig_basename}.lh5:/raw" and the like
             text = format_template(text, kw_dict)
-        return None, os.path.expandvars(text)
+        text = expand_env(text, "the output name")
+        name, group = split_out_stream(text)
+        if name.endswith(("/", os.sep)):  # "out/": inside that folder, named after the input
+            inside = str(Path(name) / Path(default_output_name(source)).name)
+            text = inside if group == "/" and ":" not in text else f"{inside}:{group}"
+        return None, text
     raise TypeError(
         f"out_spec must be None, a file name, a .json/.yaml path, a dict or a RawBufferLibrary, "
         f"not {type(out_spec).__name__}"
@@ -131,8 +146,13 @@ def build_raw(
     complete; on any error they are removed.
     """
     t_start = time.perf_counter()
+    buffer_size = check_buffer_size(buffer_size)
+    n_max = check_n_max(n_max)
+    if not isinstance(overwrite, bool):
+        raise TypeError(f"overwrite must be True or False, not {overwrite!r}")
+    check_keywords(kwargs, spec_variables(out_spec), _BUILD_RAW_ARGS)
     if isinstance(in_stream, str) and "://" not in in_stream:
-        in_stream = os.path.expandvars(in_stream)
+        in_stream = expand_env(in_stream, "the input name")
     source = open_source(in_stream)
     stream_type = normalize_stream_type(in_stream_type) if in_stream_type else detect_format(source)
     streamer = get_streamer(stream_type)
@@ -210,5 +230,24 @@ def _output_files(streamer: Any) -> list[str]:
 
 def _check_outputs(outputs: list[str], overwrite: bool) -> None:
     for path in outputs:
-        if Path(path).exists() and not overwrite:
-            raise FileExistsError(f"output {path} exists; use overwrite=True to replace it")
+        if "://" not in path:
+            check_output_path(path, overwrite)
+
+
+def spec_variables(out_spec: Any) -> set[str]:
+    """The ``{variables}`` an out_spec (in any form build_raw takes) uses."""
+    if isinstance(out_spec, RawBufferLibrary):
+        return template_names(out_spec.as_out_spec())
+    if isinstance(out_spec, (str, os.PathLike)):
+        text = os.fspath(out_spec)
+        if text.lower().endswith((".json", ".yaml", ".yml")):
+            try:
+                return template_names(load_out_spec(text))
+            except (OSError, OutSpecError):
+                return set()  # reported when the library is built
+        return template_names(text)
+    return template_names(out_spec) if isinstance(out_spec, Mapping) else set()
+
+
+_BUILD_RAW_ARGS = ("in_stream_type", "out_spec", "buffer_size", "n_max", "overwrite",
+                   "hdf5_settings", "db_dict", "progress")  # fmt: skip

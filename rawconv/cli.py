@@ -46,9 +46,9 @@ def make_parser() -> argparse.ArgumentParser:
         "-o", "--out-spec",
         help="output file (file.lh5 or file.lh5:/group) or out_spec .json/.yaml",
     )  # fmt: skip
-    parser.add_argument("-b", "--buffer-size", "--buffer_size", type=int, default=8192,
+    parser.add_argument("-b", "--buffer-size", "--buffer_size", type=positive_int, default=8192,
                         help="rows per buffer (default 8192)")  # fmt: skip
-    parser.add_argument("-n", "--max-rows", type=int, default=None,
+    parser.add_argument("-n", "--max-rows", type=non_negative_int, default=None,
                         help="stop after this many data rows (all tables together)")  # fmt: skip
     parser.add_argument("-w", "--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(
@@ -56,13 +56,57 @@ def make_parser() -> argparse.ArgumentParser:
         help="JSON dict of extra build_raw arguments and out_spec keywords",
     )  # fmt: skip
     parser.add_argument(
-        "-c", "--compression", default=None,
+        "-c", "--compression", default=None, type=compression_name,
         help="gzip[:level], lzf, none, zstd, blosc, lz4, bitshuffle, bzip2",
     )  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
     parser.add_argument("-d", "--debug", action="store_true", help="log everything (DEBUG)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     return parser
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    value = non_negative_int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
+    return value
+
+
+def compression_name(text: str) -> str:
+    """An argparse type: a compression name rawconv knows (checked before any work)."""
+    from .compression import parse_compression
+
+    try:
+        parse_compression(text)
+    except (ValueError, ImportError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def error_line(exc: BaseException, in_stream: str) -> str:
+    """One line for a failed conversion: the input named once, the flag where one helps."""
+    from .errors import OutputExistsError, RawconvError
+
+    if isinstance(exc, OutputExistsError):
+        return f"output {exc.path} exists; add -w/--overwrite to replace it"
+    if isinstance(exc, RawconvError) and exc.path is not None:
+        return str(exc)
+    if isinstance(exc, TypeError) and "unknown keyword argument" in str(exc):
+        return f"-k/--kwargs: {exc}"
+    text = str(exc) or type(exc).__name__
+    return text if in_stream in text else f"{in_stream}: {text}"
 
 
 def formats_help() -> str:
@@ -114,32 +158,43 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from .build_raw import build_raw, orig_basename
-    from .errors import RawconvError
 
     failed = 0
-    for in_stream in args.in_stream:
-        call = dict(kwargs)
-        call.setdefault("orig_basename", orig_basename(in_stream))
-        try:
-            report = build_raw(
-                in_stream,
-                in_stream_type=args.stream_type,
-                out_spec=args.out_spec,
-                buffer_size=args.buffer_size,
-                n_max=math.inf if args.max_rows is None else args.max_rows,
-                overwrite=args.overwrite,
-                progress=not args.quiet and sys.stderr.isatty(),
-                **call,
-            )
-        except (RawconvError, OSError, ValueError, TypeError, KeyError) as exc:
-            failed += 1
-            if args.debug:
-                log.exception("conversion of %s failed", in_stream)
-            print(f"rawconv: error: {in_stream}: {exc}", file=sys.stderr)
-            continue
-        if not args.quiet and not (args.verbose or args.debug):  # verbose: logged already
-            print(report.summary())
+    try:
+        for in_stream in args.in_stream:
+            failed += _convert_one(args, in_stream, kwargs, build_raw, orig_basename)
+    except KeyboardInterrupt:
+        print("rawconv: interrupted; no partial output was left", file=sys.stderr)
+        return 130
     return 1 if failed else 0
+
+
+def _convert_one(args: argparse.Namespace, in_stream: str, kwargs: dict, build_raw: Any,
+                 orig_basename: Any) -> int:  # fmt: skip
+    """Convert one input; returns 1 if it failed (the error printed), else 0."""
+    from .errors import RawconvError
+
+    call = dict(kwargs)
+    call.setdefault("orig_basename", orig_basename(in_stream))
+    try:
+        report = build_raw(
+            in_stream,
+            in_stream_type=args.stream_type,
+            out_spec=args.out_spec,
+            buffer_size=args.buffer_size,
+            n_max=math.inf if args.max_rows is None else args.max_rows,
+            overwrite=args.overwrite,
+            progress=not args.quiet and sys.stderr.isatty(),
+            **call,
+        )
+    except (RawconvError, OSError, ValueError, TypeError, KeyError) as exc:
+        if args.debug:
+            log.exception("conversion of %s failed", in_stream)
+        print(f"rawconv: error: {error_line(exc, in_stream)}", file=sys.stderr)
+        return 1
+    if not args.quiet and not (args.verbose or args.debug):  # verbose: logged already
+        print(report.summary())
+    return 0
 
 
 def _is_spec_file(out_spec: str) -> bool:

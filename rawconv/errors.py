@@ -73,3 +73,12 @@ class OutSpecError(RawconvError, ValueError):
 
 class ProcSpecError(RawconvError, ValueError):
     """A proc_spec names a column that does not exist or is malformed."""
+
+
+class OutputError(RawconvError, OSError):
+    """An output cannot be written where it was asked for (not a regular file, a parent
+    that is not a folder, an output that exists without overwrite)."""
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """An output exists and overwriting was not asked for."""

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import OutSpecError
+from .validate import expand_env
 
 __all__ = [
     "as_out_spec",
@@ -123,7 +124,14 @@ def format_template(template: str, values: Mapping[str, Any], keep: Iterable[str
         out.append(literal.replace("{", "{{").replace("}", "}}"))
         if field is None:
             continue
+        if literal.endswith("$") and not spec and not conv:  # ${VAR}: an environment variable
+            out.append("{{" + field + "}}")
+            continue
         base = field.split(".")[0].split("[")[0]
+        if base != field or not field.isidentifier():
+            raise OutSpecError(
+                f"template field {{{field}}} in {template!r}: only plain names are allowed"
+            )
         if base in values:
             piece = "{" + field + ("!" + conv if conv else "") + (":" + spec if spec else "") + "}"
             out.append(piece)
@@ -155,11 +163,11 @@ def _finish_buffer(name: str, spec: Mapping[str, Any], kw_dict: Mapping[str, Any
     name = format_template(name, values, keep) if "{" in name else name
     values["name"] = name
     out = dict(spec)
-    out["out_stream"] = os.path.expandvars(
-        format_template(str(spec.get("out_stream", "")), values, keep)
+    out["out_stream"] = expand_env(
+        format_template(str(spec.get("out_stream", "")), values, keep), f"buffer {name}"
     )
-    out["out_name"] = os.path.expandvars(
-        format_template(str(spec.get("out_name") or name), values, keep)
+    out["out_name"] = expand_env(
+        format_template(str(spec.get("out_name") or name), values, keep), f"buffer {name}"
     )
     return {name: out}
 

@@ -83,8 +83,10 @@ def test_errors_name_the_input(tmp_path, capsys):
     junk.write_bytes(b"\x00\x01" * 100)
     assert main([str(junk), str(tmp_path / "missing.fcio")]) == 1
     err = capsys.readouterr().err
-    assert f"{junk}: {junk}, offset 0: unknown format" in err
-    assert "missing.fcio" in err
+    junk_line, missing_line = err.splitlines()
+    assert junk_line.startswith(f"rawconv: error: {junk}, offset 0: unknown format")
+    assert junk_line.count(str(junk)) == 1  # the input named once
+    assert missing_line == f"rawconv: error: no such input file: {tmp_path / 'missing.fcio'}"
     assert main([str(junk), "-k", "[1]"]) == 2
     assert "--kwargs must be a JSON object" in capsys.readouterr().err
 

@@ -1,0 +1,169 @@
+"""Bad arguments and outputs are refused up front, in one line naming the flag or path, with
+nothing written and nothing touched."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+
+import pytest
+from rawconv.parallel.cli import main as parallel
+
+from rawconv.cli import main as rawconv
+
+
+@pytest.fixture
+def run(spms, tmp_path, monkeypatch):
+    """A copy of the spms file in an empty folder that is the working directory."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(spms, tmp_path / "run.fcio")
+    return tmp_path / "run.fcio"
+
+
+def _call(command, argv, capsys):
+    try:
+        status = command(argv)
+    except SystemExit as exc:  # argparse
+        status = exc.code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return status, err.strip()
+
+
+def _files(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (["-n", "-5"], 2, "-n/--max-rows: must not be negative"),
+        (["-b", "0"], 2, "-b/--buffer-size/--buffer_size: must be at least 1"),
+        (["-c", "nonsense"], 2, "-c/--compression: unknown compression 'nonsense'"),
+        (["-k", "[1]"], 2, "--kwargs must be a JSON object"),
+        (["-k", '{"nonsense": 1}'], 1, "-k/--kwargs: unknown keyword argument 'nonsense'"),
+        (["-k", '{"hdf5_setting": "lzf"}'], 1, "did you mean hdf5_settings"),
+        (["-o", "$RAWCONV_NOT_SET/x.lh5"], 1, "environment variable $RAWCONV_NOT_SET"),
+        (["-o", "{orig_basename.__class__}.lh5"], 1, "only plain names are allowed"),
+    ],
+)
+def test_bad_arguments_are_refused(run, capsys, args, status, message):
+    before = _files(run.parent)
+    got, err = _call(rawconv, [str(run), *args], capsys)
+    assert got == status
+    lines = err.splitlines()
+    assert message in lines[-1]  # argparse prints its usage lines first
+    assert sum("error" in line for line in lines) == 1
+    assert _files(run.parent) == before
+
+
+def test_out_specs_that_select_nothing_or_have_typos(run, capsys, tmp_path):
+    spec = tmp_path / "other.json"  # only decoders of another format: nothing to write
+    spec.write_text(json.dumps({"ORFCIOEventDecoder": {"x": {"key_list": ["*"],
+                                                              "out_stream": "o.lh5"}}}))
+    status, err = _call(rawconv, [str(run), "-o", str(spec)], capsys)
+    assert status == 1 and "nothing to write" in err
+    buffer = {"x": {"key_list": ["*"], "out_stream": "o.lh5"}}
+    spec.write_text(json.dumps({"FCEventDecodr": buffer}))
+    status, err = _call(rawconv, [str(run), "-o", str(spec)], capsys)
+    assert status == 1 and "did you mean FCEventDecoder" in err
+    spec.write_text(json.dumps({"FCEventDecoder": {"x": dict(buffer["x"], key_list=["9*"])}}))
+    status, err = _call(rawconv, [str(run), "-o", str(spec)], capsys)
+    assert status == 1 and "nothing to write" in err
+    assert not (tmp_path / "o.lh5").exists()
+
+
+def test_environment_variables_in_braces(run, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("RAWCONV_OUT", str(tmp_path / "envdir"))
+    (tmp_path / "envdir").mkdir()
+    status, err = _call(rawconv, [str(run), "-o", "${RAWCONV_OUT}/x.lh5", "-q"], capsys)
+    assert status == 0, err
+    assert (tmp_path / "envdir" / "x.lh5").stat().st_size > 0
+
+
+def test_output_folders(run, capsys, tmp_path):
+    (tmp_path / "adir").mkdir()
+    for extra in ([], ["-w"]):
+        status, err = _call(rawconv, [str(run), "-o", "adir", *extra], capsys)
+        assert status == 1
+        assert err == ("rawconv: error: adir: exists and is a folder; rawconv writes only "
+                       "regular files (end the name with / to write inside the folder)")
+        assert _files(tmp_path / "adir") == []
+    status, err = _call(rawconv, [str(run), "-o", "newdir/", "-q"], capsys)
+    assert status == 0, err
+    assert (tmp_path / "newdir" / "run.lh5").stat().st_size > 0
+    status, err = _call(rawconv, [str(run), "-o", "run.fcio/x.lh5"], capsys)
+    assert status == 1 and "is not a folder" in err
+
+
+def test_existing_output_names_the_flag(run, capsys, tmp_path):
+    (tmp_path / "out.lh5").write_bytes(b"keep")
+    status, err = _call(rawconv, [str(run), "-o", "out.lh5"], capsys)
+    assert (status, err) == (1, "rawconv: error: output out.lh5 exists; add -w/--overwrite to "
+                                "replace it")  # fmt: skip
+    assert (tmp_path / "out.lh5").read_bytes() == b"keep"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod of a character device needs root")
+def test_devices_fifos_and_links_are_never_replaced(run, capsys, tmp_path):
+    dev = tmp_path / "null"
+    os.mknod(dev, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.lh5"
+    link.symlink_to(dev)
+    for target, kind in ((dev, "a character device"), (fifo, "a fifo"),
+                         (link, "a character device")):  # fmt: skip
+        for extra in ([], ["-w"]):
+            status, err = _call(rawconv, [str(run), "-o", str(target), *extra], capsys)
+            assert status == 1
+            assert f"exists and is {kind}; rawconv writes only regular files" in err
+    assert stat.S_ISCHR(dev.lstat().st_mode) and stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert link.is_symlink()
+
+
+def test_error_names_the_input_once(capsys, tmp_path):
+    empty = tmp_path / "empty.dat"
+    empty.write_bytes(b"")
+    status, err = _call(rawconv, [str(empty)], capsys)
+    assert status == 1
+    assert err == f"rawconv: error: {empty}, offset 0: the input is empty"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "0"], "--workers: must be at least 1"),
+        (["--workers=-1"], "--workers: must not be negative"),
+        (["--threads", "0"], "--threads: must be at least 1"),
+        (["--chunk-size", "garbage"], "--chunk-size: not a size: 'garbage'"),
+        (["--chunk-size", "0"], "--chunk-size: must be at least 1 byte"),
+        (["-k", "[1]"], "-k/--kwargs must be a JSON object"),
+        (["-c", "nonsense"], "-c/--compression: unknown compression"),
+    ],
+)
+def test_parallel_bad_arguments_refused_before_any_cluster(run, capsys, args, message):
+    status, err = _call(parallel, [str(run), "-o", "out.lh5", *args], capsys)
+    assert status == 2
+    assert message in err
+    assert not (run.parent / "out.lh5").exists()
+
+
+def test_parallel_unparsable_out_spec_and_unreachable_scheduler(run, capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    status, err = _call(parallel, [str(run), "-o", str(bad)], capsys)
+    assert status == 2 and err.startswith("rawconv-parallel: error: -o/--out-spec:")
+    status, err = _call(parallel, [str(run), "-o", "o.lh5", "--scheduler", "tcp://127.0.0.1:1",
+                                   "--connect-timeout", "1"], capsys)  # fmt: skip
+    assert status == 1
+    assert "--scheduler tcp://127.0.0.1:1: no Dask scheduler answered within 1 s" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_parallel_chunk_size_units(run, capsys):
+    status, err = _call(parallel, [str(run), "-o", "o.lh5", "--chunk-size", "1GiB", "--dry-run",
+                                   "--workers", "1", "-q"], capsys)  # fmt: skip
+    assert status == 0, err
