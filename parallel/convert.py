@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import tempfile
@@ -21,9 +20,9 @@ from typing import Any
 
 from rawconv.build_raw import spec_variables
 from rawconv.errors import RawconvError
+from rawconv.locks import OutputLocks, remove_stale_temps
 from rawconv.validate import check_buffer_size, check_keywords
 
-from .locks import OutputLocks
 from .plan import DEFAULT_CHUNK_BYTES
 from .report import FileReport, RunReport
 from .tasks import FilePlan, JobSpec, PartResult, decode_chunk, index_task
@@ -133,7 +132,7 @@ def convert(
             report.files[i].status = "planned"
         if not dry_run and todo:
             with OutputLocks(outputs):
-                _remove_stale_temps(outputs)
+                remove_stale_temps(outputs)
                 _run(client, {i: plans[i].chunks for i in todo}, job, report, progress)
     finally:
         if cluster is not None:
@@ -267,15 +266,6 @@ def _fail_from_future(futures, fut, plans, report, exc) -> None:
             f.cancel()
     if isinstance(exc, RawconvError):
         log.error("%s", exc)
-
-
-def _remove_stale_temps(outputs: list[str]) -> None:
-    """Temporary files of outputs we hold the lock of belong to runs that died: remove."""
-    for output in outputs:
-        p = Path(output)
-        for temp in p.parent.glob(f".{glob.escape(p.name)}.*.rawconv-tmp"):
-            log.info("removing %s, left by an interrupted run", temp)
-            temp.unlink(missing_ok=True)
 
 
 def _bar(total: int, enabled: bool) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -14,6 +15,7 @@ from .buffers import RawBufferLibrary, split_out_stream, write_to_lh5_and_clear
 from .errors import OutSpecError
 from .formats import detect_format, get_streamer, normalize_stream_type
 from .lh5out import LH5Writer
+from .locks import OutputLocks, remove_stale_temps
 from .outspec import expand_out_spec, format_template, load_out_spec
 from .progress import Progress
 from .report import ConversionReport
@@ -158,7 +160,8 @@ def build_raw(
     streamer = get_streamer(stream_type)
     log.info("converting %s (%s)", source.name, stream_type)
     rb_lib, default_out = out_spec_library(out_spec, source, kwargs)
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(streamer.close_stream)
         header_rbs = streamer.open_stream(
             source,
             rb_lib=rb_lib,
@@ -180,6 +183,9 @@ def build_raw(
                 path=source.name,
             )
         _check_outputs(outputs, overwrite)
+        locks = OutputLocks([o for o in outputs if "://" not in o])
+        stack.enter_context(locks)
+        remove_stale_temps(locks.outputs)
         log.info("outputs: %s; buffer size %d rows", ", ".join(outputs) or "none", buffer_size)
         report = ConversionReport(input=source.name, stream_type=stream_type)
         writer = LH5Writer(hdf5_settings=hdf5_settings, atomic=True)
@@ -201,8 +207,6 @@ def build_raw(
         except BaseException:
             writer.abort()
             raise
-    finally:
-        streamer.close_stream()
     report.bytes_read = streamer.n_bytes_read
     report.problems = list(streamer.problems)
     report.seconds = time.perf_counter() - t_start

@@ -167,3 +167,31 @@ def test_parallel_chunk_size_units(run, capsys):
     status, err = _call(parallel, [str(run), "-o", "o.lh5", "--chunk-size", "1GiB", "--dry-run",
                                    "--workers", "1", "-q"], capsys)  # fmt: skip
     assert status == 0, err
+
+
+def test_a_second_writer_of_one_output_is_refused(run, capsys, tmp_path):
+    import socket
+
+    from rawconv.locks import OutputLocks
+
+    out = tmp_path / "one.lh5"
+    with OutputLocks([str(out)]):  # a live run (this process) writes one.lh5
+        status, err = _call(rawconv, [str(run), "-o", str(out)], capsys)
+    assert status == 1
+    assert (f"another rawconv run (pid {os.getpid()} on {socket.gethostname()}, since") in err
+    assert not out.exists()
+    status, err = _call(rawconv, [str(run), "-o", str(out), "-q"], capsys)
+    assert status == 0, err
+
+
+def test_files_left_by_a_killed_run_are_removed(run, capsys, tmp_path):
+    from rawconv.locks import lock_path
+
+    out = tmp_path / "k.lh5"
+    lock_path(str(out)).write_text(json.dumps({"pid": 2**22 + 12345, "host": os.uname()[1],
+                                               "since": 0}))  # fmt: skip
+    stale = tmp_path / ".k.lh5.deadbeef.rawconv-tmp"
+    stale.write_bytes(b"half a file")
+    status, err = _call(rawconv, [str(run), "-o", str(out), "-q"], capsys)
+    assert status == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.lh5", "run.fcio"]

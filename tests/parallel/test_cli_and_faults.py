@@ -16,10 +16,10 @@ import h5py
 import pytest
 from rawconv.parallel import convert
 from rawconv.parallel.cli import expand_inputs, main, parse_size
-from rawconv.parallel.locks import OutputLocks, lock_path
 
 from rawconv import RawconvError, build_raw
 from rawconv.formats.fcio.synthetic import write_synthetic_run
+from rawconv.locks import OutputLocks, lock_path
 from tests.conftest import data_file
 from tests.parallel.conftest import assert_same_lh5
 

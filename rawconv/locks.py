@@ -1,16 +1,25 @@
-"""Output locks: two runs pointed at the same outputs at once must not both write them."""
+"""Output locks: two runs pointed at the same outputs at once must not both write them.
+
+Both commands (``build_raw`` and the parallel layer) lock every local output before writing
+it. A lock names its holder (pid and host); one left by a process that is gone is taken
+over, and the temporary files such a process left beside the output are removed.
+"""
 
 from __future__ import annotations
 
+import glob
 import json
+import logging
 import os
 import socket
 import time
 from pathlib import Path
 
-from rawconv.errors import RawconvError
+from .errors import RawconvError
 
-__all__ = ["OutputLocks", "lock_path"]
+log = logging.getLogger(__name__)
+
+__all__ = ["OutputLocks", "lock_path", "remove_stale_temps"]
 
 
 def lock_path(output: str) -> Path:
@@ -90,3 +99,13 @@ class OutputLocks:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def remove_stale_temps(outputs: list[str]) -> None:
+    """Temporary files of outputs whose locks this run holds belong to runs that died
+    (killed before they could clean up): remove them."""
+    for output in outputs:
+        p = Path(output)
+        for temp in p.parent.glob(f".{glob.escape(p.name)}.*.rawconv-tmp"):
+            log.warning("removing %s, left by an interrupted run", temp)
+            temp.unlink(missing_ok=True)
