@@ -164,3 +164,25 @@ def test_format_without_index_is_converted_whole(toy, threads_client, tmp_path, 
                      cache_dir=str(tmp_path / "cache"))  # fmt: skip
     assert [(f.status, f.chunks) for f in report.files] == [("done", 1)]
     assert assert_same_lh5(tmp_path / "serial.lh5", tmp_path / "par.lh5") == N_DATASETS
+
+
+def test_altered_index_cache_entry_is_rebuilt(toy, threads_client, tmp_path, caplog):
+    from rawconv.parallel import convert
+
+    path, _ = toy
+    cache = tmp_path / "cache"
+    build_raw(str(path), out_spec=str(tmp_path / "serial.lh5"))
+    kwargs = {"client": threads_client, "chunk_size": 300, "cache_dir": str(cache)}
+    convert([str(path)], out_spec=str(tmp_path / "a.lh5"), scratch=tmp_path / "s1", **kwargs)
+    (entry,) = cache.glob("*.npz")
+    with np.load(entry) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["records"]["start"][1:] += 4  # offsets shifted; the stored checksum no longer fits
+    arrays["records"]["stop"][1:] += 4
+    np.savez(entry, **arrays)
+    with caplog.at_level("WARNING"):
+        report = convert([str(path)], out_spec=str(tmp_path / "b.lh5"), scratch=tmp_path / "s2",
+                         **kwargs)  # fmt: skip
+    assert [f.status for f in report.files] == ["done"]
+    assert "does not match its checksum" in caplog.text
+    assert assert_same_lh5(tmp_path / "serial.lh5", tmp_path / "b.lh5") == N_DATASETS

@@ -92,3 +92,15 @@ def test_record_index_save_load_checks_identity_and_class(tmp_path):
     assert index.boundaries().tolist() == [1, 2]
     states = index.resume_states(None, [RecordRange(0, 1, 0, 10), RecordRange(1, 3, 10, 30)])
     assert states == [ResumeState(0, 10), ResumeState(10, 30, 1)]
+
+
+def test_record_index_refuses_altered_content(tmp_path):
+    recs = np.zeros(2, RECORD_DTYPE)
+    recs["start"], recs["stop"] = [0, 10], [10, 20]
+    _Index(recs, 20).save(tmp_path / "i.npz", identity=("f",))
+    with np.load(tmp_path / "i.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["records"]["start"][1] += 4  # offsets shifted, the checksum kept
+    np.savez(tmp_path / "i.npz", **arrays)
+    with pytest.raises(ValueError, match="does not match its checksum"):
+        _Index.load(tmp_path / "i.npz", identity=("f",))

@@ -15,6 +15,7 @@ is the one guarantee the parallel layer rests on.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -181,12 +182,23 @@ class RecordRange:
             raise ValueError(f"invalid record range {self}")
 
 
+def _checksum(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 over the names, dtypes, shapes and bytes of `arrays`."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
 class RecordIndex:
     """The records of one input and what it takes to start decoding at any of them.
 
     Subclasses are dataclasses whose fields are numpy arrays and integers; they implement
     :meth:`build`, :meth:`boundaries` and :meth:`resume_states`. :meth:`save` and
-    :meth:`load` store those fields in an ``.npz`` file, with the input's identity.
+    :meth:`load` store those fields in an ``.npz`` file, with the input's identity and a
+    checksum of the content (an altered entry is refused, and rebuilt by the cache).
 
     Attributes every index has: ``records`` (:data:`RECORD_DTYPE` rows in file order) and
     ``size`` (bytes that complete records and damaged regions cover).
@@ -226,6 +238,7 @@ class RecordIndex:
         arrays["_identity"] = np.asarray(repr(tuple(identity)))
         arrays["_class"] = np.asarray(f"{type(self).__module__}:{type(self).__qualname__}")
         arrays["_version"] = np.asarray(self.version)
+        arrays["_checksum"] = np.asarray(_checksum(arrays))
         with open(path, "wb") as fh:
             np.savez(fh, **arrays)
 
@@ -234,6 +247,9 @@ class RecordIndex:
         """Read an index stored by :meth:`save`; ValueError if it is another class's, of
         another version, or (given `identity`) of another input."""
         with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files if k != "_checksum"}
+            if "_checksum" not in data.files or str(data["_checksum"]) != _checksum(arrays):
+                raise ValueError("index content does not match its checksum")
             stored = str(data["_class"])
             if stored != f"{cls.__module__}:{cls.__qualname__}":
                 raise ValueError(f"index of class {stored}, not {cls.__qualname__}")
