@@ -112,6 +112,19 @@ def expand_inputs(items: list[str]) -> list[str]:
     return out
 
 
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    """rawconv's own messages at WARNING (INFO with -v, ERROR with -q); Dask's logs only with
+    -v (its INFO lines are not rawconv's to print)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("rawconv-parallel %(levelname)s: %(message)s"))
+    ours = logging.getLogger("rawconv")
+    ours.handlers[:] = [handler]
+    ours.setLevel(logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING)
+    ours.propagate = False
+    for name in ("distributed", "dask", "tornado", "bokeh"):
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.CRITICAL)
+
+
 def _connect(address: str, timeout: float) -> Any:
     """A client of the scheduler at `address`; OSError in one line if it cannot be reached."""
     from distributed import Client
@@ -127,8 +140,7 @@ def _connect(address: str, timeout: float) -> Any:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rawconv-parallel``; returns the exit status."""
     args = make_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="rawconv-parallel %(levelname)s: %(message)s")  # fmt: skip
+    _configure_logging(args.verbose, args.quiet)
     try:
         inputs = expand_inputs(args.inputs)
     except (OSError, ValueError) as exc:

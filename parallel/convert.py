@@ -44,7 +44,7 @@ def _client(client: Any, n_workers: int | None, threads_per_worker: int) -> tupl
         ) from exc
     cluster = LocalCluster(
         n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=threads_per_worker,
-        processes=True, dashboard_address=":0", silence_logs=logging.ERROR,
+        processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL,
     )  # fmt: skip
     return Client(cluster), cluster
 

@@ -195,3 +195,18 @@ def test_files_left_by_a_killed_run_are_removed(run, capsys, tmp_path):
     status, err = _call(rawconv, [str(run), "-o", str(out), "-q"], capsys)
     assert status == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.lh5", "run.fcio"]
+
+
+def test_quiet_runs_print_nothing(run, tmp_path):
+    import subprocess
+    import sys
+
+    for module in ("rawconv.cli", "rawconv.parallel.cli"):
+        extra = ["--workers", "1", "--scratch", str(tmp_path / "s")] if "parallel" in module else []
+        done = subprocess.run(
+            [sys.executable, "-m", module, str(run), "-o", f"{module}.lh5", "-q", *extra],
+            cwd=tmp_path, capture_output=True, text=True, timeout=600,
+            env=dict(os.environ, RAWCONV_CACHE=str(tmp_path / "cache")),
+        )  # fmt: skip
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", ""), module
+        assert (tmp_path / f"{module}.lh5").stat().st_size > 0
