@@ -201,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
                   + (f" ({f.reason})" if f.reason else ""))  # fmt: skip
     elif not args.quiet:
         print(report.summary())
+    else:  # quiet: the failures alone, one line each
+        for f in report.files:
+            if f.status == "failed":
+                print(f"rawconv-parallel: error: {f.input}: {f.reason}", file=sys.stderr)
     if args.summary:
         Path(args.summary).write_text(report.to_json())
     return 1 if report.failed else 0

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from rawconv.build_raw import spec_variables
-from rawconv.errors import RawconvError
 from rawconv.locks import OutputLocks, remove_stale_temps
 from rawconv.validate import check_buffer_size, check_keywords
 
@@ -195,7 +194,7 @@ def _select(plans, report, overwrite, resume) -> list[int]:
 def _run(client, plans, job, report, progress) -> None:
     from distributed import as_completed
 
-    from .merge import merge_parts, remove_tree
+    from .merge import remove_tree
 
     total = sum(c.n_bytes for chunks in plans.values() for c in chunks)
     bar = _bar(total, progress)
@@ -205,6 +204,22 @@ def _run(client, plans, job, report, progress) -> None:
                for chunks in plans.values() for c in chunks]  # fmt: skip
     merges: dict[Any, tuple[int, str]] = {}
     queue = as_completed(futures)
+    try:
+        _collect(client, queue, futures, merges, plans, parts, pending, report, bar)
+    finally:  # every exit path, Ctrl-C included: no task writes on, no part file stays
+        client.cancel([f for f in [*futures, *merges] if not f.done()])
+        if bar is not None:
+            bar.close()
+        remove_tree(Path(job.scratch) / job.run_id)
+    for fr in report.files:
+        if fr.status == "planned":
+            fr.status = "done"
+
+
+def _collect(client, queue, futures, merges, plans, parts, pending, report, bar) -> None:
+    """Gather decode results as they come; submit each output's merge once its parts are in."""
+    from .merge import merge_parts
+
     for fut in queue:
         if fut in merges:
             i, final = merges.pop(fut)
@@ -236,12 +251,6 @@ def _run(client, plans, job, report, progress) -> None:
                 mf = client.submit(merge_parts, final, files, pure=False)
                 merges[mf] = (chunk.file_id, final)
                 queue.add(mf)
-    if bar is not None:
-        bar.close()
-    for fr in report.files:
-        if fr.status == "planned":
-            fr.status = "done"
-    remove_tree(Path(job.scratch) / job.run_id)
 
 
 def _merge_done(fr: FileReport, final: str, fut: Any) -> None:
@@ -264,8 +273,6 @@ def _fail_from_future(futures, fut, plans, report, exc) -> None:
     for f, c in zip(futures, flat):
         if c.file_id == chunk.file_id and not f.done():
             f.cancel()
-    if isinstance(exc, RawconvError):
-        log.error("%s", exc)
 
 
 def _bar(total: int, enabled: bool) -> Any:
