@@ -18,6 +18,7 @@ from ...columns import ScalarCol
 from ...decoder import DataDecoder
 from ...errors import CorruptDataError
 from .layout import LONG_ID_MASK, LONG_LENGTH_MASK, SHORT_BIT, SHORT_ID_MASK, XML_MAGIC, fc_key
+from .plist import parse_lenient
 
 __all__ = [
     "FlashCamListener",
@@ -74,7 +75,12 @@ class FlashCamListener:
 
 
 class OrcaHeader(dict):
-    """The parsed plist of an ORCA file header (a dict), with lookups used by decoders."""
+    """The parsed plist of an ORCA file header (a dict), with lookups used by decoders.
+
+    ``damage`` says what was guessed when the XML had to be read leniently (else None).
+    """
+
+    damage: str | None = None
 
     @classmethod
     def from_record(cls, record: bytes, order: str = "<", where: dict | None = None) -> OrcaHeader:
@@ -88,13 +94,22 @@ class OrcaHeader(dict):
                 f"ORCA header says {n_xml} XML bytes, the record holds {len(record) - 8}",
                 **where,
             )
+        damage = None
         try:
             plist = plistlib.loads(record[8 : 8 + n_xml], fmt=plistlib.FMT_XML)
         except Exception as exc:
-            raise CorruptDataError(f"ORCA header XML does not parse: {exc}", **where) from exc
+            plist, n_damaged = parse_lenient(bytes(record[8 : 8 + n_xml]))
+            if not isinstance(plist, dict) or not isinstance(plist.get("dataDescription"), dict):
+                raise CorruptDataError(f"ORCA header XML does not parse: {exc}", **where) from exc
+            damage = (
+                f"the ORCA header XML is damaged ({exc}); read leniently, {n_damaged} damaged "
+                "element(s) skipped: check the OrcaHeader table and the decoders found"
+            )
         if not isinstance(plist, dict):
             raise CorruptDataError("ORCA header plist is not a dictionary", **where)
-        return cls(plist)
+        header = cls(plist)
+        header.damage = damage
+        return header
 
     def to_json(self) -> str:
         """The header as JSON text (what the ``OrcaHeader`` table holds)."""

@@ -263,6 +263,9 @@ class OrcaStreamer(PrepareMixin, FcioRunsMixin, RecoveryMixin, DataStreamer):
             )  # fmt: skip
         where = {"path": source.name, "offset": 0, "record": 0, "decoder": "OrcaHeaderDecoder"}
         self.header = OrcaHeader.from_record(record, order, where)
+        if self.header.damage:
+            log.warning("%s: %s", source.name, self.header.damage)
+            self.problems.append(self.header.damage)
         self.order = order
         self._header_bytes = 4 * words
         self._pid_counter = 0
