@@ -15,13 +15,16 @@ from ...columns import TableCol as Table
 from ...decoder import DataDecoder
 from ...errors import CorruptDataError
 from ...routing import BlockDecoderMixin
+from ..kernel_outputs import columns_of
 from .block import RecordBlock
 from .config import FCIOConfig
 from .event_kernels import decode_events
 from .fields import (
     CONFIG_FIELDS,
-    EVENT_SCALARS,
     STATUS_FIELDS,
+    FCEventColumns,
+    FCEventHeaderColumns,
+    FCStatusColumns,
     event_fields,
     event_header_fields,
 )
@@ -36,8 +39,6 @@ __all__ = [
     "FCIOEventState",
     "FCStatusDecoder",
 ]
-
-_EVENT_SCALAR_NAMES = tuple(EVENT_SCALARS)
 
 
 def _raise_decode_error(status: int, block: RecordBlock, bad: int, decoder: str) -> None:
@@ -191,15 +192,13 @@ class FCEventDecoder(FCIODecoder):
     ) -> tuple[int, int]:
         assert self.config is not None and self.state is not None
         keys = self._key_scratch(row0 + max_rows)
-        cols = [table[name].nda[row0:] for name in _EVENT_SCALAR_NAMES]
-        wf = table["waveform"]
-        values = wf["values"].nda[row0:]
         done, rows, status, bad = decode_events(
             block.buf, block.tag, block.start, block.frame0, block.nframes, block.pid,
             block.frame_off, block.frame_len, first, last, max_rows,
             self._cfg_vector, self.config.tracemap, *self.state.kernel_args(),
-            *cols, values.view(np.uint8), keys[row0:],
+            columns_of(table, FCEventColumns, row0), keys[row0:],
         )  # fmt: skip
+        wf = table["waveform"]
         if rows:
             wf["t0"].nda[row0 : row0 + rows] = 0
             wf["dt"].nda[row0 : row0 + rows] = self.config.sampling_period_ns
@@ -211,8 +210,6 @@ class FCEventDecoder(FCIODecoder):
         return self._keys[row0 : row0 + n]
 
 
-_HEADER_SCALARS = tuple(n for n in event_header_fields(1) if n not in ("tracelist",)
-                        and event_header_fields(1)[n].get("datatype") is None)  # fmt: skip
 _HEADER_VOVS = ("tracelist", "board_id", "fc_input", "runtime", "lifetime", "deadtime",
                 "deadinterval_nsec", "baseline", "daqenergy")  # fmt: skip
 
@@ -249,17 +246,12 @@ class FCEventHeaderDecoder(FCIODecoder):
             fd = table[name].flattened_data
             if len(fd) < need:
                 fd.resize(need)
-        cols = [table[name].nda[row0:] for name in _HEADER_SCALARS]
-        cl = table["tracelist"].cumulative_length.nda[row0:]
-        flats = [table[name].flattened_data.nda for name in _HEADER_VOVS]
         done, rows, status, bad = decode_event_headers(
             block.buf, block.tag, block.frame0, block.nframes, block.pid, block.frame_off,
             block.frame_len,
             first, last, max_rows, start, self._cfg_vector, self.config.tracemap,
-            *self.state.kernel_args(), *cols, cl, *flats,
+            *self.state.kernel_args(), columns_of(table, FCEventHeaderColumns, row0),
         )  # fmt: skip
-        for name in _HEADER_VOVS[1:]:
-            table[name].cumulative_length.nda[row0 : row0 + rows] = cl[:rows]
         if status:
             _raise_decode_error(status, block, bad, self.name)
         return done, rows
@@ -273,11 +265,6 @@ def _trace_keys(config: FCIOConfig) -> np.ndarray:
     return config.fcid * 1_000_000 + (tm >> 16) * 100 + (tm & 0xFFFF)
 
 
-_STATUS_SCALARS = (
-    "packet_id", "status", "fpga_time", "server_time", "fpga_start_time", "id", "eventnumber",
-    "fpga_time_nsec", "n_total_errors", "n_environment_errors", "n_cti_errors",
-    "n_link_errors", "n_other_errors", "mb_temps", "mb_voltages", "mb_current", "mb_humidity",
-)  # fmt: skip
 _STATUS_VOVS = ("adc_temps", "cti_links", "link_states")
 _STATUS_VOV_MAX = {"adc_temps": 16, "cti_links": 4, "link_states": 256}
 
@@ -308,13 +295,9 @@ class FCStatusDecoder(FCIODecoder):
             need = flat[k] + max_rows * _STATUS_VOV_MAX[name]
             if need > len(vov.flattened_data):
                 vov.flattened_data.resize(int(need))
-        cols = [table[name].nda[row0:] for name in _STATUS_SCALARS]
-        vovs = []
-        for name in _STATUS_VOVS:
-            vovs += [table[name].cumulative_length.nda[row0:], table[name].flattened_data.nda]
         done, rows, status, bad = decode_status(
             block.buf, block.frame0, block.nframes, block.pid, block.frame_off, block.frame_len,
-            first, last, max_rows, flat, *cols, *vovs,
+            first, last, max_rows, flat, columns_of(table, FCStatusColumns, row0),
         )  # fmt: skip
         if status:
             _raise_decode_error(status, block, bad, self.name)

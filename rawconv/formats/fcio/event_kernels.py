@@ -123,46 +123,15 @@ def decode_events(
     q_read,
     q_write,
     q_fill,
-    o_packet_id,
-    o_channel,
-    o_fcid,
-    o_board_id,
-    o_fc_input,
-    o_event_type,
-    o_numtraces,
-    o_eventnumber,
-    o_ts_pps,
-    o_ts_ticks,
-    o_ts_maxticks,
-    o_mu_offset_sec,
-    o_mu_offset_usec,
-    o_to_master_sec,
-    o_delta_mu_usec,
-    o_abs_delta_mu_usec,
-    o_to_start_sec,
-    o_to_start_usec,
-    o_dr_start_pps,
-    o_dr_start_ticks,
-    o_dr_stop_pps,
-    o_dr_stop_ticks,
-    o_dr_maxticks,
-    o_dr_ch_idx,
-    o_dr_ch_len,
-    o_timestamp,
-    o_runtime,
-    o_lifetime,
-    o_deadtime,
-    o_deadinterval,
-    o_baseline,
-    o_daqenergy,
-    o_wf_bytes,
-    o_key,
+    out,
+    keys,
 ):
     """Decode Event / SparseEvent records ``[first, last)`` into one row per trace.
 
-    Outputs are written from row 0 of the ``o_*`` arrays (the caller passes views that
-    start at the buffer's fill position); a record whose rows do not fit in `max_rows` is
-    left for the next call. Returns ``(records_done, rows, status, bad_record)``.
+    Rows are written from row 0 of `out` (a :data:`~.fields.FCEventColumns` whose arrays
+    start at the buffer's fill position) and their keys to `keys`; a record whose rows do
+    not fit in `max_rows` is left for the next call. Returns ``(records_done, rows, status,
+    bad_record)``.
     """
     adcs = cfg[CFG_ADCS]
     ntr = cfg[CFG_ADCS] + cfg[CFG_TRIGGERS]
@@ -173,7 +142,8 @@ def decode_events(
     sumlength = cfg[CFG_SUMLENGTH]
     gps = cfg[CFG_GPS]
     fcid = cfg[CFG_FCID]
-    dt_wf = o_wf_bytes.shape[1]
+    wf = out.waveform.view(np.uint8)  # samples are copied as little-endian bytes
+    dt_wf = wf.shape[1]
     row = 0
     for i in range(first, last):
         tag = rec_tag[i]
@@ -253,47 +223,47 @@ def decode_events(
             r = row + j
             hdr0 = read_u16(buf, p)
             hdr1 = read_u16(buf, p + 2)
-            o_wf_bytes[r, :] = buf[p + 4 : p + 4 + 2 * es]
+            wf[r, :] = buf[p + 4 : p + 4 + 2 * es]
             tm = tracemap[t]
             board = tm >> 16
             inp = tm & 0xFFFF
-            o_packet_id[r] = rec_pid[i]
-            o_channel[r] = t
-            o_fcid[r] = fcid
-            o_board_id[r] = board
-            o_fc_input[r] = inp
-            o_event_type[r] = ev_type
-            o_numtraces[r] = need
-            o_eventnumber[r] = st_ts[0]
-            o_ts_pps[r] = st_ts[1]
-            o_ts_ticks[r] = st_ts[2]
-            o_ts_maxticks[r] = st_ts[3]
-            o_mu_offset_sec[r] = st_to[0]
-            o_mu_offset_usec[r] = st_to[1]
-            o_to_master_sec[r] = st_to[2]
-            o_delta_mu_usec[r] = st_to[3]
-            o_abs_delta_mu_usec[r] = st_to[4]
-            o_to_start_sec[r] = st_to[5]
-            o_to_start_usec[r] = st_to[6]
-            o_dr_start_pps[r] = st_dr[0]
-            o_dr_start_ticks[r] = st_dr[1]
-            o_dr_stop_pps[r] = st_dr[2]
-            o_dr_stop_ticks[r] = st_dr[3]
-            o_dr_maxticks[r] = st_dr[4]
-            o_dr_ch_idx[r] = dr_idx
-            o_dr_ch_len[r] = dr_len
-            o_timestamp[r] = ts
+            out.packet_id[r] = rec_pid[i]
+            out.channel[r] = t
+            out.fcid[r] = fcid
+            out.board_id[r] = board
+            out.fc_input[r] = inp
+            out.event_type[r] = ev_type
+            out.numtraces[r] = need
+            out.eventnumber[r] = st_ts[0]
+            out.ts_pps[r] = st_ts[1]
+            out.ts_ticks[r] = st_ts[2]
+            out.ts_maxticks[r] = st_ts[3]
+            out.mu_offset_sec[r] = st_to[0]
+            out.mu_offset_usec[r] = st_to[1]
+            out.to_master_sec[r] = st_to[2]
+            out.delta_mu_usec[r] = st_to[3]
+            out.abs_delta_mu_usec[r] = st_to[4]
+            out.to_start_sec[r] = st_to[5]
+            out.to_start_usec[r] = st_to[6]
+            out.dr_start_pps[r] = st_dr[0]
+            out.dr_start_ticks[r] = st_dr[1]
+            out.dr_stop_pps[r] = st_dr[2]
+            out.dr_stop_ticks[r] = st_dr[3]
+            out.dr_maxticks[r] = st_dr[4]
+            out.dr_ch_idx[r] = dr_idx
+            out.dr_ch_len[r] = dr_len
+            out.timestamp[r] = ts
             if enable_ns[t] == -1:
                 enable_ns[t] = enable_value(st_dr, st_to[5], st_to[6])
             runtime = (fpga_ns - enable_ns[t]) / 1e9
             deadtime = total_dead[t] / 1e9
-            o_runtime[r] = runtime
-            o_deadtime[r] = deadtime
-            o_lifetime[r] = (fpga_ns - enable_ns[t] - total_dead[t]) / 1e9
-            o_deadinterval[r] = cur_dead[t]
-            o_baseline[r] = np.uint16(np.int64(hdr0 / blprec) & 0xFFFF)
-            o_daqenergy[r] = _energy(hdr0, hdr1, adcbits, sumlength, blprec)
-            o_key[r] = fcid * 1000000 + np.int64(board) * 100 + np.int64(inp)
+            out.runtime[r] = runtime
+            out.deadtime[r] = deadtime
+            out.lifetime[r] = (fpga_ns - enable_ns[t] - total_dead[t]) / 1e9
+            out.deadinterval_nsec[r] = cur_dead[t]
+            out.baseline[r] = np.uint16(np.int64(hdr0 / blprec) & 0xFFFF)
+            out.daqenergy[r] = _energy(hdr0, hdr1, adcbits, sumlength, blprec)
+            keys[r] = fcid * 1000000 + np.int64(board) * 100 + np.int64(inp)
         row += need
     else:
         return last - first, row, DECODE_OK, -1

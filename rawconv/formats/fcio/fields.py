@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from typing import Any
 
 
@@ -15,7 +16,7 @@ def _col(dtype: str, description: str, units: str | None = None, **extra: Any) -
 
 PACKET_ID = _col("uint32", "Index of the record (packet) in the input.")
 
-# per-event scalars shared by FCEvent and FCEventHeader; order = kernel argument order
+# per-event scalars shared by FCEvent and FCEventHeader
 EVENT_SCALARS: dict[str, dict[str, Any]] = {
     "packet_id": PACKET_ID,
     "channel": _col("uint16", "Trace index in the stream."),
@@ -66,6 +67,9 @@ def event_fields(eventsamples: int, dt: float) -> dict[str, dict[str, Any]]:
     return fields
 
 
+FCEventColumns = namedtuple("FCEventColumns", (*EVENT_SCALARS, "waveform"))
+"""The output struct of the FCEvent kernel: one field per column (kernel_outputs)."""
+
 _PER_TRACE_IN_HEADER = (
     "board_id",
     "fc_input",
@@ -95,6 +99,9 @@ def event_header_fields(ntraces: int) -> dict[str, dict[str, Any]]:
     )
     return fields
 
+
+FCEventHeaderColumns = namedtuple("FCEventHeaderColumns", tuple(event_header_fields(1)))
+"""The output struct of the FCEventHeader kernel: one field per column (kernel_outputs)."""
 
 CONFIG_FIELDS: dict[str, dict[str, Any]] = {
     "packet_id": PACKET_ID,
@@ -146,3 +153,6 @@ STATUS_FIELDS: dict[str, dict[str, Any]] = {
         "uint32", "Trigger link states (experts).", datatype=_VOV, length_guess=256
     ),
 }
+
+FCStatusColumns = namedtuple("FCStatusColumns", tuple(STATUS_FIELDS))
+"""The output struct of the FCStatus kernel: one field per column (kernel_outputs)."""

@@ -27,13 +27,13 @@ import numpy as np
 from ...columns import TableCol as Table
 from ...columns import VectorCol
 from ...errors import CorruptDataError
+from ..kernel_outputs import columns_of
 from .block import RecordBlock
 from .decoders import FCIODecoder
 from .fsp_fields import (
     CONFIG_FRAME,
     CONFIG_FRAMES,
     EVENT_NFRAMES,
-    EVENT_SCALARS,
     EVENT_VOVS,
     FSP_CONFIG_FIELDS,
     FSP_EVENT_FIELDS,
@@ -42,6 +42,7 @@ from .fsp_fields import (
     LABEL_BYTES,
     LABEL_DTYPE,
     LABEL_FIELDS,
+    FSPEventColumns,
 )
 from .fsp_kernels import FSP_BAD_LAYOUT, FSP_NEED_ROOM, FSP_TOO_MANY, decode_fsp_events
 from .layout import MAX_CHANNELS, TAG_FSPEVENT
@@ -249,8 +250,8 @@ class FSPEventDecoder(_FSPDecoder):
         super().__init__(*args, **kwargs)
         self._kind = np.zeros(0, dtype=np.int8)
         self._flat = np.zeros(2, dtype=np.int64)
-        self._cols_key: tuple[int, int] | None = None
-        self._cols: tuple = ()
+        self._out_key: tuple[int, ...] | None = None
+        self._out: FSPEventColumns | None = None
         self.n_unannotated = 0
         """FSPEvent records followed by no event record (no row)."""
 
@@ -261,38 +262,37 @@ class FSPEventDecoder(_FSPDecoder):
     def get_key_lists(self) -> list[list[Any]]:
         return [list(self.keys())]
 
-    def _columns(self, table: Table) -> tuple:
-        """The table's output arrays in kernel order (cached: one call per record)."""
-        key = (id(table), id(table["packet_id"].nda))
-        if self._cols_key != key:
-            vovs = [table[name] for name in EVENT_VOVS]
-            self._cols = (*(table[name].nda for name in EVENT_SCALARS),
-                          *(v.cumulative_length.nda for v in vovs))  # fmt: skip
-            self._cols_key = key
-        return self._cols
+    def _columns(self, table: Table) -> FSPEventColumns:
+        """The table's output struct from its first row (cached: the decoder may be called
+        once per record; the struct holds the arrays, so their ids identify them)."""
+        key = (id(table["packet_id"].nda), *(id(table[n].flattened_data.nda) for n in EVENT_VOVS))
+        if self._out is None or self._out_key != key:
+            self._out = columns_of(table, FSPEventColumns)
+            self._out_key = key
+        return self._out
 
     def decode_block(
         self, block: RecordBlock, first: int, last: int, table: Table, row0: int, max_rows: int
     ) -> tuple[int, int]:
         if len(self._kind) < row0 + max_rows:
             self._kind = np.zeros(max(row0 + max_rows, 2 * len(self._kind)), dtype=np.int8)
-        *cols, ct_cl, ct_max_cl, ps_cl = self._columns(table)
-        ct, ct_max, ps = (table[name].flattened_data for name in EVENT_VOVS)
         flat = self._flat
-        flat[0] = ct_cl[row0 - 1] if row0 > 0 else 0
+        out = self._columns(table)
+        ps_cl = out.obs_ps_hwm_prescaled_trace_idx.cumulative_length
+        flat[0] = out.obs_ct_trace_idx.cumulative_length[row0 - 1] if row0 > 0 else 0
         flat[1] = ps_cl[row0 - 1] if row0 > 0 else 0
         done = rows = 0
         while True:
             d, n, status, bad = decode_fsp_events(
                 block.buf, block.tag, block.stop, block.frame0, block.nframes, block.pid,
                 block.frame_off, block.frame_len, block.n, first + done, last, row0 + rows,
-                max_rows - rows, flat, *cols, ct_cl, ct_max_cl, ct.nda, ct_max.nda, ps_cl,
-                ps.nda, self._kind,
+                max_rows - rows, flat, self._columns(table), self._kind,
             )  # fmt: skip
             done, rows = done + d, rows + n
             if status != FSP_NEED_ROOM:
                 break
-            for fd, used in ((ct, flat[0]), (ct_max, flat[0]), (ps, flat[1])):
+            for name, used in zip(EVENT_VOVS, (flat[0], flat[0], flat[1])):
+                fd = table[name].flattened_data
                 fd.resize(max(2 * len(fd), int(used) + MAX_CHANNELS))
         fsp_records = int(np.count_nonzero(block.tag[first : first + done] == TAG_FSPEVENT))
         self.n_unannotated += fsp_records - rows

@@ -19,6 +19,7 @@ beyond the fields are ignored.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from typing import Any
 
 import numpy as np
@@ -167,8 +168,9 @@ FSP_EVENT_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 EVENT_VOVS = ("obs_ct_trace_idx", "obs_ct_max", "obs_ps_hwm_prescaled_trace_idx")
-EVENT_SCALARS = tuple(name for name in FSP_EVENT_FIELDS if name not in EVENT_VOVS)
-"""FSPEvent scalar columns, in the order of the kernel's arguments."""
+
+FSPEventColumns = namedtuple("FSPEventColumns", tuple(FSP_EVENT_FIELDS))
+"""The output struct of the FSPEvent kernel: one field per column (kernel_outputs)."""
 
 # --- FSPStatus ------------------------------------------------------------------------------
 

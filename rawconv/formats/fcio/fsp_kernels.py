@@ -80,28 +80,26 @@ def following_kind(buf, tag, stop, n_records, i):
 @nb.njit(cache=True, nogil=True)
 def decode_fsp_events(
     buf, tag, stop, frame0, nframes, pid, frame_off, frame_len, n_records,
-    first, last, row0, max_rows, flat,
-    packet_id, is_written, is_extended, is_consecutive, is_hwm_prescaled, is_hwm_multiplicity,
-    is_wps_sum, is_wps_coincident_sum, is_wps_prescaled, is_ct_multiplicity,
-    wps_sum_value, wps_sum_offset, wps_sum_multiplicity, wps_max_peak_value,
-    wps_max_peak_offset, hwm_hw_multiplicity, hwm_sw_multiplicity, hwm_max_value,
-    hwm_min_value, ct_multiplicity, evt_nconsecutive,
-    ct_cl, ct_max_cl, ct_idx, ct_max, ps_cl, ps_idx, kind,
+    first, last, row0, max_rows, flat, out, kind,
 ):  # fmt: skip
-    """Decode FSPEvent records ``[first, last)`` into rows ``row0..`` of the output arrays.
+    """Decode FSPEvent records ``[first, last)`` into rows ``row0..`` of `out` (a
+    :data:`~.fsp_fields.FSPEventColumns` from the table's first row) and `kind`.
 
     `flat` holds the fill of the flattened arrays (ct, ps) and is updated. Records that
     precede no event record are consumed without a row. Returns ``(records_done, rows,
-    status, bad_record)``; with `FSP_NEED_ROOM` the caller grows ``ct_*`` / ``ps_*`` and
-    calls again from ``first + records_done``.
+    status, bad_record)``; with `FSP_NEED_ROOM` the caller grows the flattened data of
+    ``obs_ct_*`` / ``obs_ps_*`` and calls again from ``first + records_done``.
     """
+    ct_idx = out.obs_ct_trace_idx.flattened_data
+    ct_max = out.obs_ct_max.flattened_data
+    ps_idx = out.obs_ps_hwm_prescaled_trace_idx.flattened_data
     rows = 0
     r = first
     while r < last:
         if tag[r] != TAG_FSPEVENT:  # another decoder's record in a mixed run
             r += 1
             continue
-        out = row0 + rows
+        row = row0 + rows
         nf = nframes[r]
         if nf < _MIN_FRAMES or nf > _MAX_FRAMES:
             return r - first, rows, FSP_BAD_LAYOUT, r
@@ -116,33 +114,34 @@ def decode_fsp_events(
         n_ps = frame_len[f0 + 10] // 2 if nf > 10 else 0
         if n_ct > MAX_CHANNELS or n_ps > MAX_CHANNELS:
             return r - first, rows, FSP_TOO_MANY, r
-        if flat[0] + n_ct > ct_idx.shape[0] or flat[1] + n_ps > ps_idx.shape[0]:
+        if (flat[0] + n_ct > min(ct_idx.shape[0], ct_max.shape[0])
+                or flat[1] + n_ps > ps_idx.shape[0]):  # fmt: skip
             return r - first, rows, FSP_NEED_ROOM, r
         # write flags: event flag bytes 0-1, trigger flag bytes 8-13, int32 write at 16
         o, n = frame_off[f0], frame_len[f0]
-        is_consecutive[out] = _u8(buf, o, n, 0) != 0
-        is_extended[out] = _u8(buf, o, n, 1) != 0
-        is_hwm_multiplicity[out] = _u8(buf, o, n, 8) != 0
-        is_hwm_prescaled[out] = _u8(buf, o, n, 9) != 0
-        is_wps_sum[out] = _u8(buf, o, n, 10) != 0
-        is_wps_coincident_sum[out] = _u8(buf, o, n, 11) != 0
-        is_wps_prescaled[out] = _u8(buf, o, n, 12) != 0
-        is_ct_multiplicity[out] = _u8(buf, o, n, 13) != 0
-        is_written[out] = _i32(buf, o, n, 16) != 0
+        out.is_consecutive[row] = _u8(buf, o, n, 0) != 0
+        out.is_extended[row] = _u8(buf, o, n, 1) != 0
+        out.is_hwm_multiplicity[row] = _u8(buf, o, n, 8) != 0
+        out.is_hwm_prescaled[row] = _u8(buf, o, n, 9) != 0
+        out.is_wps_sum[row] = _u8(buf, o, n, 10) != 0
+        out.is_wps_coincident_sum[row] = _u8(buf, o, n, 11) != 0
+        out.is_wps_prescaled[row] = _u8(buf, o, n, 12) != 0
+        out.is_ct_multiplicity[row] = _u8(buf, o, n, 13) != 0
+        out.is_written[row] = _i32(buf, o, n, 16) != 0
         # frame 1: processor flags (not in the table)
         o, n = frame_off[f0 + 2], frame_len[f0 + 2]
-        evt_nconsecutive[out] = _i32(buf, o, n, 0)
+        out.obs_evt_nconsecutive[row] = _i32(buf, o, n, 0)
         o, n = frame_off[f0 + 3], frame_len[f0 + 3]
-        hwm_hw_multiplicity[out] = _i32(buf, o, n, 0)
-        hwm_max_value[out] = _u16(buf, o, n, 4)
-        hwm_min_value[out] = _u16(buf, o, n, 6)
-        hwm_sw_multiplicity[out] = _i32(buf, o, n, 8)
+        out.obs_hwm_hw_multiplicity[row] = _i32(buf, o, n, 0)
+        out.obs_hwm_max_value[row] = _u16(buf, o, n, 4)
+        out.obs_hwm_min_value[row] = _u16(buf, o, n, 6)
+        out.obs_hwm_sw_multiplicity[row] = _i32(buf, o, n, 8)
         o, n = frame_off[f0 + 4], frame_len[f0 + 4]
-        wps_sum_value[out] = _f32(buf, o, n, 0)
-        wps_sum_offset[out] = _i32(buf, o, n, 4)
-        wps_sum_multiplicity[out] = _i32(buf, o, n, 8)
-        wps_max_peak_value[out] = _f32(buf, o, n, 12)
-        wps_max_peak_offset[out] = _i32(buf, o, n, 16)
+        out.obs_wps_sum_value[row] = _f32(buf, o, n, 0)
+        out.obs_wps_sum_offset[row] = _i32(buf, o, n, 4)
+        out.obs_wps_sum_multiplicity[row] = _i32(buf, o, n, 8)
+        out.obs_wps_max_peak_value[row] = _f32(buf, o, n, 12)
+        out.obs_wps_max_peak_offset[row] = _i32(buf, o, n, 16)
         # channel threshold: trace indices (int32) and their maxima (uint16, 0 if missing)
         o = frame_off[f0 + 5]
         om, nm = frame_off[f0 + 6], frame_len[f0 + 6]
@@ -151,9 +150,9 @@ def decode_fsp_events(
             ct_idx[base + j] = read_i32(buf, o + 4 * j)
             ct_max[base + j] = _u16(buf, om, nm, 2 * j)
         flat[0] = base + n_ct
-        ct_cl[out] = flat[0]
-        ct_max_cl[out] = flat[0]
-        ct_multiplicity[out] = n_ct
+        out.obs_ct_trace_idx.cumulative_length[row] = flat[0]
+        out.obs_ct_max.cumulative_length[row] = flat[0]
+        out.obs_ct_multiplicity[row] = n_ct
         # frames 7-9: WPS sub-event list (not in the table); frame 10: prescaled HWM traces
         base = flat[1]
         if n_ps > 0:
@@ -161,9 +160,9 @@ def decode_fsp_events(
             for j in range(n_ps):
                 ps_idx[base + j] = read_u16(buf, o + 2 * j)
         flat[1] = base + n_ps
-        ps_cl[out] = flat[1]
-        packet_id[out] = pid[r]
-        kind[out] = k
+        out.obs_ps_hwm_prescaled_trace_idx.cumulative_length[row] = flat[1]
+        out.packet_id[row] = pid[r]
+        kind[row] = k
         rows += 1
         r += 1
     return r - first, rows, FSP_OK, -1

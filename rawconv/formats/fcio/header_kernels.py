@@ -41,17 +41,11 @@ def decode_event_headers(
     first, last, max_rows, flat_start, cfg, tracemap,
     st_to, st_ts, st_dr, st_sizes,
     enable_ns, cur_dead, total_dead, q_begin, q_end, q_read, q_write, q_fill,
-    o_packet_id, o_fcid, o_event_type, o_numtraces, o_eventnumber,
-    o_ts_pps, o_ts_ticks, o_ts_maxticks,
-    o_mu_offset_sec, o_mu_offset_usec, o_to_master_sec, o_delta_mu_usec, o_abs_delta_mu_usec,
-    o_to_start_sec, o_to_start_usec,
-    o_dr_start_pps, o_dr_start_ticks, o_dr_stop_pps, o_dr_stop_ticks, o_dr_maxticks,
-    o_dr_ch_idx, o_dr_ch_len, o_timestamp,
-    o_cl, o_tracelist, o_board_id, o_fc_input, o_runtime, o_lifetime, o_deadtime,
-    o_deadinterval, o_baseline, o_daqenergy,
+    out,
 ):
-    """Decode event-header records ``[first, last)``; every vector column shares the
-    cumulative lengths ``o_cl`` (continuing from `flat_start`). Returns
+    """Decode event-header records ``[first, last)`` into `out` (a
+    :data:`~.fields.FCEventHeaderColumns` from the buffer's fill position); the vector
+    columns continue from `flat_start` (their flattened length before row 0). Returns
     ``(records_done, rows, status, bad_record)``."""
     adcs = cfg[CFG_ADCS]
     ntr = cfg[CFG_ADCS] + cfg[CFG_TRIGGERS]
@@ -61,7 +55,14 @@ def decode_event_headers(
     gps = cfg[CFG_GPS]
     fcid = cfg[CFG_FCID]
     flat = flat_start
-    capacity = o_tracelist.shape[0]
+    tracelist = out.tracelist.flattened_data
+    capacity = min(
+        tracelist.shape[0], out.board_id.flattened_data.shape[0],
+        out.fc_input.flattened_data.shape[0], out.runtime.flattened_data.shape[0],
+        out.lifetime.flattened_data.shape[0], out.deadtime.flattened_data.shape[0],
+        out.deadinterval_nsec.flattened_data.shape[0], out.baseline.flattened_data.shape[0],
+        out.daqenergy.flattened_data.shape[0],
+    )  # fmt: skip
     r = 0
     for i in range(first, last):
         if rec_tag[i] != _TAG_HEADER:
@@ -97,29 +98,29 @@ def decode_event_headers(
         )
         if not ok:
             return i - first, r, DECODE_DEAD_QUEUE_FULL, i
-        o_packet_id[r] = rec_pid[i]
-        o_fcid[r] = fcid
-        o_event_type[r] = ev_type
-        o_numtraces[r] = n
-        o_eventnumber[r] = st_ts[0]
-        o_ts_pps[r] = st_ts[1]
-        o_ts_ticks[r] = st_ts[2]
-        o_ts_maxticks[r] = st_ts[3]
-        o_mu_offset_sec[r] = st_to[0]
-        o_mu_offset_usec[r] = st_to[1]
-        o_to_master_sec[r] = st_to[2]
-        o_delta_mu_usec[r] = st_to[3]
-        o_abs_delta_mu_usec[r] = st_to[4]
-        o_to_start_sec[r] = st_to[5]
-        o_to_start_usec[r] = st_to[6]
-        o_dr_start_pps[r] = st_dr[0]
-        o_dr_start_ticks[r] = st_dr[1]
-        o_dr_stop_pps[r] = st_dr[2]
-        o_dr_stop_ticks[r] = st_dr[3]
-        o_dr_maxticks[r] = st_dr[4]
-        o_dr_ch_idx[r] = dr_idx
-        o_dr_ch_len[r] = dr_len
-        o_timestamp[r] = _timestamp(fpga_ns, gps, st_to)
+        out.packet_id[r] = rec_pid[i]
+        out.fcid[r] = fcid
+        out.event_type[r] = ev_type
+        out.numtraces[r] = n
+        out.eventnumber[r] = st_ts[0]
+        out.ts_pps[r] = st_ts[1]
+        out.ts_ticks[r] = st_ts[2]
+        out.ts_maxticks[r] = st_ts[3]
+        out.mu_offset_sec[r] = st_to[0]
+        out.mu_offset_usec[r] = st_to[1]
+        out.to_master_sec[r] = st_to[2]
+        out.delta_mu_usec[r] = st_to[3]
+        out.abs_delta_mu_usec[r] = st_to[4]
+        out.to_start_sec[r] = st_to[5]
+        out.to_start_usec[r] = st_to[6]
+        out.dr_start_pps[r] = st_dr[0]
+        out.dr_start_ticks[r] = st_dr[1]
+        out.dr_stop_pps[r] = st_dr[2]
+        out.dr_stop_ticks[r] = st_dr[3]
+        out.dr_maxticks[r] = st_dr[4]
+        out.dr_ch_idx[r] = dr_idx
+        out.dr_ch_len[r] = dr_len
+        out.timestamp[r] = _timestamp(fpga_ns, gps, st_to)
         for j in range(n):
             t = np.int64(read_u16(buf, frame_off[f + 5] + 2 * j))
             hdr0 = read_u16(buf, frame_off[f + 6] + 4 * j)
@@ -130,16 +131,24 @@ def decode_event_headers(
             runtime = (fpga_ns - enable_ns[t]) / 1e9
             deadtime = total_dead[t] / 1e9
             p = flat + j
-            o_tracelist[p] = t
-            o_board_id[p] = tm >> 16
-            o_fc_input[p] = tm & 0xFFFF
-            o_runtime[p] = runtime
-            o_deadtime[p] = deadtime
-            o_lifetime[p] = (fpga_ns - enable_ns[t] - total_dead[t]) / 1e9
-            o_deadinterval[p] = cur_dead[t]
-            o_baseline[p] = np.uint16(np.int64(hdr0 / blprec) & 0xFFFF)
-            o_daqenergy[p] = _energy(hdr0, hdr1, adcbits, sumlength, blprec)
+            tracelist[p] = t
+            out.board_id.flattened_data[p] = tm >> 16
+            out.fc_input.flattened_data[p] = tm & 0xFFFF
+            out.runtime.flattened_data[p] = runtime
+            out.deadtime.flattened_data[p] = deadtime
+            out.lifetime.flattened_data[p] = (fpga_ns - enable_ns[t] - total_dead[t]) / 1e9
+            out.deadinterval_nsec.flattened_data[p] = cur_dead[t]
+            out.baseline.flattened_data[p] = np.uint16(np.int64(hdr0 / blprec) & 0xFFFF)
+            out.daqenergy.flattened_data[p] = _energy(hdr0, hdr1, adcbits, sumlength, blprec)
         flat += n
-        o_cl[r] = flat
+        out.tracelist.cumulative_length[r] = flat
+        out.board_id.cumulative_length[r] = flat
+        out.fc_input.cumulative_length[r] = flat
+        out.runtime.cumulative_length[r] = flat
+        out.lifetime.cumulative_length[r] = flat
+        out.deadtime.cumulative_length[r] = flat
+        out.deadinterval_nsec.cumulative_length[r] = flat
+        out.baseline.cumulative_length[r] = flat
+        out.daqenergy.cumulative_length[r] = flat
         r += 1
     return last - first, r, DECODE_OK, -1

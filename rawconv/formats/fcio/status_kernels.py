@@ -47,32 +47,12 @@ def decode_status(
     last,
     max_rows,
     flat_start,
-    o_packet_id,
-    o_status,
-    o_fpga_time,
-    o_server_time,
-    o_fpga_start_time,
-    o_id,
-    o_eventnumber,
-    o_fpga_time_nsec,
-    o_n_total_errors,
-    o_n_environment_errors,
-    o_n_cti_errors,
-    o_n_link_errors,
-    o_n_other_errors,
-    o_mb_temps,
-    o_mb_voltages,
-    o_mb_current,
-    o_mb_humidity,
-    o_adc_temps_cl,
-    o_adc_temps,
-    o_cti_links_cl,
-    o_cti_links,
-    o_link_states_cl,
-    o_link_states,
+    out,
 ):
-    """Decode status records ``[first, last)``; VoV columns continue from `flat_start`
-    (their flattened offsets before row 0). Returns ``(records_done, rows, status, bad)``."""
+    """Decode status records ``[first, last)`` into `out` (a
+    :data:`~.fields.FCStatusColumns` from the buffer's fill position); its vector columns
+    continue from `flat_start` (adc_temps, cti_links, link_states: their flattened lengths
+    before row 0). Returns ``(records_done, rows, status, bad)``."""
     row = 0
     n_adc = flat_start[0]
     n_cti = flat_start[1]
@@ -98,41 +78,41 @@ def decode_status(
             p = frame_off[f + 4 + c]
             length = frame_len[f + 4 + c]
             r = row + c
-            o_packet_id[r] = rec_pid[i]
-            o_status[r] = 1 if status != 0 else 0
-            o_fpga_time[r] = fpga_time
-            o_server_time[r] = server_time
-            o_fpga_start_time[r] = start_time
-            o_id[r] = _u32(buf, p)
-            o_eventnumber[r] = _u32(buf, p + 8)
+            out.packet_id[r] = rec_pid[i]
+            out.status[r] = 1 if status != 0 else 0
+            out.fpga_time[r] = fpga_time
+            out.server_time[r] = server_time
+            out.fpga_start_time[r] = start_time
+            out.id[r] = _u32(buf, p)
+            out.eventnumber[r] = _u32(buf, p + 8)
             pps = np.int64(_u32(buf, p + 12))
             ticks = np.int64(_u32(buf, p + 16))
-            o_fpga_time_nsec[r] = np.uint32((pps * 1000000000 + 4 * ticks) & 0xFFFFFFFF)
+            out.fpga_time_nsec[r] = np.uint32((pps * 1000000000 + 4 * ticks) & 0xFFFFFFFF)
             numenv = np.int64(_u32(buf, p + 24))
             numcti = np.int64(_u32(buf, p + 28))
             numlinks = np.int64(_u32(buf, p + 32))
-            o_n_total_errors[r] = _u32(buf, p + 40)
-            o_n_environment_errors[r] = _u32(buf, p + 44)
-            o_n_cti_errors[r] = _u32(buf, p + 48)
-            o_n_link_errors[r] = _u32(buf, p + 52)
+            out.n_total_errors[r] = _u32(buf, p + 40)
+            out.n_environment_errors[r] = _u32(buf, p + 44)
+            out.n_cti_errors[r] = _u32(buf, p + 48)
+            out.n_link_errors[r] = _u32(buf, p + 52)
             for k in range(5):
-                o_n_other_errors[r, k] = _u32(buf, p + _OTHERERRORS + 4 * k)
-                o_mb_temps[r, k] = read_i32(buf, p + _ENVIRONMENT + 4 * k)
+                out.n_other_errors[r, k] = _u32(buf, p + _OTHERERRORS + 4 * k)
+                out.mb_temps[r, k] = read_i32(buf, p + _ENVIRONMENT + 4 * k)
             for k in range(6):
-                o_mb_voltages[r, k] = read_i32(buf, p + _ENVIRONMENT + 20 + 4 * k)
-            o_mb_current[r] = read_i32(buf, p + _ENVIRONMENT + 44)
-            o_mb_humidity[r] = read_i32(buf, p + _ENVIRONMENT + 48)
+                out.mb_voltages[r, k] = read_i32(buf, p + _ENVIRONMENT + 20 + 4 * k)
+            out.mb_current[r] = read_i32(buf, p + _ENVIRONMENT + 44)
+            out.mb_humidity[r] = read_i32(buf, p + _ENVIRONMENT + 48)
             for k in range(13, min(numenv, 16)):
-                o_adc_temps[n_adc] = read_i32(buf, p + _ENVIRONMENT + 4 * k)
+                out.adc_temps.flattened_data[n_adc] = read_i32(buf, p + _ENVIRONMENT + 4 * k)
                 n_adc += 1
-            o_adc_temps_cl[r] = n_adc
+            out.adc_temps.cumulative_length[r] = n_adc
             for k in range(min(numcti, 4)):
-                o_cti_links[n_cti] = _u32(buf, p + _CTILINKS + 4 * k)
+                out.cti_links.flattened_data[n_cti] = _u32(buf, p + _CTILINKS + 4 * k)
                 n_cti += 1
-            o_cti_links_cl[r] = n_cti
+            out.cti_links.cumulative_length[r] = n_cti
             for k in range(min(numlinks, 256, (length - _LINKSTATES) // 4)):
-                o_link_states[n_link] = _u32(buf, p + _LINKSTATES + 4 * k)
+                out.link_states.flattened_data[n_link] = _u32(buf, p + _LINKSTATES + 4 * k)
                 n_link += 1
-            o_link_states_cl[r] = n_link
+            out.link_states.cumulative_length[r] = n_link
         row += cards
     return last - first, row, DECODE_OK, -1

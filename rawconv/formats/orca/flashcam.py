@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 
 from ...columns import TableCol
 from ..fcio.fields import EVENT_SCALARS
+from ..kernel_outputs import columns_of
 from .block import OrcaBlock
 from .decoders import OrcaDecoder
 from .flashcam_kernels import N_SLOTS, decode_fc_waveforms
@@ -186,14 +188,8 @@ def waveform_fields(wf_len: int) -> dict[str, dict[str, Any]]:
     return fields
 
 
-_WF_SCALARS = (
-    "packet_id", "channel", "fcid", "crate", "slot", "board_id", "fc_input", "event_type",
-    "numtraces", "eventnumber", "ts_pps", "ts_ticks", "ts_maxticks", "mu_offset_sec",
-    "mu_offset_usec", "to_master_sec", "delta_mu_usec", "abs_delta_mu_usec", "to_start_sec",
-    "to_start_usec", "dr_start_pps", "dr_start_ticks", "dr_stop_pps", "dr_stop_ticks",
-    "dr_maxticks", "dr_ch_idx", "dr_ch_len", "timestamp", "runtime", "lifetime", "deadtime",
-    "deadinterval_nsec", "baseline", "daqenergy",
-)  # fmt: skip
+FlashCamWaveformColumns = namedtuple("FlashCamWaveformColumns", tuple(waveform_fields(1)))
+"""The output struct of the legacy waveform kernel: one field per column (kernel_outputs)."""
 
 
 class ORFlashCamWaveformDecoder(OrcaDecoder):
@@ -234,15 +230,13 @@ class ORFlashCamWaveformDecoder(OrcaDecoder):
         max_rows: int, keys: np.ndarray,
     ) -> tuple[int, int]:  # fmt: skip
         """Decode the records of listener `fcid` among ``[first, last)``."""
-        cols = [table[name].nda[row0:] for name in _WF_SCALARS]
-        values = table["waveform"]["values"].nda[row0:]
         tm = self.state.tm_board.get(fcid, np.zeros(0, np.int64))
         done, rows = decode_fc_waveforms(
             block.buf, block.start, block.words, block.pid, block.bad, first, last, max_rows,
             fcid, self.input_shift, self.input_mask, self.channel_mask, self.state.slot_fcid,
             self.state.slot_addr, self.state.gps.get(fcid, 0),
-            self.state.listeners[fcid].n_adc, tm, self.counters, *cols,
-            values.view(np.uint8), keys[row0:],
+            self.state.listeners[fcid].n_adc, tm, self.counters,
+            columns_of(table, FlashCamWaveformColumns, row0), keys[row0:],
         )  # fmt: skip
         if rows:
             table["waveform"]["t0"].nda[row0 : row0 + rows] = 0

@@ -112,18 +112,15 @@ def validate_flashcam(buf, rec_start, rec_words, rec_kind, n, slot_fcid, rec_bad
 def decode_fc_waveforms(
     buf, rec_start, rec_words, rec_pid, rec_bad, first, last, max_rows, want_fcid,
     input_shift, input_mask, channel_mask, slot_fcid, slot_addr, gps, n_adc, tm_board,
-    counters,
-    o_packet_id, o_channel, o_fcid, o_crate, o_slot, o_board_id, o_fc_input, o_event_type,
-    o_numtraces, o_eventnumber, o_ts_pps, o_ts_ticks, o_ts_maxticks, o_mu_offset_sec,
-    o_mu_offset_usec, o_to_master_sec, o_delta_mu_usec, o_abs_delta_mu_usec, o_to_start_sec,
-    o_to_start_usec, o_dr_start_pps, o_dr_start_ticks, o_dr_stop_pps, o_dr_stop_ticks,
-    o_dr_maxticks, o_dr_ch_idx, o_dr_ch_len, o_timestamp, o_runtime, o_lifetime, o_deadtime,
-    o_deadinterval, o_baseline, o_daqenergy, o_wf_bytes, o_key,
+    counters, out, keys,
 ):  # fmt: skip
     """Decode the waveform records ``[first, last)`` of listener `want_fcid` (others are
     skipped), one row each, as the reference does (runtime = pps + ticks / (maxticks + 1),
-    deadtime from this record's dead region only). Returns ``(records_done, rows)``."""
-    wf_len = o_wf_bytes.shape[1] // 2
+    deadtime from this record's dead region only), into `out` (a ``FlashCamWaveformColumns``
+    of :mod:`.flashcam` from the buffer's fill position) and their keys into `keys`.
+    Returns ``(records_done, rows)``."""
+    wf = out.waveform.view(np.uint8)  # samples are copied as little-endian bytes
+    wf_len = wf.shape[1] // 2
     row = 0
     for i in range(first, last):
         if rec_bad[i] != 0:
@@ -164,56 +161,56 @@ def decode_fc_waveforms(
         pps = read_u32(buf, t + 4)
         ticks = read_u32(buf, t + 8)
         maxticks = _i32(read_u32(buf, t + 12))
-        o_packet_id[row] = rec_pid[i]
-        o_channel[row] = channel
-        o_fcid[row] = want_fcid
-        o_crate[row] = crate
-        o_slot[row] = slot
-        o_board_id[row] = board
-        o_fc_input[row] = fc_input
-        o_event_type[row] = w1 & 0x3F
-        o_numtraces[row] = 1
-        o_eventnumber[row] = _i32(read_u32(buf, t))
-        o_ts_pps[row] = np.int64(np.int32(pps))
-        o_ts_ticks[row] = np.int64(np.int32(ticks))
-        o_ts_maxticks[row] = maxticks
-        o_mu_offset_sec[row] = to0
-        o_mu_offset_usec[row] = to1
-        o_to_master_sec[row] = to2
-        o_delta_mu_usec[row] = _i32(read_u32(buf, h + 12))
-        o_abs_delta_mu_usec[row] = _i32(read_u32(buf, h + 16))
-        o_to_start_sec[row] = _i32(read_u32(buf, h + 20))
-        o_to_start_usec[row] = _i32(read_u32(buf, h + 24))
-        o_dr_start_pps[row] = dr0
-        o_dr_start_ticks[row] = dr1
-        o_dr_stop_pps[row] = dr2
-        o_dr_stop_ticks[row] = dr3
-        o_dr_maxticks[row] = dr4
-        o_dr_ch_idx[row] = 0
-        o_dr_ch_len[row] = n_adc
+        out.packet_id[row] = rec_pid[i]
+        out.channel[row] = channel
+        out.fcid[row] = want_fcid
+        out.crate[row] = crate
+        out.slot[row] = slot
+        out.board_id[row] = board
+        out.fc_input[row] = fc_input
+        out.event_type[row] = w1 & 0x3F
+        out.numtraces[row] = 1
+        out.eventnumber[row] = _i32(read_u32(buf, t))
+        out.ts_pps[row] = np.int64(np.int32(pps))
+        out.ts_ticks[row] = np.int64(np.int32(ticks))
+        out.ts_maxticks[row] = maxticks
+        out.mu_offset_sec[row] = to0
+        out.mu_offset_usec[row] = to1
+        out.to_master_sec[row] = to2
+        out.delta_mu_usec[row] = _i32(read_u32(buf, h + 12))
+        out.abs_delta_mu_usec[row] = _i32(read_u32(buf, h + 16))
+        out.to_start_sec[row] = _i32(read_u32(buf, h + 20))
+        out.to_start_usec[row] = _i32(read_u32(buf, h + 24))
+        out.dr_start_pps[row] = dr0
+        out.dr_start_ticks[row] = dr1
+        out.dr_stop_pps[row] = dr2
+        out.dr_stop_ticks[row] = dr3
+        out.dr_maxticks[row] = dr4
+        out.dr_ch_idx[row] = 0
+        out.dr_ch_len[row] = n_adc
         runtime = np.float64(pps) + np.float64(ticks) / np.float64(_wrap32(maxticks + 1))
-        o_runtime[row] = runtime
+        out.runtime[row] = runtime
         if gps == 0:
             toff = np.float64(to0) + np.float64(to1) * 1e-6
         else:
             toff = np.float64(to2)
-        o_timestamp[row] = runtime + toff
-        o_deadtime[row] = np.float64(_wrap32(dr2 - dr0)) + np.float64(
+        out.timestamp[row] = runtime + toff
+        out.deadtime[row] = np.float64(_wrap32(dr2 - dr0)) + np.float64(
             _wrap32(dr3 - dr1)
         ) / np.float64(dr4)
-        o_lifetime[row] = 0.0
-        o_deadinterval[row] = 0
+        out.lifetime[row] = 0.0
+        out.deadinterval_nsec[row] = 0
         e = read_u32(buf, s + 4 * (ohl + fhl - 1))
-        o_baseline[row] = e & 0xFFFF
-        o_daqenergy[row] = e >> 16
+        out.baseline[row] = e & 0xFFFF
+        out.daqenergy[row] = e >> 16
         p = s + 4 * (ohl + fhl)
         m = min(ns, wf_len)
-        o_wf_bytes[row, : 2 * m] = buf[p : p + 2 * m]
+        wf[row, : 2 * m] = buf[p : p + 2 * m]
         if m < wf_len:
-            o_wf_bytes[row, 2 * m :] = 0
+            wf[row, 2 * m :] = 0
         if ns != wf_len:
             counters[CNT_SAMPLES] += 1
-        o_key[row] = key
+        keys[row] = key
         row += 1
     return last - first, row
 

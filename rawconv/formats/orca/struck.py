@@ -20,20 +20,56 @@ here (reference-converter.md 8.5):
 
 from __future__ import annotations
 
+from collections import namedtuple
 from typing import Any
 
 import numpy as np
 
 from ...columns import TableCol
+from ..kernel_outputs import columns_of
 from .block import OrcaBlock
 from .decoders import OrcaDecoder
 from .header import OrcaHeader
 from .layout import KIND_SIS3302, KIND_SIS3316, ccc_key
-from .struck_kernels import N_CCC, SIS3316_U32, decode_sis3302, decode_sis3316, sis3316_events
+from .struck_kernels import N_CCC, decode_sis3302, decode_sis3316, sis3316_events
 
 __all__ = ["ORSIS3302DecoderForEnergy", "ORSIS3316WaveformDecoder"]
 
 _ADC = {"dtype": "uint32", "units": "adc"}
+
+SIS3302_FIELDS: dict[str, dict[str, Any]] = {
+    "packet_id": {"dtype": "uint32"},
+    "energy": _ADC,
+    "energy_first": {"dtype": "uint32"},
+    "timestamp": {"dtype": "uint64", "units": "clock_ticks"},
+    "crate": {"dtype": "uint8"},
+    "card": {"dtype": "uint8"},
+    "channel": {"dtype": "uint8"},
+}
+SIS3302Columns = namedtuple("SIS3302Columns", (*SIS3302_FIELDS, "waveform"))
+"""The output struct of the SIS3302 kernel: one field per column (kernel_outputs)."""
+
+SIS3316_FIELDS: dict[str, dict[str, Any]] = {
+    "packet_id": {"dtype": "uint32"},
+    "energy": _ADC,
+    "peakHighValue": _ADC,
+    "peakHighIndex": _ADC,
+    "accSum1": _ADC,
+    "information": {"dtype": "uint32"},
+    **{f"accSum{g}": _ADC for g in range(2, 9)},
+    "mawMax": _ADC,
+    "mawBefore": _ADC,
+    "mawAfter": _ADC,
+    "startEnergy": _ADC,
+    "maxEnergy": _ADC,
+    "energy_first": {"dtype": "uint32"},
+    "timestamp": {"dtype": "uint64", "units": "clock_ticks"},
+    "crate": {"dtype": "uint8"},
+    "card": {"dtype": "uint8"},
+    "channel": {"dtype": "uint8"},
+}
+SIS3316Columns = namedtuple("SIS3316Columns", (*SIS3316_FIELDS, "waveform"))
+"""The output struct of the SIS3316 kernel: one field per column (kernel_outputs)."""
 
 
 def _waveform(wf_len: int, dt: float) -> dict[str, Any]:
@@ -91,15 +127,7 @@ class ORSIS3302DecoderForEnergy(_StruckDecoder):
     kind = KIND_SIS3302
     model = "ORSIS3302Model"
     dt = 10.0
-    fields = {
-        "packet_id": {"dtype": "uint32"},
-        "energy": _ADC,
-        "energy_first": {"dtype": "uint32"},
-        "timestamp": {"dtype": "uint64", "units": "clock_ticks"},
-        "crate": {"dtype": "uint8"},
-        "card": {"dtype": "uint8"},
-        "channel": {"dtype": "uint8"},
-    }
+    fields = SIS3302_FIELDS
 
     def channels(self, header: OrcaHeader) -> dict[int, int]:
         out = {}
@@ -116,12 +144,9 @@ class ORSIS3302DecoderForEnergy(_StruckDecoder):
 
     def decode_part(self, part: _StruckPart, block: OrcaBlock, first: int, last: int,
                     table: TableCol, row0: int, max_rows: int) -> tuple[int, int]:  # fmt: skip
-        names = ("packet_id", "energy", "energy_first", "timestamp", "crate", "card", "channel")
-        cols = [table[name].nda[row0:] for name in names]
         done, rows = decode_sis3302(
             block.buf, block.start, block.words, block.pid, block.bad, first, last, max_rows,
-            self.group_of, part.group, self.counters, *cols,
-            table["waveform"]["values"].nda[row0:].view(np.uint8),
+            self.group_of, part.group, self.counters, columns_of(table, SIS3302Columns, row0),
             part.keys_out(row0 + max_rows)[row0:],
         )  # fmt: skip
         _waveform_axes(table, row0, rows, self.dt)
@@ -134,28 +159,9 @@ class ORSIS3316WaveformDecoder(_StruckDecoder):
     kind = KIND_SIS3316
     model = "ORSIS3316Model"
     dt = 8.0
-    fields = {
-        "packet_id": {"dtype": "uint32"},
-        "energy": _ADC,
-        "peakHighValue": _ADC,
-        "peakHighIndex": _ADC,
-        "accSum1": _ADC,
-        "information": {"dtype": "uint32"},
-        **{f"accSum{g}": _ADC for g in range(2, 9)},
-        "mawMax": _ADC,
-        "mawBefore": _ADC,
-        "mawAfter": _ADC,
-        "startEnergy": _ADC,
-        "maxEnergy": _ADC,
-        "energy_first": {"dtype": "uint32"},
-        "timestamp": {"dtype": "uint64", "units": "clock_ticks"},
-        "crate": {"dtype": "uint8"},
-        "card": {"dtype": "uint8"},
-        "channel": {"dtype": "uint8"},
-    }
+    fields = SIS3316_FIELDS
 
     def __init__(self, header: OrcaHeader | None = None) -> None:
-        self._scratch = np.zeros((0, len(SIS3316_U32)), dtype=np.uint32)
         self.max_events = 1
         """Most events in one record of the first block (buffers are sized for it; a
         later record with more makes the streamer hand out buffers first)."""
@@ -184,18 +190,11 @@ class ORSIS3316WaveformDecoder(_StruckDecoder):
 
     def decode_part(self, part: _StruckPart, block: OrcaBlock, first: int, last: int,
                     table: TableCol, row0: int, max_rows: int) -> tuple[int, int]:  # fmt: skip
-        if len(self._scratch) < max_rows:
-            self._scratch = np.zeros((max_rows, len(SIS3316_U32)), dtype=np.uint32)
-        names = ("packet_id", "timestamp", "crate", "card", "channel")
-        cols = [table[name].nda[row0:] for name in names]
         done, rows = decode_sis3316(
             block.buf, block.start, block.pid, block.bad, first, last, max_rows, self.group_of,
-            part.group, self.counters, *cols, self._scratch,
-            table["waveform"]["values"].nda[row0:].view(np.uint8),
+            part.group, self.counters, columns_of(table, SIS3316Columns, row0),
             part.keys_out(row0 + max_rows)[row0:],
         )  # fmt: skip
-        for k, name in enumerate(SIS3316_U32):
-            table[name].nda[row0 : row0 + rows] = self._scratch[:rows, k]
         _waveform_axes(table, row0, rows, self.dt)
         return done, rows
 

@@ -115,11 +115,13 @@ def _copy_samples(buf, p, ns, out, row):
 @nb.njit(cache=True, nogil=True)
 def decode_sis3302(
     buf, rec_start, rec_words, rec_pid, rec_bad, first, last, max_rows, group_of, want,
-    counters, o_packet_id, o_energy, o_energy_first, o_timestamp, o_crate, o_card, o_channel,
-    o_wf_bytes, o_key,
+    counters, out, keys,
 ):  # fmt: skip
-    """Decode the SIS3302 records ``[first, last)`` whose key is in group `want`."""
-    wf_len = o_wf_bytes.shape[1] // 2
+    """Decode the SIS3302 records ``[first, last)`` whose key is in group `want` into `out`
+    (a ``SIS3302Columns`` of :mod:`.struck` from the buffer's fill position) and their
+    keys into `keys`. Returns ``(records_done, rows)``."""
+    wf_bytes = out.waveform.view(np.uint8)  # samples are copied as little-endian bytes
+    wf_len = wf_bytes.shape[1] // 2
     row = 0
     for i in range(first, last):
         if rec_bad[i] != 0:
@@ -135,32 +137,31 @@ def decode_sis3302(
         wrap = w1 & 1
         hdr = 4 if wrap else 2
         wf = np.int64(read_u32(buf, s + 8))
-        o_packet_id[row] = rec_pid[i]
-        o_crate[row] = crate
-        o_card[row] = card
-        o_channel[row] = channel
-        o_timestamp[row] = (np.uint64(read_u32(buf, s + 16) >> 16) << np.uint64(32)) | np.uint64(
-            read_u32(buf, s + 20)
-        )
-        o_energy[row] = read_u32(buf, s + 4 * (w - 4))
-        o_energy_first[row] = read_u32(buf, s + 4 * (w - 3))
+        out.packet_id[row] = rec_pid[i]
+        out.crate[row] = crate
+        out.card[row] = card
+        out.channel[row] = channel
+        ts_high = np.uint64(read_u32(buf, s + 16) >> 16)
+        out.timestamp[row] = (ts_high << np.uint64(32)) | np.uint64(read_u32(buf, s + 20))
+        out.energy[row] = read_u32(buf, s + 4 * (w - 4))
+        out.energy_first[row] = read_u32(buf, s + 4 * (w - 3))
         p = s + 4 * (4 + hdr)
         if not wrap:
-            if _copy_samples(buf, p, 2 * wf, o_wf_bytes, row):
+            if _copy_samples(buf, p, 2 * wf, wf_bytes, row):
                 counters[0] += 1
         else:
             n_wrap = np.int64(read_u32(buf, s + 24))
             j = np.int64(read_u32(buf, s + 28))
-            o_wf_bytes[row, :] = 0
+            wf_bytes[row, :] = 0
             for k in range(min(n_wrap, wf_len)):
                 if j >= n_wrap:
                     j = 0
-                o_wf_bytes[row, 2 * k] = buf[p + 2 * j]
-                o_wf_bytes[row, 2 * k + 1] = buf[p + 2 * j + 1]
+                wf_bytes[row, 2 * k] = buf[p + 2 * j]
+                wf_bytes[row, 2 * k + 1] = buf[p + 2 * j + 1]
                 j += 1
             if 2 * wf != wf_len:
                 counters[0] += 1
-        o_key[row] = key
+        keys[row] = key
         row += 1
     return last - first, row
 
@@ -178,11 +179,14 @@ def sis3316_events(buf, rec_start, rec_bad, first, last):
 @nb.njit(cache=True, nogil=True)
 def decode_sis3316(
     buf, rec_start, rec_pid, rec_bad, first, last, max_rows, group_of, want, counters,
-    o_packet_id, o_timestamp, o_crate, o_card, o_channel, o_u32, o_wf_bytes, o_key,
+    out, keys,
 ):  # fmt: skip
     """Decode the events of the SIS3316 records ``[first, last)`` whose key is in group
-    `want`; ``o_u32[:, k]`` are the uint32 columns in the order of ``SIS3316_U32``.
-    A record whose events do not all fit in `max_rows` is left for the next call."""
+    `want` into `out` (a ``SIS3316Columns`` of :mod:`.struck` from the buffer's fill
+    position) and their keys into `keys`; values the event's format bits leave out are
+    ``SIS3316_ABSENT``. A record whose events do not all fit in `max_rows` is left for the
+    next call. Returns ``(records_done, rows)``."""
+    wf = out.waveform.view(np.uint8)  # samples are copied as little-endian bytes
     row = 0
     for i in range(first, last):
         if rec_bad[i] != 0:
@@ -201,51 +205,65 @@ def decode_sis3316(
             e = s + 4 * (SIS3316_ORCA_WORDS + k * length)
             e0 = read_u32(buf, e)
             fmt = e0 & 0xF
-            o_packet_id[row] = rec_pid[i]
-            o_crate[row] = crate
-            o_card[row] = card
-            o_channel[row] = channel
-            o_timestamp[row] = (np.uint64(e0 >> 16) << np.uint64(32)) | np.uint64(
+            out.packet_id[row] = rec_pid[i]
+            out.crate[row] = crate
+            out.card[row] = card
+            out.channel[row] = channel
+            out.timestamp[row] = (np.uint64(e0 >> 16) << np.uint64(32)) | np.uint64(
                 read_u32(buf, e + 4)
             )
-            vals = o_u32[row]
-            vals[:] = SIS3316_ABSENT
             q = e + 8
+            absent = np.uint32(SIS3316_ABSENT)
             if fmt & 1:
                 peak = read_u32(buf, q)
                 acc1 = read_u32(buf, q + 4)
-                vals[0] = peak & 0xFFFF
-                vals[1] = peak >> 16
-                vals[2] = acc1 & 0xFFFFFF
-                vals[3] = acc1 >> 24
-                for g in range(5):
-                    vals[4 + g] = read_u32(buf, q + 8 + 4 * g)
+                out.peakHighValue[row] = peak & 0xFFFF
+                out.peakHighIndex[row] = peak >> 16
+                out.accSum1[row] = acc1 & 0xFFFFFF
+                out.information[row] = acc1 >> 24
+                out.accSum2[row] = read_u32(buf, q + 8)
+                out.accSum3[row] = read_u32(buf, q + 12)
+                out.accSum4[row] = read_u32(buf, q + 16)
+                out.accSum5[row] = read_u32(buf, q + 20)
+                out.accSum6[row] = read_u32(buf, q + 24)
                 q += 28
+            else:
+                out.peakHighValue[row] = absent
+                out.peakHighIndex[row] = absent
+                out.accSum1[row] = absent
+                out.information[row] = absent
+                out.accSum2[row] = absent
+                out.accSum3[row] = absent
+                out.accSum4[row] = absent
+                out.accSum5[row] = absent
+                out.accSum6[row] = absent
             if fmt & 2:
-                vals[9] = read_u32(buf, q)
-                vals[10] = read_u32(buf, q + 4)
+                out.accSum7[row] = read_u32(buf, q)
+                out.accSum8[row] = read_u32(buf, q + 4)
                 q += 8
+            else:
+                out.accSum7[row] = absent
+                out.accSum8[row] = absent
             if fmt & 4:
-                for g in range(3):
-                    vals[11 + g] = read_u32(buf, q + 4 * g)
+                out.mawMax[row] = read_u32(buf, q)
+                out.mawBefore[row] = read_u32(buf, q + 4)
+                out.mawAfter[row] = read_u32(buf, q + 8)
                 q += 12
-            if fmt & 8:
-                vals[14] = read_u32(buf, q)
-                vals[15] = read_u32(buf, q + 4)
-                vals[16] = vals[15]
-                vals[17] = vals[14]
+            else:
+                out.mawMax[row] = absent
+                out.mawBefore[row] = absent
+                out.mawAfter[row] = absent
+            # energy is the max energy, energy_first the start energy
+            start_energy = read_u32(buf, q) if fmt & 8 else absent
+            max_energy = read_u32(buf, q + 4) if fmt & 8 else absent
+            out.startEnergy[row] = start_energy
+            out.maxEnergy[row] = max_energy
+            out.energy[row] = max_energy
+            out.energy_first[row] = start_energy
             raw = np.int64(read_u32(buf, e + 4 * (hdr - 1)) & 0x3FFFFFF)
-            if _copy_samples(buf, e + 4 * hdr, 2 * raw, o_wf_bytes, row):
+            if _copy_samples(buf, e + 4 * hdr, 2 * raw, wf, row):
                 counters[0] += 1
-            o_key[row] = key
+            keys[row] = key
             row += 1
     return last - first, row
 
-
-SIS3316_U32 = (
-    "peakHighValue", "peakHighIndex", "accSum1", "information", "accSum2", "accSum3",
-    "accSum4", "accSum5", "accSum6", "accSum7", "accSum8", "mawMax", "mawBefore", "mawAfter",
-    "startEnergy", "maxEnergy", "energy", "energy_first",
-)  # fmt: skip
-"""uint32 columns of decode_sis3316, in kernel order (energy = max energy, energy_first =
-start energy)."""
