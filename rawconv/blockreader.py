@@ -28,7 +28,7 @@ class BlockReader:
     Parameters
     ----------
     source
-        where the bytes come from (``readinto`` returns fewer bytes only at its end).
+        where the bytes come from (a read that returns no bytes ends the input).
     size
         initial buffer size in bytes (the buffer grows when asked to).
     start, stop
@@ -88,17 +88,19 @@ class BlockReader:
         self._sync()
 
     def read(self) -> int:
-        """Fill the free end of the buffer from the input (up to `stop`); returns the bytes
-        read. Sets `eof` when the input ends or `stop` is reached."""
+        """Fill the free end of the buffer from the input (up to `stop`), reading again
+        after short reads; returns the bytes read. Sets `eof` when the input ends or `stop`
+        is reached."""
         want = min(len(self.buf), self.stop - self.base) - self.fill
-        if self.eof or want <= 0:
-            self.eof = self.eof or self.end >= self.stop
-            return 0
-        got = self.source.readinto(self.end, self.buf[self.fill : self.fill + want])
-        self.fill += got
+        got = 0
+        while got < want and not self.eof:
+            n = self.source.readinto(self.end, self.buf[self.fill : self.fill + want - got])
+            self.eof = n == 0
+            self.fill += n
+            got += n
         self.n_bytes_read += got
-        self.eof = got < want or self.end >= self.stop
-        if self.swap:
+        self.eof = self.eof or self.end >= self.stop
+        if self.swap and got:
             self._swap_words()
         return got
 
