@@ -393,13 +393,7 @@ class FCIOStreamer(DataStreamer):
         if limit == i:
             return  # a buffer is full: read_chunk hands it out first
         for decoder, route in decoders:
-            done, rows = route.decode(block, i, limit, self.rows_left(), sized=True)
-            self.n_rows_read += rows
-            if done != limit - i:
-                raise RawconvError(
-                    f"{decoder.name} stopped inside a run it was sized for",
-                    **block.where(i + done, decoder.name),
-                )
+            self.n_rows_read += route.decode([(decoder, block, i, limit)], self.rows_left())
         skipped = [
             t for t in tags[: limit - i].tolist() if self._by_tag[t].name not in self._routes
         ]
@@ -413,7 +407,7 @@ class FCIOStreamer(DataStreamer):
         if route is None:
             self._cursor = j
             return
-        done, rows = route.decode(self._block, i, j, self.rows_left())
+        done, rows = route.decode_records(self._block, i, j, self.rows_left())
         self.n_rows_read += rows if decoder is not self.config_decoder else 0
         if done == 0 and route.capacity_records() > 0:
             raise RawconvError(

@@ -22,6 +22,7 @@ from ...blockreader import NO_STOP, BlockReader
 from ...buffers import RawBuffer, RawBufferLibrary
 from ...decoder import DataDecoder, GarbageCode
 from ...errors import RawconvError
+from ...routing import MergeRoute
 from ...sources import MemorySource, open_source
 from ...streamer import DataStreamer
 from ..base import ResumeState
@@ -69,7 +70,6 @@ from .listeners import Listener
 from .prepare import PrepareMixin
 from .recovery import RecoveryMixin
 from .resume import OrcaResume
-from .route import MergeRoute
 from .struck import ORSIS3302DecoderForEnergy, ORSIS3316WaveformDecoder
 
 log = logging.getLogger(__name__)
