@@ -1,21 +1,30 @@
 """Routing decoded rows to buffers by key, for decoders that decode blocks of records.
 
-A block decoder fills rows of an LGDO table from a block of records. When one buffer takes
-every key of the decoder, rows are decoded straight into that buffer. Otherwise (per-channel
-buffers, keys left out, a row budget) they are decoded into a staging table and copied to
-the buffer of their key; rows of keys no buffer takes are dropped and counted.
+A :class:`MergeRoute` serves one decoder's buffers (a RawBufferList). The decoder owns one
+or more *parts*, block decoders that each decode their own records of a run: one part per
+record layout (per data source, per waveform length, ...), or the decoder itself. Each part
+decodes into its own staging table, or straight into a buffer when that buffer takes
+exactly the part's keys and no other part feeds it; staged rows of several parts are merged
+in packet-id order and scattered to the buffers of their keys, so that every table holds
+its rows in input order whatever the number of parts. Rows of keys that no buffer takes are
+dropped and counted in the owner's ``skipped_channels``.
+
+:class:`DecoderRoute` is the one-part case, for a decoder that is its own part; it can also
+decode as many records of a range as fit.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from .buffers import RawBuffer, RawBufferList
 from .columns import ArrayCol, TableCol, VectorCol
+from .errors import RawconvError
 
-__all__ = ["BlockDecoderMixin", "DecoderRoute", "copy_rows"]
+__all__ = ["BlockDecoderMixin", "DecoderRoute", "MergeRoute", "part_keys", "place_rows"]
 
 STAGING_BYTES = 32 << 20
 """Memory of a staging table (bounded below by one record's rows)."""
@@ -59,148 +68,298 @@ def _col_row_bytes(col: Any, n: int) -> int:
     return 0
 
 
-class DecoderRoute:
-    """Decodes runs of one decoder's records and delivers the rows to its buffers."""
+def part_keys(part: Any) -> list[Any]:
+    """Every key a part's rows can have."""
+    return [k for kl in part.get_key_lists() for k in kl]
 
-    def __init__(self, decoder: Any, rbl: RawBufferList) -> None:
-        self.decoder = decoder
+
+class MergeRoute:
+    """Decodes runs of records with one or more parts and delivers rows to a RawBufferList.
+
+    Parameters
+    ----------
+    owner
+        the decoder owning the buffers (its ``skipped_channels`` counts unrouted rows).
+    rbl
+        the owner's buffers.
+    parts
+        block decoders (``decode_block``, ``row_keys``, ``make_table``,
+        ``get_key_lists``, ``get_max_rows_in_packet``); tables of several parts need a
+        ``packet_id`` column (the merge order).
+    """
+
+    def __init__(self, owner: Any, rbl: RawBufferList, parts: list[Any]) -> None:
+        self.owner = owner
         self.rbl = rbl
         self.keyed = rbl.get_keyed_dict()
-        all_keys = [k for kl in decoder.get_key_lists() for k in kl]
-        dests = {id(self.keyed.get(k)) for k in all_keys}
-        self.direct: RawBuffer | None = None
-        if len(rbl) == 1 and dests == {id(rbl[0])}:
-            self.direct = rbl[0]
-        self._staging: TableCol | None = None
-        self._dest_ids: dict[Any, int] = {}
-        self.n_skipped = 0
+        self.parts = list(parts)
+        self._index = {id(rb): i for i, rb in enumerate(rbl)}
+        self._staging: dict[int, TableCol] = {}
+        self._dest_cache: dict[Any, int] = {}
+        self.direct: dict[int, RawBuffer] = {}
+        feeders: dict[int, int] = {}
+        single: dict[int, RawBuffer] = {}
+        for part in self.parts:
+            dests = {id(self.keyed[k]) if k in self.keyed else None for k in part_keys(part)}
+            for d in dests - {None}:
+                feeders[d] = feeders.get(d, 0) + 1
+            if len(dests) == 1 and None not in dests:
+                single[id(part)] = self.keyed[part_keys(part)[0]]
+        for pid, rb in single.items():
+            if feeders[id(rb)] == 1:
+                self.direct[pid] = rb
+        self.per_record = {id(rb): max(int(rb.fill_safety), 1) for rb in rbl}
+        """Most rows one record can put in each buffer (its fill_safety when opened)."""
 
-    def staging(self) -> TableCol:
-        """The staging table (allocated on first use)."""
-        if self._staging is None:
-            probe = self.decoder.make_table(key=self._first_key(), size=1)
-            rows = max(self.decoder.get_max_rows_in_packet(), STAGING_BYTES // row_bytes(probe))
-            self._staging = self.decoder.make_table(key=self._first_key(), size=rows)
-        return self._staging
+    def staging(self, part: Any) -> TableCol:
+        """The staging table of `part` (allocated on first use)."""
+        table = self._staging.get(id(part))
+        if table is None:
+            keys = part_keys(part)
+            key = keys[0] if keys else None
+            probe = part.make_table(key=key, size=1)
+            rows = max(part.get_max_rows_in_packet(), STAGING_BYTES // row_bytes(probe))
+            table = self._staging[id(part)] = part.make_table(key=key, size=rows)
+        return table
 
-    def _first_key(self) -> Any:
-        for kl in self.decoder.get_key_lists():
-            if kl:
-                return kl[0]
-        return None
+    def fit(self, rows: np.ndarray, parts: list[Any]) -> int:
+        """How many of the next records (`rows`: upper bound of the rows of each) a run may
+        take: every buffer ``b`` takes at most ``per_record[b]`` rows of a record, and each
+        staging table must hold all rows of its part."""
+        if not self.rbl or len(rows) == 0:
+            return len(rows)
+        records = min((len(rb) - rb.loc) // self.per_record[id(rb)] for rb in self.rbl)
+        staging = [len(self.staging(p)) for p in parts if id(p) not in self.direct]
+        if staging:
+            records = min(records, int(np.searchsorted(np.cumsum(rows), min(staging), "right")))
+        return max(min(records, len(rows)), 0)
 
-    def capacity_records(self) -> int:
-        """Records of this decoder that can be decoded without any buffer (or the staging
-        table) overflowing: each buffer takes at most its fill_safety rows per record."""
-        n = min(((len(rb) - rb.loc) // max(rb.fill_safety, 1) for rb in self.rbl), default=0)
-        if self.direct is None and self.rbl:
-            n = min(n, len(self.staging()) // max(self.decoder.get_max_rows_in_packet(), 1))
-        return n
+    def make_room(self, rows: np.ndarray, parts: list[Any], want: int) -> bool:
+        """Help the next run reach `want` records (`rows`: their row bounds): staging tables
+        grow to hold the first record; buffers with rows that limit the run are marked full
+        (``fill_safety``) so that ``read_chunk`` hands them out first.
 
-    def free_rows(self) -> int:
-        """Rows that can be decoded without any destination (or the staging table)
-        overflowing."""
-        free = min((len(rb) - rb.loc for rb in self.rbl), default=0)
-        if self.direct is None and self.rbl:
-            free = min(free, len(self.staging()))
-        return free
+        Returns whether anything changed; raises RawconvError when the first record can never
+        fit (a buffer smaller than the rows it takes of one record)."""
+        changed = False
+        first = int(rows[0]) if len(rows) else 0
+        for part in parts:
+            if id(part) not in self.direct and len(self.staging(part)) < first:
+                keys = part_keys(part)
+                self._staging[id(part)] = part.make_table(key=keys[0] if keys else None, size=first)
+                changed = True
+        for rb in self.rbl:
+            per = self.per_record[id(rb)]
+            if len(rb) < per:
+                raise RawconvError(
+                    f"buffer {rb.out_name!r} holds {len(rb)} rows, fewer than the {per} one "
+                    f"{self.owner.name} record can put in it; raise buffer_size"
+                )
+            free = len(rb) - rb.loc
+            if rb.loc > 0 and free // per < max(1, min(want, len(rb) // per) // 2):
+                rb.fill_safety = max(rb.fill_safety, free + 1)  # more than half used
+                changed = True
+        return changed
 
-    def decode(
-        self, block: Any, first: int, last: int, budget: float, sized: bool = False
-    ) -> tuple[int, int]:
-        """Decode records ``[first, last)`` (as many as fit); returns (records, rows kept).
+    def decode(self, jobs: list[tuple[Any, Any, int, int]], budget: float = math.inf) -> int:
+        """Decode each job ``(part, block, first, last)`` completely; returns the rows kept.
 
-        `budget` caps the rows kept: the record that reaches it is the last one decoded
-        and its rows beyond the budget are dropped. `sized`: the caller made sure that the
-        range fits (it may hold other decoders' records, which do not count).
+        The caller sizes the run with :meth:`fit`. `budget` caps the rows kept, in
+        merged (input) order.
         """
         if not self.rbl:
-            return last - first, 0
-        free = self.free_rows()
-        if self.direct is not None and budget == float("inf"):
-            rb = self.direct
-            done, rows = self.decoder.decode_block(block, first, last, rb.lgdo, rb.loc, free)
-            rb.loc += rows
-            return done, rows
-        table = self.staging()
-        max_rows = len(table)
-        if not sized:  # no buffer may overflow
-            last = min(last, first + self.capacity_records())
-        if budget < float("inf"):
-            per_record = self.decoder.get_max_rows_in_packet()
-            max_rows = min(max_rows, max(per_record, int(budget)))
-        done, rows = self.decoder.decode_block(block, first, last, table, 0, max_rows)
-        keys = self.decoder.row_keys(table, 0, rows)
-        kept = self._scatter(table, keys, rows, int(min(budget, rows)))
-        return done, kept
-
-    def _scatter(self, table: TableCol, keys: Any, n: int, limit: int) -> int:
-        if n == 0:
             return 0
-        dest = self._destinations(keys, n)
-        unrouted = dest < 0
-        if unrouted.any():
-            skipped = np.asarray(list(keys)[:n] if not isinstance(keys, np.ndarray) else keys[:n])
-            uniq, counts = np.unique(skipped[unrouted], return_counts=True)
-            for key, count in zip(uniq.tolist(), counts.tolist()):
-                self.decoder.skipped_channels[key] = (
-                    self.decoder.skipped_channels.get(key, 0) + count
+        kept = 0
+        staged = []
+        for part, block, first, last in jobs:
+            if last <= first:
+                continue
+            rb = self.direct.get(id(part)) if budget == math.inf else None
+            if rb is not None:
+                done, rows = part.decode_block(
+                    block, first, last, rb.lgdo, rb.loc, len(rb) - rb.loc
                 )
-            self.n_skipped += int(counts.sum())
-        if limit < n:  # the row budget ends inside these rows: keep the first `limit` kept rows
-            kept_idx = np.flatnonzero(dest >= 0)
-            dest[kept_idx[limit:]] = -1
+                _check(done, last - first, part, block, first)
+                rb.loc += rows
+                kept += rows
+                continue
+            table = self.staging(part)
+            done, rows = part.decode_block(block, first, last, table, 0, len(table))
+            _check(done, last - first, part, block, first)
+            if rows:
+                staged.append((part, table, rows))
+        if staged:
+            kept += self._scatter(staged, budget)
+        return kept
+
+    # scatter ---------------------------------------------------------------------------
+
+    def _scatter(self, staged: list, budget: float) -> int:
+        dests, pids = [], []
+        for part, table, rows in staged:
+            dests.append(self._destinations(part.row_keys(table, 0, rows), rows))
+            if len(staged) > 1:
+                pids.append(table["packet_id"].nda[:rows].astype(np.int64))
+        dest = np.concatenate(dests)
+        piece = np.concatenate([np.full(len(d), k) for k, d in enumerate(dests)])
+        row = np.concatenate([np.arange(len(d)) for d in dests])
+        if len(staged) > 1:  # input order: packet id, then part, then row
+            order = np.argsort(np.concatenate(pids), kind="stable")
+            dest, piece, row = dest[order], piece[order], row[order]
+        if budget < math.inf:
+            routed = np.flatnonzero(dest >= 0)
+            dest[routed[int(max(budget, 0)) :]] = -1
         total = 0
         for d in np.unique(dest):
             if d < 0:
                 continue
-            rows = np.flatnonzero(dest == d)
+            sel = dest == d
             rb = self.rbl[int(d)]
-            copy_rows(table, rows, rb.lgdo, rb.loc)
-            rb.loc += len(rows)
-            total += len(rows)
+            m = int(sel.sum())
+            sel_piece, sel_row = piece[sel], row[sel]
+            pieces = []
+            for k, (_, table, _) in enumerate(staged):
+                mine = np.flatnonzero(sel_piece == k)
+                if len(mine):
+                    pieces.append((table, sel_row[mine], mine))
+            if rb.loc + m > len(rb):  # a record put more rows in it than keys (a damaged map)
+                rb.lgdo.resize(rb.loc + m)
+            place_rows(rb.lgdo, rb.loc, m, pieces)
+            rb.loc += m
+            total += m
         return total
 
     def _destinations(self, keys: Any, n: int) -> np.ndarray:
-        index = {id(rb): i for i, rb in enumerate(self.rbl)}
         if isinstance(keys, np.ndarray) and keys.dtype.kind in "iu":
             uniq, inv = np.unique(keys[:n], return_inverse=True)
-            lut = np.array([self._dest(int(k), index) for k in uniq], dtype=np.int64)
-            return lut[inv]
-        return np.array([self._dest(k, index) for k in list(keys)[:n]], dtype=np.int64)
+            lut = np.array([self._dest(int(k)) for k in uniq.tolist()], dtype=np.int64)
+            dest = lut[inv]
+            counts = np.bincount(inv[dest < 0], minlength=len(uniq))
+            unrouted = {int(k): int(c) for k, c in zip(uniq, counts) if c}
+        else:
+            listed = list(keys)[:n]
+            dest = np.array([self._dest(k) for k in listed], dtype=np.int64)
+            unrouted = {}
+            for k, d in zip(listed, dest.tolist()):
+                if d < 0:
+                    unrouted[k] = unrouted.get(k, 0) + 1
+        skipped = self.owner.skipped_channels
+        for key, count in unrouted.items():
+            skipped[key] = skipped.get(key, 0) + count
+        return dest
 
-    def _dest(self, key: Any, index: dict[int, int]) -> int:
-        if key not in self._dest_ids:
+    def _dest(self, key: Any) -> int:
+        if key not in self._dest_cache:
             rb = self.keyed.get(key)
-            self._dest_ids[key] = -1 if rb is None else index[id(rb)]
-        return self._dest_ids[key]
+            self._dest_cache[key] = -1 if rb is None else self._index[id(rb)]
+        return self._dest_cache[key]
 
 
-def copy_rows(src: Any, rows: np.ndarray, dst: Any, loc: int) -> None:
-    """Copy rows `rows` of LGDO `src` into `dst` from row `loc` (tables, arrays, VoVs)."""
-    if isinstance(src, TableCol):
-        for name, col in src.items():
-            copy_rows(col, rows, dst[name], loc)
+class DecoderRoute(MergeRoute):
+    """The one-part route of a decoder that decodes its records itself.
+
+    Besides :meth:`MergeRoute.decode` on sized runs, :meth:`decode_records` decodes as many
+    records of a range as the buffers hold.
+    """
+
+    def __init__(self, decoder: Any, rbl: RawBufferList) -> None:
+        super().__init__(decoder, rbl, [decoder])
+        self.decoder = decoder
+
+    def capacity_records(self) -> int:
+        """Records that can be decoded without any buffer (or the staging table)
+        overflowing: each buffer takes at most its ``fill_safety`` rows of a record."""
+        n = min(((len(rb) - rb.loc) // self.per_record[id(rb)] for rb in self.rbl), default=0)
+        if self.rbl and id(self.decoder) not in self.direct:
+            per_record = max(self.decoder.get_max_rows_in_packet(), 1)
+            n = min(n, len(self.staging(self.decoder)) // per_record)
+        return n
+
+    def decode_records(
+        self, block: Any, first: int, last: int, budget: float = math.inf, sized: bool = False
+    ) -> tuple[int, int]:
+        """Decode records ``[first, last)`` of `block`, as many as fit; returns
+        ``(records decoded, rows kept)``.
+
+        `budget` caps the rows kept: the record that reaches it is the last one decoded and
+        its rows beyond the budget are dropped. `sized`: the caller made sure that the range
+        fits (it may hold other decoders' records, which do not count).
+        """
+        if not self.rbl:
+            return last - first, 0
+        part = self.decoder
+        rb = self.direct.get(id(part))
+        if rb is not None and budget == math.inf:
+            done, rows = part.decode_block(block, first, last, rb.lgdo, rb.loc, len(rb) - rb.loc)
+            rb.loc += rows
+            return done, rows
+        table = self.staging(part)
+        max_rows = len(table)
+        if not sized:  # no buffer may overflow
+            last = min(last, first + self.capacity_records())
+        if budget < math.inf:
+            max_rows = min(max_rows, max(part.get_max_rows_in_packet(), int(budget)))
+        done, rows = part.decode_block(block, first, last, table, 0, max_rows)
+        return done, self._scatter([(part, table, rows)], budget) if rows else 0
+
+
+def _check(done: int, expected: int, part: Any, block: Any, first: int) -> None:
+    if done != expected:
+        name = getattr(part, "name", type(part).__name__)
+        raise RawconvError(
+            f"{name} stopped after {done} of the {expected} records of a run sized for it",
+            **block.where(first + done, name),
+        )
+
+
+def _contiguous(rows: np.ndarray) -> bool:
+    return len(rows) > 0 and int(rows[-1]) - int(rows[0]) == len(rows) - 1
+
+
+def place_rows(
+    dst: Any, loc: int, m: int, pieces: list[tuple[Any, np.ndarray, np.ndarray]]
+) -> None:
+    """Write rows into `dst` at ``loc + pos``: each piece ``(src, rows, pos)`` puts rows
+    `rows` of `src` at positions `pos` of the `m` new rows (together they fill all `m`)."""
+    if isinstance(dst, TableCol):
+        for name, col in dst.items():
+            place_rows(col, loc, m, [(src[name], rows, pos) for src, rows, pos in pieces])
         return
-    if isinstance(src, VectorCol):
-        _copy_vov_rows(src, rows, dst, loc)
+    if isinstance(dst, VectorCol):
+        _place_vov(dst, loc, m, pieces)
         return
-    dst.nda[loc : loc + len(rows)] = src.nda[rows]
+    if not isinstance(dst, ArrayCol):
+        raise TypeError(f"cannot place rows into {type(dst).__name__}")
+    for src, rows, pos in pieces:
+        values = src.nda[rows[0] : rows[-1] + 1] if _contiguous(rows) else src.nda[rows]
+        if _contiguous(pos):
+            dst.nda[loc + int(pos[0]) : loc + int(pos[-1]) + 1] = values
+        else:
+            dst.nda[loc + pos] = values
 
 
-def _copy_vov_rows(src: VectorCol, rows: np.ndarray, dst: VectorCol, loc: int) -> None:
-    cl = src.cumulative_length.nda
-    starts = np.where(rows > 0, cl[rows - 1], 0)
-    stops = cl[rows]
-    lengths = stops - starts
+def _place_vov(dst: VectorCol, loc: int, m: int, pieces: list) -> None:
+    lengths = np.zeros(m, dtype=np.int64)
+    spans = []
+    for src, rows, pos in pieces:
+        cl = src.cumulative_length.nda
+        starts = np.where(rows > 0, cl[rows - 1], 0)
+        ln = cl[rows] - starts
+        lengths[pos] = ln
+        spans.append((src, starts, ln, pos))
     base = int(dst.cumulative_length.nda[loc - 1]) if loc > 0 else 0
     new_cl = base + np.cumsum(lengths)
-    need = int(new_cl[-1]) if len(new_cl) else base
+    need = int(new_cl[-1]) if m else base
     fd = dst.flattened_data
     if need > len(fd):
         fd.resize(max(need, 2 * len(fd)))
-    if len(lengths):
-        idx = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
-        idx += np.arange(int(lengths.sum()))
-        fd.nda[base:need] = src.flattened_data.nda[idx]
-    dst.cumulative_length.nda[loc : loc + len(rows)] = new_cl
+    dst_starts = new_cl - lengths
+    for src, starts, ln, pos in spans:
+        count = int(ln.sum())
+        if count == 0:
+            continue
+        within = np.arange(count) - np.repeat(np.cumsum(ln) - ln, ln)
+        fd.nda[np.repeat(dst_starts[pos], ln) + within] = src.flattened_data.nda[
+            np.repeat(starts, ln) + within
+        ]
+    dst.cumulative_length.nda[loc : loc + m] = new_cl

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...blockreader import BlockReader
 from ...errors import CorruptDataError
 from ...sources import Source, open_source
 from ..base import RECORD_DTYPE, RecordIndex, RecordRange, ResumeState
@@ -187,7 +188,8 @@ def _raise_index_error(status: int, source: Source, offset: int) -> None:
 def build_index(source: Source | str, block_bytes: int = 16 << 20) -> FCIOIndex:
     """Walk an FCIO input and build its :class:`FCIOIndex`."""
     source = open_source(source)
-    block = RecordBlock.allocate(source.name, block_bytes, 1 << 16, 1 << 18)
+    block = RecordBlock.allocate(source.name, 0, 1 << 16, 1 << 18)
+    reader = BlockReader(source, block_bytes, mirror=block)
     records, event_rows, states = [], [], []
     st = [
         np.zeros(10, np.int32),
@@ -195,20 +197,18 @@ def build_index(source: Source | str, block_bytes: int = 16 << 20) -> FCIOIndex:
         np.zeros(10, np.int32),
         np.zeros(3, np.int32),
     ]
-    fill, base, counter, n_before, eof = 0, 0, -1, 0, False
+    counter, n_before = -1, 0
     ntraces, max_frame = 0, MAX_FRAME_BYTES
     while True:
-        if not eof and fill < len(block.buf):
-            got = source.readinto(base + fill, block.buf[fill:])
-            fill += got
-            eof = fill < len(block.buf)
+        reader.read()
         n, _, nxt, status, spos = index_records(
-            block.buf, fill, 0, eof, max_frame, block.tag, block.start, block.stop,
-            block.frame0, block.nframes, block.frame_off, block.frame_len,
+            block.buf, reader.fill, 0, reader.eof, max_frame, block.tag, block.start,
+            block.stop, block.frame0, block.nframes, block.frame_off, block.frame_len,
         )  # fmt: skip
         if status == INDEX_NEED_MORE and n == 0:
-            block.buf = np.concatenate([block.buf[:fill], np.empty(len(block.buf), np.uint8)])
+            reader.grow()
             continue
+        base = reader.base
         if status in (INDEX_BAD_HEADER, INDEX_ORPHAN_FRAME, INDEX_BAD_FRAME_SIZE):
             _raise_index_error(status, source, base + spos)
         counter = assign_packet_ids(block.tag, n, counter, min(FSP_TAGS), max(FSP_TAGS), block.pid)
@@ -240,11 +240,9 @@ def build_index(source: Source | str, block_bytes: int = 16 << 20) -> FCIOIndex:
             first = c + 1
         records.append(table)
         n_before += n
-        if eof and status != INDEX_FULL:
+        if reader.eof and status != INDEX_FULL:
             break
-        keep = fill - nxt
-        block.buf[:keep] = block.buf[nxt:fill]
-        base, fill = base + nxt, keep
+        reader.compact(nxt)
     all_records = np.concatenate(records) if records else np.empty(0, RECORD_DTYPE)
     size = int(all_records["stop"][-1]) if len(all_records) else 0
     return FCIOIndex(

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ...blockreader import BlockReader
 from ...buffers import RawBuffer, RawBufferLibrary
 from ...decoder import DataDecoder, GarbageCode
 from ...errors import CorruptDataError, RawconvError
@@ -129,12 +130,14 @@ class FCIOStreamer(DataStreamer):
         """
         source = self._open_source(stream_name)
         stop = None if resume is None else resume.stop
-        self._block = RecordBlock.allocate(source.name, self.block_bytes, MAX_RECORDS, MAX_FRAMES)
-        self._fill, self._next, self._cursor = 0, 0, 0
+        self._block = RecordBlock.allocate(source.name, 0, MAX_RECORDS, MAX_FRAMES)
+        self._reader = BlockReader(
+            source, self.block_bytes, stop=stop if stop is not None else source.size,
+            mirror=self._block,
+        )  # fmt: skip
+        self._next, self._cursor = 0, 0
         self._pid_counter = -1
-        self._stop = stop if stop is not None else source.size if source.size is not None else 2**62
         self._pending_error: Exception | None = None
-        self._source_eof = False
         self._event_frames = 0
         self.skipped_records = {}
         self.config = None
@@ -188,8 +191,7 @@ class FCIOStreamer(DataStreamer):
         chunk_mode: str,
         out_stream: str,
     ) -> list[RawBuffer]:
-        self._block.base = resume.start
-        self._stop = resume.stop
+        self._reader.seek(resume.start, resume.stop)
         self._pid_counter = resume.pid_counter
         config = _parse_config(resume.config_bytes, self.source)
         self._apply_config(config, resume.event_state(config.ntraces))
@@ -227,34 +229,23 @@ class FCIOStreamer(DataStreamer):
 
     def _load(self) -> bool:
         """Index the next records; False when the input has no more."""
-        block = self._block
+        block, reader = self._block, self._reader
         assert block is not None and self.source is not None
         if self._pending_error is not None:
             raise self._pending_error
-        if self._source_eof and self._next >= self._fill:
+        if reader.eof and self._next >= reader.fill:
             return False
-        keep = self._fill - self._next
-        block.buf[:keep] = block.buf[self._next : self._fill]
-        block.base += self._next
-        self._fill, self._next = keep, 0
+        reader.compact(self._next)
+        self._next = 0
         while True:
-            if not self._source_eof and self._fill < len(block.buf):
-                room = min(len(block.buf), self._stop - block.base) - self._fill
-                got = self.source.readinto(
-                    block.base + self._fill, block.buf[self._fill : self._fill + room]
-                )
-                self.n_bytes_read += got
-                self._fill += got
-                self._source_eof = got < room or block.base + self._fill >= self._stop
+            self.n_bytes_read += reader.read()
             n, _, nxt, status, spos = index_records(
-                block.buf, self._fill, 0, self._source_eof, self._max_frame,
+                block.buf, reader.fill, 0, reader.eof, self._max_frame,
                 block.tag, block.start, block.stop, block.frame0, block.nframes,
                 block.frame_off, block.frame_len,
             )  # fmt: skip
             if status == INDEX_NEED_MORE and n == 0:
-                block.buf = np.concatenate(
-                    [block.buf[: self._fill], np.empty(len(block.buf), np.uint8)]
-                )
+                reader.grow()
                 continue
             break
         block.n = n
@@ -272,7 +263,7 @@ class FCIOStreamer(DataStreamer):
                 path=self.name,
                 offset=int(block.base + nxt),
             )
-        elif self._source_eof and status != INDEX_FULL:
+        elif reader.eof and status != INDEX_FULL:
             self._check_tail(nxt)
         if block.n == 0 and self._pending_error is not None:
             raise self._pending_error
@@ -285,9 +276,10 @@ class FCIOStreamer(DataStreamer):
         if block.n > 0 and not self._complete(block.n - 1):
             block.n -= 1
             nxt = int(block.start[block.n])
-        if nxt >= self._fill:
+        fill = self._reader.fill
+        if nxt >= fill:
             return
-        cut = block.buf[nxt : self._fill]
+        cut = block.buf[nxt:fill]
         tag = -int(read_i32(block.buf, nxt)) if len(cut) >= 4 else 0
         name = TAG_NAMES.get(tag, "record")
         msg = (
@@ -298,7 +290,7 @@ class FCIOStreamer(DataStreamer):
         self.problems.append(msg)
         pid = self._pid_counter + 1 if block.n == 0 else int(block.pid[block.n - 1]) + 1
         self.garbage.put_in_garbage(cut, pid, GarbageCode.TRUNCATED, offset=int(block.base + nxt))
-        self._next = self._fill
+        self._next = fill
 
     def _complete(self, i: int) -> bool:
         """Whether the last record at the end of the input has all the frames of its tag."""
@@ -401,13 +393,7 @@ class FCIOStreamer(DataStreamer):
         if limit == i:
             return  # a buffer is full: read_chunk hands it out first
         for decoder, route in decoders:
-            done, rows = route.decode(block, i, limit, self.rows_left(), sized=True)
-            self.n_rows_read += rows
-            if done != limit - i:
-                raise RawconvError(
-                    f"{decoder.name} stopped inside a run it was sized for",
-                    **block.where(i + done, decoder.name),
-                )
+            self.n_rows_read += route.decode([(decoder, block, i, limit)], self.rows_left())
         skipped = [
             t for t in tags[: limit - i].tolist() if self._by_tag[t].name not in self._routes
         ]
@@ -421,7 +407,7 @@ class FCIOStreamer(DataStreamer):
         if route is None:
             self._cursor = j
             return
-        done, rows = route.decode(self._block, i, j, self.rows_left())
+        done, rows = route.decode_records(self._block, i, j, self.rows_left())
         self.n_rows_read += rows if decoder is not self.config_decoder else 0
         if done == 0 and route.capacity_records() > 0:
             raise RawconvError(

@@ -2,7 +2,7 @@
 
 An :class:`OrcaDecoder` is configured from the file header (``set_header``) and decodes
 runs of its records through one or more *parts* (block decoders, see
-:mod:`.route`); ``record_rows`` bounds the rows each record can produce, so that the
+:mod:`rawconv.routing`); ``record_rows`` bounds the rows each record can produce, so that the
 streamer sizes runs to the free room of the buffers.
 """
 

@@ -3,7 +3,7 @@ per listener and decoder, configs and status records one at a time.
 
 Events and event headers of one listener share its event state, so a run stops where a
 listener switches between the two; within a run, the rows of every listener are merged in
-packet order by :class:`~.route.MergeRoute`.
+packet order by :class:`~rawconv.routing.MergeRoute`.
 """
 
 from __future__ import annotations

@@ -252,7 +252,7 @@ class ORFlashCamADCWaveformDecoder(ORFlashCamWaveformDecoder):
 
 
 class _WaveformPart:
-    """The records of one listener, for :class:`~.route.MergeRoute`."""
+    """The records of one listener, for :class:`~rawconv.routing.MergeRoute`."""
 
     def __init__(self, owner: ORFlashCamWaveformDecoder, fcid: int) -> None:
         self.owner = owner

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...blockreader import BlockReader
 from ...errors import RawconvError
 from ...sources import Source
 from .kernels import IDX_BAD_LENGTH, IDX_FULL, IDX_UNDESCRIBED, walk_headers
@@ -32,18 +33,14 @@ def walk_records(
     damaged record header (a serial conversion resynchronises there; an index cannot).
     """
     parts = []
-    buf = np.empty(block_bytes, np.uint8)
-    base, fill, pid = header_bytes, 0, 0
+    reader = BlockReader(source, block_bytes, start=header_bytes, swap=4 if order == ">" else 0)
+    pid = 0
     starts, words, ids = (np.zeros(1 << 16, np.int64) for _ in range(3))
     while True:
-        got = source.readinto(base + fill, buf[fill:])
-        if order == ">" and got:  # word-aligned: records start at multiples of 4
-            lo, hi = fill - fill % 4, (fill + got) - (fill + got) % 4
-            buf[lo:hi] = buf[lo:hi].view(">u4").astype("<u4").view(np.uint8)
-        fill += got
-        eof = fill < len(buf)
-        k, nxt, status = walk_headers(buf, fill, 0, kind_long, kind_short, MAX_RECORD_WORDS,
-                                      starts, words, ids)  # fmt: skip
+        reader.read()
+        base = reader.base
+        k, nxt, status = walk_headers(reader.buf, reader.fill, 0, kind_long, kind_short,
+                                      MAX_RECORD_WORDS, starts, words, ids)  # fmt: skip
         rows = np.zeros(k, dtype=INDEX_DTYPE)
         rows["offset"], rows["words"], rows["data_id"] = base + starts[:k], words[:k], ids[:k]
         rows["packet_id"] = pid + 1 + np.arange(k)
@@ -54,10 +51,9 @@ def walk_records(
                 "damaged record header: the index stops here (a serial conversion "
                 "resynchronises)", path=source.name, offset=int(base + nxt), record=pid + 1,
             )  # fmt: skip
-        if eof and status != IDX_FULL:
+        if reader.eof and status != IDX_FULL:
             break
-        if k == 0 and fill == len(buf):
-            buf = np.concatenate([buf, np.empty(len(buf), np.uint8)])
-        buf[: fill - nxt] = buf[nxt:fill]
-        base, fill = base + nxt, fill - nxt
+        if k == 0 and reader.fill == len(reader.buf):
+            reader.grow()
+        reader.compact(nxt)
     return np.concatenate(parts)

@@ -84,14 +84,14 @@ class PrepareMixin:
     def _prescan(self) -> None:
         """Extend the first block (up to PRESCAN_BYTES) until it holds the configuration
         records of every listener the header names, so that table shapes are known."""
-        blk = self._block
+        reader = self._reader
         while (
             not self._configs_found()
             and self._pending is None
-            and not self._source_eof
-            and len(blk.buf) < PRESCAN_BYTES
+            and not reader.eof
+            and len(reader.buf) < PRESCAN_BYTES
         ):
-            blk.buf = np.concatenate([blk.buf[: self._fill], np.empty(len(blk.buf), np.uint8)])
+            reader.grow()
             self._read_more()
             self._index()
 

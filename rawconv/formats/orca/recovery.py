@@ -78,74 +78,64 @@ class RecoveryMixin:
     def _recover(self, status_code: GarbageCode) -> None:
         """Skip the damaged bytes at the start of the buffer (offset ``base``) up to the next
         valid record; leaves ``_next`` there (or at the end of the input)."""
-        blk = self._block
-        buf = blk.buf
-        start = blk.base
+        reader = self._reader
+        start = reader.base
         if status_code == GarbageCode.UNKNOWN_TYPE and self._skip_by_length():
             return
-        head = buf[: min(self._fill, MAX_GARBAGE_BYTES)].copy()
+        head = reader.buf[: min(reader.fill, MAX_GARBAGE_BYTES)].copy()
         p_from = 1
         while True:
-            p, status = resync(buf, p_from, self._fill, self._source_eof, self.kind_long,
+            p, status = resync(reader.buf, p_from, reader.fill, reader.eof, self.kind_long,
                                self.kind_short, MAX_RECORD_WORDS, N_CHAIN)  # fmt: skip
             if status in (SYNC_FOUND, SYNC_NONE):
                 break
-            if self._fill < len(buf) and not self._source_eof:
+            if reader.fill < len(reader.buf) and not reader.eof:
                 self._read_more()
                 p_from = p
                 continue
             if p == 0:  # a candidate's chain needs more than the buffer: grow it
-                blk.buf = buf = np.concatenate([buf[: self._fill], np.empty(len(buf), np.uint8)])
+                reader.grow()
                 self._read_more()
                 continue
-            self._discard(p)  # bytes before p are damaged: drop them and read on
+            reader.compact(p)  # bytes before p are damaged: drop them and read on
+            self._read_more()
             p_from = 0
-        self._garbage_region(start, int(blk.base) + p, status_code, head)
+        self._garbage_region(start, reader.base + p, status_code, head)
         self.n_resyncs += 1
         self._next = p
 
     def _skip_by_length(self) -> bool:
         """An undescribed id at the buffer start whose length leads to a valid record:
         skip that one record. Returns False when it does not."""
-        blk = self._block
-        buf = blk.buf
-        w0 = int(read_u32(buf, 0))
+        reader = self._reader
+        w0 = int(read_u32(reader.buf, 0))
         words = 1 if w0 >> 31 else w0 & LONG_LENGTH_MASK
-        if words == 0 and self._fill >= 8:
-            words = int(read_u32(buf, 4))
+        if words == 0 and reader.fill >= 8:
+            words = int(read_u32(reader.buf, 4))
         if not 0 < words <= MAX_RECORD_WORDS:
             return False
-        while 4 * words + 12 > self._fill and not self._source_eof:
-            if self._fill == len(buf):
-                blk.buf = buf = np.concatenate([buf, np.empty(max(len(buf), 4 * words), np.uint8)])
-            self._read_more()
         end = 4 * words
-        if end > self._fill:
+        while end + 12 > reader.fill and not reader.eof:  # the record and the next header
+            if reader.fill == len(reader.buf):
+                reader.grow(len(reader.buf) + end)
+            self._read_more()
+        if end > reader.fill:
             return False
-        ok = _chain_ok(buf, end, self._fill, self._source_eof, self.kind_long, self.kind_short,
-                       MAX_RECORD_WORDS, 1)  # fmt: skip
+        ok = _chain_ok(reader.buf, end, reader.fill, reader.eof, self.kind_long,
+                       self.kind_short, MAX_RECORD_WORDS, 1)  # fmt: skip
         if ok != 1:
             return False
-        self._garbage_region(int(blk.base), int(blk.base) + end, GarbageCode.UNKNOWN_TYPE,
-                             buf[:end].copy())  # fmt: skip
+        self._garbage_region(reader.base, reader.base + end, GarbageCode.UNKNOWN_TYPE,
+                             reader.buf[:end].copy())  # fmt: skip
         self._next = end
         return True
 
     def _truncated_tail(self, pos: int) -> None:
         """The input ends inside the record at buffer offset `pos`: keep its bytes."""
-        blk = self._block
-        self._garbage_region(int(blk.base) + pos, int(blk.base) + self._fill,
-                             GarbageCode.TRUNCATED, blk.buf[pos : self._fill].copy())  # fmt: skip
-        self._next = self._fill
-
-    def _discard(self, p: int) -> None:
-        """Drop buffer bytes before `p` and refill."""
-        blk = self._block
-        keep = self._fill - p
-        blk.buf[:keep] = blk.buf[p : self._fill]
-        blk.base += p
-        self._fill = keep
-        self._read_more()
+        reader = self._reader
+        self._garbage_region(reader.base + pos, reader.end, GarbageCode.TRUNCATED,
+                             reader.buf[pos : reader.fill].copy())  # fmt: skip
+        self._next = reader.fill
 
     def _undescribed_names(self) -> str:
         return ", ".join(f"{name} x{count}" for name, count in sorted(self.skipped_records.items()))

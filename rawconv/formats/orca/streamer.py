@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from ...blockreader import NO_STOP, BlockReader
 from ...buffers import RawBuffer, RawBufferLibrary
 from ...decoder import DataDecoder, GarbageCode
 from ...errors import RawconvError
-from ...sources import open_source
+from ...routing import MergeRoute
+from ...sources import MemorySource, open_source
 from ...streamer import DataStreamer
 from ..base import ResumeState
 from ..fcio.index import expand_dead_time
@@ -68,7 +70,6 @@ from .listeners import Listener
 from .prepare import PrepareMixin
 from .recovery import RecoveryMixin
 from .resume import OrcaResume
-from .route import MergeRoute
 from .struck import ORSIS3302DecoderForEnergy, ORSIS3316WaveformDecoder
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,6 @@ log = logging.getLogger(__name__)
 __all__ = ["DECODER_CLASSES", "OrcaStreamer"]
 
 BLOCK_BYTES = 16 << 20
-NO_STOP = 1 << 62
 
 DECODER_CLASSES: dict[str, type[OrcaDecoder]] = {
     cls.__name__: cls
@@ -118,7 +118,7 @@ class OrcaStreamer(PrepareMixin, FcioRunsMixin, RecoveryMixin, DataStreamer):
         self._pid_counter = 0
         self._opening = False
         self._finished_summary = False
-        self._stop = NO_STOP
+        self._reader: BlockReader | None = None
 
     def get_decoder_list(self) -> list[DataDecoder]:
         return [self.header_decoder, *self.decoders.values()]
@@ -146,13 +146,12 @@ class OrcaStreamer(PrepareMixin, FcioRunsMixin, RecoveryMixin, DataStreamer):
             raise TypeError(f"an ORCA stream resumes from an OrcaResume, not {resume!r}")
         source = self._open_source(stream_name)
         self._reset()
-        self._stop = NO_STOP
         self._read_header(source)
         self._make_decoders()
-        self._block = OrcaBlock(path=source.name, buf=np.empty(self.block_bytes, np.uint8))
-        self._block.base = self._header_bytes
-        self._fill = self._next = self._cursor = 0
-        self._source_eof = False
+        self._block = OrcaBlock(path=source.name, buf=np.empty(0, np.uint8))
+        self._reader = BlockReader(source, self.block_bytes, start=self._header_bytes,
+                                   swap=self._swap, mirror=self._block)  # fmt: skip
+        self._next = self._cursor = 0
         self._pending: tuple[int, int] | None = None
         self._finished_summary = False
         self._opening = True
@@ -187,11 +186,10 @@ class OrcaStreamer(PrepareMixin, FcioRunsMixin, RecoveryMixin, DataStreamer):
         """Read on from byte `start` (a record boundary) up to `stop`; bytes read count
         from there (and the header, when decoding starts after it)."""
         self.n_bytes_read = self._header_bytes if start == self._header_bytes else 0
-        blk = self._block
-        blk.base, blk.n, blk.nf = start, 0, 0
-        self._fill = self._next = self._cursor = 0
-        self._source_eof, self._pending = False, None
-        self._stop = stop
+        self._reader.seek(start, stop)
+        self._block.n = self._block.nf = 0
+        self._next = self._cursor = 0
+        self._pending = None
         self._pid_counter = pid_counter
 
     def _resume(self, resume: OrcaResume) -> None:
@@ -215,12 +213,13 @@ class OrcaStreamer(PrepareMixin, FcioRunsMixin, RecoveryMixin, DataStreamer):
         """Apply the configuration records at byte `ranges` again, in order."""
         if not ranges:
             return
-        data = np.frombuffer(b"".join(self.source.read(a, b) for a, b in ranges), np.uint8)
-        if self.order == ">":
-            data = data.view(">u4").astype("<u4").view(np.uint8)
-        saved = self._block
-        self._block = OrcaBlock(path=self.source.name, buf=data.copy())
-        self._fill, self._source_eof, self._pid_block0 = len(data), True, 0
+        data = b"".join(self.source.read(a, b) for a, b in ranges)
+        saved = self._block, self._reader
+        self._block = OrcaBlock(path=self.source.name, buf=np.empty(0, np.uint8))
+        self._reader = BlockReader(MemorySource(data, self.source.name), max(len(data), 1),
+                                   stop=len(data), swap=self._swap, mirror=self._block)  # fmt: skip
+        self._reader.read()
+        self._pid_block0 = 0
         try:
             self._index()
             self._validate()
@@ -233,7 +232,7 @@ class OrcaStreamer(PrepareMixin, FcioRunsMixin, RecoveryMixin, DataStreamer):
                 elif int(blk.kind[i]) == KIND_FC_CONFIG:
                     self._by_ident[int(blk.ident[i])].apply(blk, i)
         finally:
-            self._block = saved
+            self._block, self._reader = saved
 
     def _reset(self) -> None:
         """Forget the state of a previous input."""
@@ -314,33 +313,22 @@ class OrcaStreamer(PrepareMixin, FcioRunsMixin, RecoveryMixin, DataStreamer):
 
     # --- reading ----------------------------------------------------------------------------
 
+    @property
+    def _swap(self) -> int:
+        """Word size the block reader byte-swaps (big-endian files), else 0."""
+        return 4 if self.order == ">" else 0
+
     def _read_more(self) -> None:
         """Fill the rest of the buffer from the input (up to the stop offset)."""
-        blk = self._block
-        if self._source_eof or self._fill >= len(blk.buf):
-            return
-        end = min(len(blk.buf), self._stop - blk.base)
-        got = self.source.readinto(blk.base + self._fill, blk.buf[self._fill : end]) if (
-            end > self._fill
-        ) else 0
-        if self.order == ">" and got:
-            lo = self._fill - (blk.base + self._fill) % 4
-            hi = self._fill + got - (self._fill + got) % 4
-            if lo >= 0 and hi > lo:
-                blk.buf[lo:hi] = blk.buf[lo:hi].view(">u4").astype("<u4").view(np.uint8)
-        self.n_bytes_read += got
-        self._fill += got
-        self._source_eof = self._fill < len(blk.buf)
+        self.n_bytes_read += self._reader.read()
 
     def _load(self) -> bool:
         """Index the next records; False when the input has no more."""
-        blk = self._block
-        if self._pending is None and self._source_eof and self._next >= self._fill:
+        reader = self._reader
+        if self._pending is None and reader.eof and self._next >= reader.fill:
             return False
-        keep = self._fill - self._next
-        blk.buf[:keep] = blk.buf[self._next : self._fill]
-        blk.base += self._next
-        self._fill, self._next = keep, 0
+        reader.compact(self._next)
+        self._next = 0
         self._read_more()
         if self._pending is not None:
             status, _ = self._pending
@@ -363,16 +351,16 @@ class OrcaStreamer(PrepareMixin, FcioRunsMixin, RecoveryMixin, DataStreamer):
 
     def _index(self) -> int:
         """Table the records of the buffer (packet ids after ``_pid_block0``)."""
-        blk = self._block
+        blk, reader = self._block, self._reader
         while True:
             n, nf, _, nxt, status, spos = index_block(
-                blk.buf, self._fill, 0, self._source_eof, self.kind_long, self.kind_short,
+                blk.buf, reader.fill, 0, reader.eof, self.kind_long, self.kind_short,
                 MAX_RECORD_WORDS, blk.start, blk.words, blk.kind, blk.ident, blk.bad, blk.fcio,
                 blk.f_tag, blk.f_start, blk.f_stop, blk.f_frame0, blk.f_nframes, blk.f_fcid,
                 blk.f_orec, blk.frame_off, blk.frame_len,
             )  # fmt: skip
-            if n == 0 and status == IDX_NEED_MORE and self._fill == len(blk.buf):
-                blk.buf = np.concatenate([blk.buf, np.empty(len(blk.buf), np.uint8)])
+            if n == 0 and status == IDX_NEED_MORE and reader.fill == len(reader.buf):
+                reader.grow()
                 self._read_more()
                 continue
             break

@@ -212,7 +212,7 @@ def _waveform_axes(table: TableCol, row0: int, rows: int, dt: float) -> None:
 
 
 class _StruckPart:
-    """The channels of one waveform length, for :class:`~.route.MergeRoute`."""
+    """The channels of one waveform length, for :class:`~rawconv.routing.MergeRoute`."""
 
     def __init__(self, owner: _StruckDecoder, group: int, keys: list[int]) -> None:
         self.owner = owner
