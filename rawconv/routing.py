@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .buffers import RawBuffer, RawBufferList
-from .columns import ArrayCol, TableCol, VectorCol
+from .lh5.columns import ArrayCol, TableCol, VectorCol
 
 __all__ = ["BlockDecoderMixin", "DecoderRoute", "copy_rows"]
 
@@ -119,7 +119,7 @@ class DecoderRoute:
         free = self.free_rows()
         if self.direct is not None and budget == float("inf"):
             rb = self.direct
-            done, rows = self.decoder.decode_block(block, first, last, rb.lgdo, rb.loc, free)
+            done, rows = self.decoder.decode_block(block, first, last, rb.table, rb.loc, free)
             rb.loc += rows
             return done, rows
         table = self.staging()
@@ -156,7 +156,7 @@ class DecoderRoute:
                 continue
             rows = np.flatnonzero(dest == d)
             rb = self.rbl[int(d)]
-            copy_rows(table, rows, rb.lgdo, rb.loc)
+            copy_rows(table, rows, rb.table, rb.loc)
             rb.loc += len(rows)
             total += len(rows)
         return total

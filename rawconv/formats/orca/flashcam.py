@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ...columns import TableCol
+from ...lh5.columns import TableCol
 from ..fcio.fields import EVENT_SCALARS
 from .block import OrcaBlock
 from .decoders import OrcaDecoder

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ...columns import TableCol
+from ...lh5.columns import TableCol
 from .block import OrcaBlock
 from .decoders import OrcaDecoder
 from .header import OrcaHeader

@@ -17,7 +17,7 @@ import pytest
 from rawconv import OutSpecError, RawBufferLibrary, build_raw, write_to_lh5_and_clear
 from rawconv.formats import detect_format
 from rawconv.formats.orca.streamer import OrcaStreamer
-from rawconv.lh5out import LH5Writer
+from rawconv.lh5.writer import LH5Writer
 from rawconv.sources import MemorySource
 from tests.conftest import data_file
 from tests.formats.orca.files import fcio_file, mixed_file, record_offsets, tables
