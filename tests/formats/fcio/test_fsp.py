@@ -65,7 +65,7 @@ def decode(data: bytes, lib=None, buffer_size: int = 64, block_bytes: int = 1 <<
     def take(chunk: list) -> None:
         for rb in chunk:
             table = out.setdefault(rb.out_name, {})
-            for name, col in rb.lgdo.items():
+            for name, col in rb.table.items():
                 table.setdefault(name, []).extend(rows_of(col, rb.loc))
 
     take(heads)

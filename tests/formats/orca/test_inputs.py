@@ -107,8 +107,8 @@ def test_chunk_modes_keep_every_row(mode):
         got: dict[str, list] = {}
         while chunk := s.read_chunk():
             for rb in chunk:
-                col = "packet_id" if "packet_id" in rb.lgdo else "time"
-                got.setdefault(rb.out_name, []).extend(rb.lgdo[col].nda[: rb.loc].tolist())
+                col = "packet_id" if "packet_id" in rb.table else "time"
+                got.setdefault(rb.out_name, []).extend(rb.table[col].nda[: rb.loc].tolist())
                 rb.loc = 0  # written (as write_to_lh5_and_clear does)
         return got
 
@@ -123,7 +123,7 @@ def test_n_max_counts_rows_in_input_order():
     got = []
     while chunk := s.read_chunk():
         for rb in chunk:
-            got += rb.lgdo["packet_id"].nda[: rb.loc].tolist()
+            got += rb.table["packet_id"].nda[: rb.loc].tolist()
     assert len(got) == 10
     assert got == sorted(got)
 
