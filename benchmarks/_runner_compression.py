@@ -40,11 +40,11 @@ def main() -> None:
     mode, src, out, warm_src = sys.argv[1:5]
     settings = MODES.get(mode, mode)
     if mode == "h5py-gzip":
-        # lh5out hands appends to existing gzip datasets to its own chunk writer even with
-        # direct_chunks False; keep every write on HDF5's filter for this baseline
-        import rawconv.lh5out
+        # the writer hands appends to existing gzip datasets to its own chunk writer even
+        # with direct_chunks False; keep every write on HDF5's filter for this baseline
+        import rawconv.lh5.datasets
 
-        rawconv.lh5out._direct = lambda ds: False
+        rawconv.lh5.datasets._direct = lambda ds: False
     convert = _l200_proc if mode == "l200-proc" else _rawconv
     if mode == "l200-proc":  # the example's window needs production-length traces
         warm_src = str(Path(warm_src).with_suffix(".8192.fcio"))

@@ -32,7 +32,7 @@ SERIAL = """
 import json, os, sys, time
 from pathlib import Path
 from rawconv import build_raw
-from rawconv.chunkwriter import set_compress_threads
+from rawconv.lh5.chunks import set_compress_threads
 set_compress_threads(1)
 files, out, warm = sys.argv[1].split(","), Path(sys.argv[2]), sys.argv[3]
 build_raw(warm, out_spec=str(out / "warm.lh5"), overwrite=True)

@@ -18,9 +18,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from rawconv.columns import ArrayCol, ScalarCol, TableCol, VectorCol
-from rawconv.lh5encoded import AOEESA_DATATYPE, VOEV_DATATYPE, EncodedCol
-from rawconv.lh5out import DEFERRED_SETTINGS_ATTR, LH5Writer, decode_settings
+from rawconv.lh5.columns import ArrayCol, ScalarCol, TableCol, VectorCol
+from rawconv.lh5.compression import decode_settings
+from rawconv.lh5.datasets import DEFERRED_SETTINGS_ATTR
+from rawconv.lh5.encoded import AOEESA_DATATYPE, VOEV_DATATYPE, EncodedCol
+from rawconv.lh5.writer import LH5Writer
 
 from .malloc import tune_malloc
 

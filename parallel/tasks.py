@@ -16,9 +16,9 @@ from typing import Any
 
 from rawconv.buffers import split_out_stream, write_to_lh5_and_clear
 from rawconv.build_raw import orig_basename, out_spec_library
-from rawconv.chunkwriter import set_compress_threads
 from rawconv.formats import detect_format, get_format, get_streamer, normalize_stream_type
-from rawconv.lh5out import LH5Writer
+from rawconv.lh5.chunks import set_compress_threads
+from rawconv.lh5.writer import LH5Writer
 from rawconv.sources import open_source
 
 from .index import index_file

@@ -1,7 +1,9 @@
-"""Raw buffers: the LGDO tables that decoded rows land in, and where they are written.
+"""Raw buffers: the tables that decoded rows land in, and where they are written.
 
-- :class:`RawBuffer`: one LGDO table with a fill position ``loc``, the keys it accepts and
-  its destination (``out_stream`` = ``file.lh5:/group``, ``out_name`` = table name).
+- :class:`RawBuffer`: one table with a fill position ``loc``, the keys it accepts and
+  its destination (``out_stream`` = ``file.lh5:/group``, ``out_name`` = table name). The
+  table (``rb.table``) is made of rawconv's light containers (:mod:`rawconv.lh5.columns`);
+  ``rb.lgdo`` shows it as legend-pydataobj objects, sharing its arrays.
 - :class:`RawBufferList`: the buffers of one decoder.
 - :class:`RawBufferLibrary`: decoder name -> RawBufferList, built from the out_spec shorthand
   (see :mod:`rawconv.outspec`).
@@ -15,6 +17,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .lh5.convert import is_container, lgdo_layout, same_layout, to_lgdo
 from .outspec import (
     as_out_spec,
     copy_spec,
@@ -32,10 +35,14 @@ __all__ = ["RawBuffer", "RawBufferLibrary", "RawBufferList", "write_to_lh5_and_c
 class RawBuffer:
     """A buffer of decoded rows for a set of keys.
 
+    Decoders fill :attr:`table`; :attr:`lgdo` is the same table as legend-pydataobj
+    objects, for scripts written against legend-daq2lh5.
+
     Parameters
     ----------
     lgdo
-        the LGDO (usually a Table) holding the rows; allocated by the streamer when None.
+        the table holding the rows: an LGDO (usually a Table) or rawconv containers (a
+        TableCol); allocated by the streamer when None.
     key_list
         the keys whose rows go here (ints, strings, or wildcard patterns before the stream
         is opened).
@@ -55,7 +62,10 @@ class RawBuffer:
         out_name: str = "",
         proc_spec: dict | None = None,
     ) -> None:
-        self.lgdo = lgdo
+        self.table: Any = lgdo
+        """The rows: rawconv containers (as the streamer allocates them), or an LGDO given
+        by the user or made by a decoder's own ``make_lgdo``."""
+        self._lgdo_view: tuple[Any, Any] | None = None  # (lgdo_layout, LGDO) of table
         self.key_list = [] if key_list is None else list(key_list)
         self.out_stream = out_stream
         self.out_name = out_name
@@ -64,8 +74,30 @@ class RawBuffer:
         self.fill_safety = 1
         self.name = out_name  # the buffer's name in the out_spec
 
+    @property
+    def lgdo(self) -> Any:
+        """The table as legend-pydataobj objects (``lgdo.Table``...), sharing its arrays.
+
+        Made on first use (importing legend-pydataobj) and kept until the table is
+        reallocated (resized, replaced, a column added) or a vector column's fill changes,
+        so that ``rb.lgdo["field"].nda`` is the buffer's own array: writes to it are
+        written out. Resizing the LGDO itself does not resize the buffer; assign a new
+        table to ``rb.lgdo`` (or ``rb.table``) instead. rawconv's decoders never use this.
+        """
+        table = self.table
+        if table is None or not is_container(table):
+            return table
+        layout = lgdo_layout(table)
+        if self._lgdo_view is None or not same_layout(self._lgdo_view[0], layout):
+            self._lgdo_view = (layout, to_lgdo(table))
+        return self._lgdo_view[1]
+
+    @lgdo.setter
+    def lgdo(self, value: Any) -> None:
+        self.table = value
+
     def __len__(self) -> int:
-        return 0 if self.lgdo is None else len(self.lgdo)
+        return 0 if self.table is None else len(self.table)
 
     def is_full(self) -> bool:
         """True when fewer than `fill_safety` rows are free."""
@@ -269,20 +301,20 @@ def write_to_lh5_and_clear(
 ) -> None:
     """Write the filled rows of each buffer to its out_stream, then reset the buffers.
 
-    Buffers without an LGDO or without rows are skipped; an empty out_stream file means
-    decode without writing. `lh5_store` is a :class:`rawconv.lh5out.LH5Writer` (one is
+    Buffers without a table or without rows are skipped; an empty out_stream file means
+    decode without writing. `lh5_store` is a :class:`rawconv.lh5.LH5Writer` (one is
     opened and closed here when None). Buffers with a ``proc_spec`` are processed first.
     """
-    from .lh5out import LH5Writer
+    from .lh5.writer import LH5Writer
 
     writer = lh5_store if lh5_store is not None else LH5Writer(atomic=False)
     try:
         for rb in raw_buffers:
-            if rb.lgdo is None or rb.loc == 0:
+            if rb.table is None or rb.loc == 0:
                 continue
             filename, group = split_out_stream(rb.out_stream)
             if filename:
-                obj, n_rows = rb.lgdo, rb.loc
+                obj, n_rows = rb.table, rb.loc
                 if rb.proc_spec is not None:
                     from .processing import process_buffer
 

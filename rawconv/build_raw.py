@@ -14,7 +14,7 @@ from typing import Any
 from .buffers import RawBufferLibrary, split_out_stream, write_to_lh5_and_clear
 from .errors import OutSpecError
 from .formats import detect_format, get_streamer, normalize_stream_type
-from .lh5out import LH5Writer
+from .lh5.writer import LH5Writer
 from .locks import OutputLocks, remove_stale_temps
 from .outspec import expand_out_spec, format_template, load_out_spec
 from .progress import Progress
@@ -216,7 +216,7 @@ def build_raw(
 
 def _write(rbs: list, writer: LH5Writer, db_dict: Mapping | None, report: ConversionReport) -> None:
     for rb in rbs:
-        if rb.lgdo is not None and rb.loc > 0:
+        if rb.table is not None and rb.loc > 0:
             filename, group = split_out_stream(rb.out_stream)
             if filename:
                 report.add_rows(filename, group, rb.out_name, rb.loc)

@@ -86,7 +86,7 @@ def non_negative_int(text: str) -> int:
 
 def compression_name(text: str) -> str:
     """An argparse type: a compression name rawconv knows (checked before any work)."""
-    from .compression import parse_compression
+    from .lh5.compression import parse_compression
 
     try:
         parse_compression(text)

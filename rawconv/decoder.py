@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from .columns import ArrayCol, TableCol, VectorCol, to_lgdo, waveform_table
 from .errors import RawconvError
+from .lh5.columns import ArrayCol, TableCol, VectorCol, waveform_table
+from .lh5.convert import to_lgdo
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ class DataDecoder:
         """Append the garbage rows to ``filename:group/garbage`` and clear them."""
         if self.n_garbage == 0:
             return
-        from .lh5out import LH5Writer
+        from .lh5.writer import LH5Writer
 
         writer = lh5_store if lh5_store is not None else LH5Writer(atomic=False)
         try:

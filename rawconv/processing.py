@@ -25,7 +25,7 @@ of its table, in this fixed order (that of legend-daq2lh5's ``buffer_processor``
 ``compression: {"path": spec}``
     a waveform codec (``"RadwareSigcompress(codec_shift=-32768)"``, ``"ULEB128ZigZagDiff()"``,
     ``"radware_sigcompress"``, a codec object) writes the column as encoded arrays (see
-    :mod:`rawconv.lh5encoded`); an HDF5 filter name (``"lzf"``, ``"gzip:6"``, ``"zstd"``...)
+    :mod:`rawconv.lh5.encoded`); an HDF5 filter name (``"lzf"``, ``"gzip:6"``, ``"zstd"``...)
     or h5py settings dict sets its filter. A waveform table path means its ``values``.
 ``hdf5_settings: {"path": settings}``
     h5py settings (a dict or a filter name) for the column (for a table: all its columns).
@@ -46,9 +46,10 @@ from typing import Any
 import numpy as np
 
 from .codecs import CodecError, as_codec
-from .columns import ArrayCol, ScalarCol, TableCol, VectorCol, from_lgdo, to_lgdo
-from .compression import resolve_settings
 from .errors import ProcSpecError
+from .lh5.columns import ArrayCol, ScalarCol, TableCol, VectorCol
+from .lh5.compression import resolve_settings
+from .lh5.convert import from_lgdo, to_lgdo
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def process_buffer(rb: Any, db_dict: Mapping | None = None) -> Any:
     """The table to write for buffer `rb`: its first ``rb.loc`` rows processed by
     ``rb.proc_spec``. `db_dict` is the whole db_dict (see :func:`select_db`)."""
     return process_table(
-        rb.lgdo, rb.proc_spec or {}, rb.loc, select_db(db_dict, rb), name=rb.out_name
+        rb.table, rb.proc_spec or {}, rb.loc, select_db(db_dict, rb), name=rb.out_name
     )
 
 

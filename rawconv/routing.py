@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from .buffers import RawBuffer, RawBufferList
-from .columns import ArrayCol, TableCol, VectorCol
 from .errors import RawconvError
+from .lh5.columns import ArrayCol, TableCol, VectorCol
 
 __all__ = ["BlockDecoderMixin", "DecoderRoute", "MergeRoute", "part_keys", "place_rows"]
 
@@ -177,7 +177,7 @@ class MergeRoute:
             rb = self.direct.get(id(part)) if budget == math.inf else None
             if rb is not None:
                 done, rows = part.decode_block(
-                    block, first, last, rb.lgdo, rb.loc, len(rb) - rb.loc
+                    block, first, last, rb.table, rb.loc, len(rb) - rb.loc
                 )
                 _check(done, last - first, part, block, first)
                 rb.loc += rows
@@ -223,8 +223,8 @@ class MergeRoute:
                 if len(mine):
                     pieces.append((table, sel_row[mine], mine))
             if rb.loc + m > len(rb):  # a record put more rows in it than keys (a damaged map)
-                rb.lgdo.resize(rb.loc + m)
-            place_rows(rb.lgdo, rb.loc, m, pieces)
+                rb.table.resize(rb.loc + m)
+            place_rows(rb.table, rb.loc, m, pieces)
             rb.loc += m
             total += m
         return total
@@ -290,7 +290,7 @@ class DecoderRoute(MergeRoute):
         part = self.decoder
         rb = self.direct.get(id(part))
         if rb is not None and budget == math.inf:
-            done, rows = part.decode_block(block, first, last, rb.lgdo, rb.loc, len(rb) - rb.loc)
+            done, rows = part.decode_block(block, first, last, rb.table, rb.loc, len(rb) - rb.loc)
             rb.loc += rows
             return done, rows
         table = self.staging(part)

@@ -227,7 +227,7 @@ class DataStreamer(ABC):
             size = buffer_size
             if not is_header:
                 size = min(buffer_size, max(rb.fill_safety, share // nbytes))
-            rb.lgdo = _make(decoder, rb.key_list[0], size)
+            rb.table = _make(decoder, rb.key_list[0], size)
             rb.loc = 0
             (self.header_rbs if is_header else self._data_rbs).append(rb)
 

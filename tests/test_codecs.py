@@ -24,10 +24,10 @@ from rawconv.codecs import (
     encode_vectors,
     parse_codec,
 )
-from rawconv.columns import ArrayCol, TableCol, VectorCol, waveform_table
 from rawconv.errors import RawconvError
-from rawconv.lh5encoded import EncodedCol, encode_column
-from rawconv.lh5out import LH5Writer
+from rawconv.lh5.columns import ArrayCol, TableCol, VectorCol, waveform_table
+from rawconv.lh5.encoded import EncodedCol, encode_column
+from rawconv.lh5.writer import LH5Writer
 
 SHIFT = -32768
 

@@ -15,13 +15,15 @@ import lh5
 import numpy as np
 import pytest
 
-from rawconv import build_raw, chunkwriter, lh5out
+from rawconv import build_raw
 from rawconv.cli import main as cli_main
 from rawconv.codecs import parse_codec
-from rawconv.columns import ArrayCol, TableCol, VectorCol, waveform_table
 from rawconv.formats.fcio import decoders as fc_decoders
 from rawconv.formats.fcio import fields as fc_fields
-from rawconv.lh5out import LH5Writer
+from rawconv.lh5 import chunks
+from rawconv.lh5 import datasets as lh5_datasets
+from rawconv.lh5.columns import ArrayCol, TableCol, VectorCol, waveform_table
+from rawconv.lh5.writer import LH5Writer
 
 from .conftest import datasets
 
@@ -273,18 +275,18 @@ def test_fast_gzip_path_is_plain_deflate_and_bit_identical(tmp_path, spms, monke
     tables = [source_table(seed) for seed in range(len(PIECES))]
     fast, slow = tmp_path / "fast.lh5", tmp_path / "slow.lh5"
     write_pieces(fast, tables)
-    # the h5py filter path: HDF5 compresses every chunk. lh5out sends appends to existing
+    # the h5py filter path: HDF5 compresses every chunk. The writer sends appends to existing
     # gzip datasets to its own chunk writer even with direct_chunks False, hence the patch;
     # the spy checks that no chunk went that way.
     direct: list[str] = []
-    real_append = chunkwriter.DirectChunkAppender.append
+    real_append = chunks.DirectChunkAppender.append
 
     def spy(self, nda):
         direct.append(self.ds.name)
         return real_append(self, nda)
 
-    monkeypatch.setattr(chunkwriter.DirectChunkAppender, "append", spy)
-    monkeypatch.setattr(lh5out, "_direct", lambda ds: False, raising=False)
+    monkeypatch.setattr(chunks.DirectChunkAppender, "append", spy)
+    monkeypatch.setattr(lh5_datasets, "_direct", lambda ds: False)
     write_pieces(slow, tables, {"compression": "gzip", "direct_chunks": False})
     assert direct == []
     monkeypatch.undo()
@@ -337,11 +339,13 @@ def test_fast_gzip_path_is_plain_deflate_and_bit_identical(tmp_path, spms, monke
 
 
 def test_writers_in_threads_write_their_own_files(tmp_path):
-    """Dask workers with several threads run several writers in one process: the
-    writer's caches keep each file's groups and datasets apart."""
+    """Dask workers with several threads run several writers in one process: each open
+    file caches its own groups and datasets, and the caches go with the closed file."""
+    import gc
+    import weakref
     from concurrent.futures import ThreadPoolExecutor
 
-    def write(k: int) -> str:
+    def write(k: int) -> tuple[str, list[weakref.ref]]:
         path = str(tmp_path / f"w{k}.lh5")
         with LH5Writer() as writer:
             for rep in range(20):
@@ -349,12 +353,16 @@ def test_writers_in_threads_write_their_own_files(tmp_path):
                     rows = np.full((5, 3), 100 * k + ch, dtype=np.uint16)
                     table = TableCol({"v": ArrayCol(rows), "n": ArrayCol(np.arange(5) + rep)})
                     writer.write(table, "raw", path, group=f"ch{ch}")
-        return path
+            (out,) = writer._files.values()
+            subs = ("", "/raw", "/raw/v", "/raw/n")
+            assert sorted(out.objects) == sorted(f"/ch{ch}{s}" for ch in range(8) for s in subs)
+            cached = [out, out.h5, *out.objects.values()]
+            refs = [weakref.ref(obj) for obj in cached]
+        return path, refs
 
-    cached = (len(lh5out._OBJECTS), len(lh5out._PATHS))
     with ThreadPoolExecutor(4) as pool:
-        paths = list(pool.map(write, range(8)))
-    for k, path in enumerate(paths):
+        results = list(pool.map(write, range(8)))
+    for k, (path, _) in enumerate(results):
         with h5py.File(path, "r") as f:
             assert sorted(f) == [f"ch{ch}" for ch in range(8)]
             for ch in range(8):
@@ -362,4 +370,6 @@ def test_writers_in_threads_write_their_own_files(tmp_path):
                 assert v.shape == (100, 3) and np.all(v == 100 * k + ch)
                 n = [rep + i for rep in range(20) for i in range(5)]
                 assert f[f"ch{ch}/raw/n"][()].tolist() == n
-    assert (len(lh5out._OBJECTS), len(lh5out._PATHS)) == cached  # closed files forgotten
+    gc.collect()
+    alive = [ref() for _, refs in results for ref in refs if ref() is not None]
+    assert alive == []  # closed files and their cached objects are forgotten

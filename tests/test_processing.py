@@ -15,8 +15,8 @@ import pytest
 from rawconv import RawBuffer, build_raw
 from rawconv.buffers import write_to_lh5_and_clear
 from rawconv.codecs import RadwareSigcompress, ULEB128ZigZagDiff
-from rawconv.columns import ArrayCol, ScalarCol, TableCol, VectorCol, waveform_table
 from rawconv.errors import ProcSpecError
+from rawconv.lh5.columns import ArrayCol, ScalarCol, TableCol, VectorCol, waveform_table
 from rawconv.processing import presum_rows, process_buffer, process_table, select_db
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

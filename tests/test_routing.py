@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rawconv.buffers import RawBuffer, RawBufferList
-from rawconv.columns import ArrayCol, TableCol, VectorCol
 from rawconv.errors import RawconvError
+from rawconv.lh5.columns import ArrayCol, TableCol, VectorCol
 from rawconv.routing import DecoderRoute, MergeRoute
 
 

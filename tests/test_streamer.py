@@ -19,7 +19,7 @@ from rawconv import (
     write_to_lh5_and_clear,
 )
 from rawconv.formats.fcio.streamer import FCIOStreamer
-from rawconv.lh5out import LH5Writer
+from rawconv.lh5.writer import LH5Writer
 
 
 def _lib():

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ...columns import TableCol as Table
 from ...decoder import DataDecoder
 from ...errors import CorruptDataError
+from ...lh5.columns import TableCol as Table
 from ...routing import BlockDecoderMixin
 from ..kernel_outputs import columns_of
 from .block import RecordBlock

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ...columns import TableCol as Table
-from ...columns import VectorCol
 from ...errors import CorruptDataError
+from ...lh5.columns import TableCol as Table
+from ...lh5.columns import VectorCol
 from ..kernel_outputs import columns_of
 from .block import RecordBlock
 from .decoders import FCIODecoder

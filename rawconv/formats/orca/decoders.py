@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ...columns import TableCol
 from ...decoder import DataDecoder
+from ...lh5.columns import TableCol
 from ...routing import BlockDecoderMixin
 from .block import OrcaBlock
 from .header import OrcaHeader

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ...columns import TableCol
+from ...lh5.columns import TableCol
 from ..fcio.fields import EVENT_SCALARS
 from ..kernel_outputs import columns_of
 from .block import OrcaBlock

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ...columns import TableCol
+from ...lh5.columns import TableCol
 from .layout import FC_CARD_WORDS, FC_STATUS_CARD_SIZE, FC_STATUS_CARDS, FC_STATUS_FIRST_CARD
 
 _VOV = "array<1>{array<1>{real}}"

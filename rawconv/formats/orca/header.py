@@ -14,9 +14,9 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...columns import ScalarCol
 from ...decoder import DataDecoder
 from ...errors import CorruptDataError
+from ...lh5.columns import ScalarCol
 from .layout import LONG_ID_MASK, LONG_LENGTH_MASK, SHORT_BIT, SHORT_ID_MASK, XML_MAGIC, fc_key
 from .plist import parse_lenient
 

@@ -15,8 +15,7 @@ conversion does (:mod:`.prepare`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +29,7 @@ from ..fcio.index import compact_dead_time, event_arrays
 from ..fcio.index_kernels import STATE_FIELDS, event_states, replay_dead_time
 from .layout import KIND_FC_CONFIG, KIND_FCIO_CONFIG
 from .recovery import N_CHAIN
+from .resume_state import OrcaResume
 
 __all__ = ["OrcaIndex", "OrcaResume", "build_orca_index", "orca_resume_states"]
 
@@ -79,26 +79,6 @@ class OrcaIndex(RecordIndex):
         ok = ~near
         ok[0] = False
         return np.flatnonzero(ok)
-
-
-@dataclass(frozen=True)
-class OrcaResume(ResumeState):
-    """What an OrcaStreamer needs to decode the records in bytes ``[start, stop)``."""
-
-    pid_counter: int = -1
-    """The packet id of the record before `start`."""
-    configs: tuple[tuple[int, int], ...] = ()
-    """Byte ranges of the configuration records before `start`, applied again in order."""
-    listeners: Mapping[int, tuple[tuple[np.ndarray, ...], Mapping]] = field(
-        default_factory=dict, repr=False
-    )
-    """Per listener with events before `start`: its event arrays and compact dead time."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for a, b in self.configs:
-            if not 0 <= a < b <= self.start:
-                raise ValueError(f"OrcaResume: config record [{a}, {b}) not before {self.start}")
 
 
 def build_orca_index(source: Source | str) -> OrcaIndex:

@@ -69,7 +69,7 @@ from .layout import (
 from .listeners import Listener
 from .prepare import PrepareMixin
 from .recovery import RecoveryMixin
-from .resume import OrcaResume
+from .resume_state import OrcaResume
 from .struck import ORSIS3302DecoderForEnergy, ORSIS3316WaveformDecoder
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ...columns import TableCol
+from ...lh5.columns import TableCol
 from ..kernel_outputs import columns_of
 from .block import OrcaBlock
 from .decoders import OrcaDecoder

@@ -36,7 +36,7 @@ def decode_rows(data: bytes, name: str = "cut.fcio") -> tuple[int, list[str], np
     rows, pids = 0, []
     for chunk in streamer:
         for rb in chunk:
-            pids.append(rb.lgdo["packet_id"].nda[: rb.loc].copy())
+            pids.append(rb.table["packet_id"].nda[: rb.loc].copy())
             rows += rb.loc
     return rows, streamer.problems, np.concatenate(pids) if pids else np.zeros(0)
 

@@ -20,7 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rawconv import CorruptDataError, RawBufferLibrary, build_raw
-from rawconv.columns import VectorCol
 from rawconv.formats.fcio.fsp_fields import (
     FSP_CONFIG_FIELDS,
     FSP_EVENT_FIELDS,
@@ -29,6 +28,7 @@ from rawconv.formats.fcio.fsp_fields import (
 from rawconv.formats.fcio.fsp_writer import fsp_config_frames, fsp_event_frames, fsp_status_frames
 from rawconv.formats.fcio.streamer import FCIOStreamer
 from rawconv.formats.fcio.writer import FCIOWriter, make_card_status
+from rawconv.lh5.columns import VectorCol
 from rawconv.sources import MemorySource
 from tests.formats.fcio.test_bad_input import record_starts
 
@@ -65,7 +65,7 @@ def decode(data: bytes, lib=None, buffer_size: int = 64, block_bytes: int = 1 <<
     def take(chunk: list) -> None:
         for rb in chunk:
             table = out.setdefault(rb.out_name, {})
-            for name, col in rb.lgdo.items():
+            for name, col in rb.table.items():
                 table.setdefault(name, []).extend(rows_of(col, rb.loc))
 
     take(heads)

@@ -32,7 +32,7 @@ def decode(path, **open_kwargs) -> dict[str, dict[str, np.ndarray]]:
     for chunk in streamer:
         for rb in chunk:
             cols = out.setdefault(rb.name, {})
-            for name, col in rb.lgdo.items():
+            for name, col in rb.table.items():
                 if hasattr(col, "nda") and (rb.name != "ev" or name in COLUMNS):
                     cols.setdefault(name, []).append(col.nda[: rb.loc].copy())
     return {t: {c: np.concatenate(v) for c, v in cols.items()} for t, cols in out.items()}

@@ -198,7 +198,7 @@ def decode(data: bytes):
     ev, hdr = [], []
     for chunk in streamer:
         for rb in chunk:
-            (ev if rb.name == "ev" else hdr).append(_rows(rb.lgdo, rb.loc))
+            (ev if rb.name == "ev" else hdr).append(_rows(rb.table, rb.loc))
     return ev, hdr
 
 

@@ -23,7 +23,7 @@ def _convert(data: bytes, path, block_bytes: int | None = None):
     if block_bytes is None:
         return build_raw(MemorySource(data, "in.orca"), out_spec=str(path), in_stream_type="ORCA")
     from rawconv.buffers import write_to_lh5_and_clear
-    from rawconv.lh5out import LH5Writer
+    from rawconv.lh5.writer import LH5Writer
 
     s = OrcaStreamer(block_bytes=block_bytes)
     writer = LH5Writer(atomic=False)

@@ -17,7 +17,7 @@ import pytest
 from rawconv import OutSpecError, RawBufferLibrary, build_raw, write_to_lh5_and_clear
 from rawconv.formats import detect_format
 from rawconv.formats.orca.streamer import OrcaStreamer
-from rawconv.lh5out import LH5Writer
+from rawconv.lh5.writer import LH5Writer
 from rawconv.sources import MemorySource
 from tests.conftest import data_file
 from tests.formats.orca.files import fcio_file, mixed_file, record_offsets, tables
@@ -107,8 +107,8 @@ def test_chunk_modes_keep_every_row(mode):
         got: dict[str, list] = {}
         while chunk := s.read_chunk():
             for rb in chunk:
-                col = "packet_id" if "packet_id" in rb.lgdo else "time"
-                got.setdefault(rb.out_name, []).extend(rb.lgdo[col].nda[: rb.loc].tolist())
+                col = "packet_id" if "packet_id" in rb.table else "time"
+                got.setdefault(rb.out_name, []).extend(rb.table[col].nda[: rb.loc].tolist())
                 rb.loc = 0  # written (as write_to_lh5_and_clear does)
         return got
 
@@ -123,7 +123,7 @@ def test_n_max_counts_rows_in_input_order():
     got = []
     while chunk := s.read_chunk():
         for rb in chunk:
-            got += rb.lgdo["packet_id"].nda[: rb.loc].tolist()
+            got += rb.table["packet_id"].nda[: rb.loc].tolist()
     assert len(got) == 10
     assert got == sorted(got)
 

@@ -22,16 +22,17 @@ waveform codec (from decoded_values or a proc_spec), encoded here as they are wr
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from .codecs import WaveformCodec, as_codec, encode_rows, encode_vectors
+from ..codecs import WaveformCodec, as_codec, encode_rows, encode_vectors
+from ..errors import RawconvError
 from .columns import ArrayCol, ScalarCol, VectorCol
 from .compression import resolve_settings
-from .errors import RawconvError
+from .datasets import append_dataset, write_scalar
+from .outfile import OpenFile
 
 __all__ = [
     "EncodedCol",
@@ -183,10 +184,6 @@ def _attr_equal(a: Any, b: Any) -> bool:
         return False
 
 
-_KNOWN: weakref.WeakKeyDictionary[Any, dict[str, tuple]] = weakref.WeakKeyDictionary()
-"""Per open output file: encoded groups written -> (attributes, decoded_size)."""
-
-
 def _differ(path: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> RawconvError | None:
     for key in sorted(old.keys() | new.keys(), key=lambda k: (k != "codec", k)):
         if key not in old or key not in new or not _attr_equal(old[key], new[key]):
@@ -197,27 +194,23 @@ def _differ(path: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Rawcon
     return None
 
 
-def _group(parent: Any, name: str, attrs: Mapping[str, Any]) -> Any:
+def _group(out: OpenFile, parent: Any, name: str, attrs: Mapping[str, Any]) -> Any:
     """An existing group (its attributes checked) or a new one listed in its parent."""
-    from . import lh5out
-
-    grp = lh5out.lookup(parent, name)
+    grp = out.lookup(parent, name)
     if grp is not None:
         if not hasattr(grp, "create_group"):
-            raise RawconvError(f"{grp.name} exists and is not a group")
+            raise RawconvError(f"{grp.name} exists and is not a group", path=out.path)
         error = _differ(grp.name, {k: grp.attrs[k] for k in grp.attrs}, attrs)
         if error is not None:
             raise error
         return grp
-    if str(parent.attrs.get("datatype", "struct")).startswith(("struct", "table")):
-        lh5out._add_struct_field(parent, name)
-    grp = lh5out._remember(lh5out._child_key(parent, name), parent.create_group(name))
+    grp = out.new_group(parent, name)
     grp.attrs.update({k: v for k, v in attrs.items() if v is not None})
     return grp
 
 
 def write_encoded(
-    out: Any,
+    out: OpenFile,
     parent: Any,
     name: str,
     obj: Any,
@@ -226,11 +219,10 @@ def write_encoded(
 ) -> None:
     """Append the first `n_rows` rows of an encoded column to ``parent[name]``.
 
-    `out` is the LH5 writer's open file (``rawconv.lh5out._OutFile``) and `settings` the
-    h5py settings in force, used for ``cumulative_length`` and ``decoded_size``.
+    `out` is the LH5 writer's open file and `settings` the h5py settings in force, used
+    for ``cumulative_length`` and ``decoded_size``. What was written to each encoded group
+    is remembered in ``out.encoded``, so that later appends are checked in memory.
     """
-    from . import lh5out
-
     hdf5_settings = obj.attrs.get("hdf5_settings")
     if isinstance(obj, EncodedCol):
         col = _head(obj, n_rows)
@@ -239,18 +231,18 @@ def write_encoded(
     attrs = {k: v for k, v in col.attrs.items() if k not in _SETTING_ATTRS}
     attrs["datatype"] = col.form_datatype()
     size = int(col.decoded_size) if col.equal_sized else None
-    known = _KNOWN.setdefault(out, {})
-    path = lh5out._child_key(parent, name)[1]
+    known = out.encoded
+    path = out.child_path(parent, name)
     if path in known:  # written before by this writer: check in memory
         error = _differ(path, known[path][0], attrs)
         if error is not None:
             raise error
         old_size = known[path][1]
-        grp = lh5out.lookup(parent, name)
-        ed = lh5out.lookup(grp, "encoded_data")
+        grp = out.lookup(parent, name)
+        ed = out.lookup(grp, "encoded_data")
     else:
-        grp = _group(parent, name, attrs)
-        ed = _group(grp, "encoded_data", {"datatype": "array<1>{array<1>{real}}"})
+        grp = _group(out, parent, name, attrs)
+        ed = _group(out, grp, "encoded_data", {"datatype": "array<1>{array<1>{real}}"})
         old_size = int(grp["decoded_size"][()]) if size and "decoded_size" in grp else size
     if old_size != size:
         raise RawconvError(
@@ -259,7 +251,7 @@ def write_encoded(
 
     cl = np.asarray(col.encoded_data.cumulative_length.nda, dtype=np.int64)
     offset = 0
-    cl_ds = lh5out.lookup(ed, "cumulative_length")
+    cl_ds = out.lookup(ed, "cumulative_length")
     if cl_ds is not None:
         last = out.last_row(cl_ds)
         offset = 0 if last is None else int(last)
@@ -274,13 +266,13 @@ def write_encoded(
         flat_settings = resolve_settings(flat_settings, hdf5_settings)
     flat = col.encoded_data.flattened_data.nda[: _end(cl)]
     array_attrs = {"datatype": "array<1>{real}"}
-    lh5out._append_dataset(out, ed, "flattened_data", flat, array_attrs, flat_settings)
-    lh5out._append_dataset(
+    append_dataset(out, ed, "flattened_data", flat, array_attrs, flat_settings)
+    append_dataset(
         out, ed, "cumulative_length", (cl + offset).astype(np.uint32), array_attrs, settings
     )
     if size is None:
         sizes = np.asarray(col.decoded_size.nda, dtype=np.uint32)
-        lh5out._append_dataset(out, grp, "decoded_size", sizes, array_attrs, settings)
+        append_dataset(out, grp, "decoded_size", sizes, array_attrs, settings)
     elif path not in known and "decoded_size" not in grp:
-        lh5out._write_scalar(grp, "decoded_size", ScalarCol(np.int64(size)))
+        write_scalar(out, grp, "decoded_size", ScalarCol(np.int64(size)))
     known[path] = (attrs, size)

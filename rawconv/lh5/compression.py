@@ -4,14 +4,23 @@
 ``blosc[:level]``, ``lz4``, ``bitshuffle`` and ``bzip2[:level]`` come from hdf5plugin (which
 readers need installed; legend-lh5io imports it). Settings are h5py ``create_dataset``
 keywords; a name may stand wherever a settings mapping is accepted.
+:func:`encode_settings` / :func:`decode_settings` store settings as JSON (in part files of
+the parallel layer, whose merge applies them).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["FILTER_NAMES", "parse_compression", "resolve_settings"]
+__all__ = [
+    "FILTER_NAMES",
+    "decode_settings",
+    "encode_settings",
+    "parse_compression",
+    "resolve_settings",
+]
 
 FILTER_NAMES = ("gzip", "lzf", "none", "zstd", "blosc", "lz4", "bitshuffle", "bzip2")
 
@@ -95,3 +104,25 @@ def resolve_settings(
         out.pop("compression_opts", None)
     out.update(override)
     return {k: v for k, v in out.items() if v is not None and not (k == "shuffle" and v is False)}
+
+
+def encode_settings(settings: Mapping[str, Any]) -> str:
+    """JSON of h5py dataset settings (hdf5plugin filters as filter id and options)."""
+    out: dict[str, Any] = {"compression": None, "shuffle": False}
+    for key, value in settings.items():
+        if key in ("chunks", "direct_chunks"):
+            continue
+        if key == "compression" and not isinstance(value, (str, int, type(None))):
+            out["compression"] = int(value.filter_id)
+            out["compression_opts"] = [int(v) for v in value.filter_options]
+            continue
+        out[key] = list(value) if isinstance(value, tuple) else value
+    return json.dumps(out)
+
+
+def decode_settings(text: str) -> dict[str, Any]:
+    """The h5py settings stored by :func:`encode_settings`."""
+    out = json.loads(text)
+    if isinstance(out.get("compression_opts"), list):
+        out["compression_opts"] = tuple(out["compression_opts"])
+    return out

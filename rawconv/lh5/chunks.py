@@ -116,7 +116,7 @@ class DirectChunkAppender:
 
     Whole chunks are encoded and stored by the shared thread pool. Uncompressed chunks are
     stored straight from the caller's array, so the caller must call :meth:`wait` before
-    it reuses that array (:class:`~rawconv.lh5out.LH5Writer` does after every write).
+    it reuses that array (:class:`~rawconv.lh5.writer.LH5Writer` does after every write).
     Chunks to compress are copied first and compressed while the caller goes on decoding
     (at most ``ASYNC_BYTES`` of them at a time). Rows short of a whole chunk wait in a
     chunk buffer; :meth:`flush` writes them as a partial chunk (padded with zeros, which the

@@ -14,7 +14,9 @@ container           LGDO type                       datatype attribute
 :class:`ScalarCol`  Scalar                          ``real`` / ``string`` / ``bool``
 ==================  ==============================  ==========================================
 
-:func:`to_lgdo` and :func:`from_lgdo` convert between the two, sharing the numpy arrays.
+:mod:`rawconv.lh5.convert` converts between the two, sharing the numpy arrays. A
+VectorCol allocated here keeps its cumulative lengths behind a leading 0 (the offsets that
+legend-pydataobj 2 stores), so that its LGDO shares them too.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ArrayCol", "ScalarCol", "TableCol", "VectorCol", "from_lgdo", "to_lgdo"]
+__all__ = ["ArrayCol", "ScalarCol", "TableCol", "VectorCol", "waveform_table"]
 
 
 def element_type(dtype: np.dtype) -> str:
@@ -82,7 +84,7 @@ class VectorCol:
         """`size` empty rows with room for `guess` values per row."""
         return cls(
             ArrayCol(np.empty(max(size * guess, 1), dtype=dtype)),
-            ArrayCol(np.zeros(size, dtype=np.int64)),
+            ArrayCol(np.zeros(size + 1, dtype=np.int64)[1:]),
             attrs,
         )
 
@@ -90,7 +92,32 @@ class VectorCol:
         return len(self.cumulative_length)
 
     def resize(self, size: int) -> None:
-        self.cumulative_length.resize(size)
+        """Change the number of rows, keeping the first ones (and a leading 0 before the
+        cumulative lengths, see :meth:`offsets`)."""
+        old = self.cumulative_length.nda
+        new = np.zeros(size + 1, dtype=old.dtype)
+        n = min(size, len(old))
+        new[1 : n + 1] = old[:n]
+        self.cumulative_length.nda = new[1:]
+
+    def offsets(self) -> np.ndarray | None:
+        """The cumulative lengths with a 0 in front (``n + 1`` values), sharing their
+        memory, when they are stored that way (as :meth:`empty` and :meth:`resize` do);
+        None otherwise."""
+        cl = self.cumulative_length.nda
+        base = cl.base
+        if (
+            not isinstance(base, np.ndarray)
+            or base.ndim != 1
+            or base.dtype != cl.dtype
+            or not (base.flags.c_contiguous and cl.flags.c_contiguous)
+        ):
+            return None
+        gap = cl.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+        first, rest = divmod(gap, cl.itemsize)
+        if rest or first < 1 or first + len(cl) > len(base) or base[first - 1] != 0:
+            return None
+        return base[first - 1 : first + len(cl)]
 
     def set_row(self, row: int, values: np.ndarray) -> None:
         """Fill row `row` with `values` (rows are filled in order; the flattened data
@@ -155,63 +182,3 @@ def waveform_table(size: int, wf_len: int, dtype: Any, dt: float, dt_units: str 
     dts = ArrayCol(np.full(size, dt, dtype=np.float32), {"units": dt_units} if dt_units else {})
     values = ArrayCol(np.empty((size, wf_len), dtype=dtype))
     return TableCol({"t0": t0, "dt": dts, "values": values}, size=size)
-
-
-def to_lgdo(col: Any) -> Any:
-    """The LGDO object for a container, sharing its numpy arrays (imports lgdo)."""
-    import lgdo
-
-    if isinstance(col, lgdo.LGDO):
-        return col
-    if isinstance(col, TableCol):
-        members = {name: to_lgdo(c) for name, c in col.items()}
-        if col.kind == "struct":
-            return lgdo.Struct(members, attrs=_user_attrs(col))
-        if set(members) == {"t0", "dt", "values"}:
-            return lgdo.WaveformTable(
-                t0=members["t0"], dt=members["dt"], values=members["values"], attrs=_user_attrs(col)
-            )
-        return lgdo.Table(col_dict=members, size=col.size, attrs=_user_attrs(col))
-    if isinstance(col, VectorCol):
-        return lgdo.VectorOfVectors(
-            flattened_data=to_lgdo(col.flattened_data),
-            cumulative_length=to_lgdo(col.cumulative_length),
-            attrs=_user_attrs(col),
-        )
-    if isinstance(col, ArrayCol):
-        if col.nda.ndim > 1:
-            return lgdo.ArrayOfEqualSizedArrays(nda=col.nda, attrs=_user_attrs(col))
-        return lgdo.Array(nda=col.nda, attrs=_user_attrs(col))
-    if isinstance(col, ScalarCol):
-        return lgdo.Scalar(col.value, attrs=_user_attrs(col))
-    raise TypeError(f"cannot convert {type(col).__name__} to an LGDO")
-
-
-def _user_attrs(col: Any) -> dict[str, Any]:
-    return {k: v for k, v in col.attrs.items() if k != "datatype"}
-
-
-def from_lgdo(obj: Any) -> Any:
-    """The container for an LGDO object (or a container, returned as is), sharing arrays."""
-    if isinstance(obj, (ArrayCol, VectorCol, TableCol, ScalarCol)):
-        return obj
-    import lgdo
-
-    attrs = {k: v for k, v in obj.attrs.items() if k != "datatype"}
-    if isinstance(obj, (lgdo.VectorOfEncodedVectors, lgdo.ArrayOfEncodedEqualSizedArrays)):
-        from .lh5encoded import encoded_from_lgdo
-
-        return encoded_from_lgdo(obj)  # written by rawconv.lh5encoded
-    if isinstance(obj, lgdo.Struct):
-        kind = "struct" if obj.datatype_name() == "struct" else "table"
-        size = len(obj) if kind == "table" else None
-        return TableCol(
-            {k: from_lgdo(v) for k, v in obj.items()}, size=size, attrs=attrs, kind=kind
-        )
-    if isinstance(obj, lgdo.VectorOfVectors):
-        return VectorCol(from_lgdo(obj.flattened_data), ArrayCol(obj.cumulative_length.nda), attrs)
-    if isinstance(obj, lgdo.Array):
-        return ArrayCol(obj.nda, attrs)
-    if isinstance(obj, lgdo.Scalar):
-        return ScalarCol(obj.value, attrs)
-    raise TypeError(f"cannot write LGDO of type {type(obj).__name__}")

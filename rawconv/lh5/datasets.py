@@ -1,0 +1,172 @@
+"""Datasets of an LH5 file: arrays appended along their first axis, and scalars.
+
+Arrays are chunked datasets resizable along the first axis. Where rawconv can encode the
+chunks itself (gzip or no filter, numeric types: :mod:`rawconv.lh5.chunks`), whole chunks
+are compressed in a thread pool and stored directly; otherwise HDF5's filters run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..errors import RawconvError
+from .chunks import ChunkCodec, DirectChunkAppender, direct_chunks_supported
+from .columns import ScalarCol
+from .compression import encode_settings, resolve_settings
+from .outfile import OpenFile
+
+__all__ = [
+    "CHUNK_BYTES",
+    "DEFERRED_SETTINGS_ATTR",
+    "MIN_CHUNK_ROWS",
+    "append_dataset",
+    "chunk_shape",
+    "lgdo_attrs",
+    "obj_settings",
+    "write_scalar",
+]
+
+CHUNK_BYTES = 1 << 20
+"""Target size of an HDF5 chunk (uncompressed)."""
+
+MIN_CHUNK_ROWS = 1024
+"""Chunks of 1-D columns hold at least this many rows (unless a row is large)."""
+
+DEFERRED_SETTINGS_ATTR = "rawconv_deferred_settings"
+"""Attribute of datasets in part files: the settings the merged dataset gets."""
+
+
+def lgdo_attrs(obj: Any) -> dict[str, Any]:
+    """The attributes an object is stored with: its own (but the write settings) and its
+    ``datatype``."""
+    attrs = {k: v for k, v in obj.attrs.items() if k not in ("compression", "hdf5_settings")}
+    attrs["datatype"] = obj.form_datatype()
+    return attrs
+
+
+def obj_settings(obj: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """`settings` updated by an object's ``compression`` and ``hdf5_settings`` attributes."""
+    comp = obj.attrs.get("compression")
+    h5s = obj.attrs.get("hdf5_settings")
+    if comp is None and h5s is None and "compression" not in obj.attrs:
+        return dict(settings)
+    out = dict(settings)
+    if "compression" in obj.attrs:
+        out = resolve_settings(out, comp if comp is not None else "none")
+    if h5s is not None:
+        out = resolve_settings(out, h5s)
+    return out
+
+
+def chunk_shape(shape: tuple[int, ...], itemsize: int, first_rows: int) -> tuple[int, ...]:
+    """Chunk shape of about CHUNK_BYTES, whole rows, at most as many rows as needed."""
+    row_bytes = max(1, itemsize * int(np.prod(shape[1:], dtype=np.int64)))
+    rows = max(1, CHUNK_BYTES // row_bytes)
+    rows = min(rows, max(first_rows, min(MIN_CHUNK_ROWS, rows)))
+    return (max(1, rows), *shape[1:])
+
+
+def write_scalar(out: OpenFile, parent: h5py.Group, name: str, obj: ScalarCol) -> None:
+    """Store a scalar as ``parent[name]``, replacing what is there."""
+    if name in parent:
+        del parent[name]
+        out.forget(out.child_path(parent, name))
+    value = obj.value
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    ds = parent.create_dataset(name, data=value)
+    ds.attrs.update(lgdo_attrs(obj))
+
+
+def append_dataset(
+    out: OpenFile,
+    parent: h5py.Group,
+    name: str,
+    nda: np.ndarray,
+    attrs: Mapping[str, Any],
+    settings: Mapping[str, Any],
+) -> None:
+    """Append the rows of `nda` to ``parent[name]``, created with `attrs` and `settings`
+    (h5py keywords) if it does not exist yet."""
+    if nda.dtype == np.bool_:
+        nda = nda.view(np.uint8)
+    path = out.child_path(parent, name)
+    ds = out.lookup(parent, name)
+    if ds is not None:
+        _append_rows(out, ds, path, nda, settings)
+        return
+    if out.is_struct(parent):
+        out.add_struct_field(parent, name)
+    kwargs = dict(settings)
+    kwargs.setdefault("chunks", chunk_shape(nda.shape, nda.dtype.itemsize, len(nda)))
+    if isinstance(kwargs["chunks"], list):
+        kwargs["chunks"] = tuple(kwargs["chunks"])
+    deferred = None
+    if out.defer:  # a part file: store uncompressed, keep the settings for the merge
+        deferred = encode_settings(kwargs)
+        kwargs = {"chunks": kwargs["chunks"]}
+    direct = direct_chunks_supported(kwargs, nda.dtype) and kwargs["chunks"] is not None
+    kwargs.pop("direct_chunks", None)
+    shape = (0, *nda.shape[1:]) if direct else nda.shape
+    ds = parent.create_dataset(
+        name, shape=shape, maxshape=(None, *nda.shape[1:]), dtype=nda.dtype, **kwargs
+    )
+    ds.attrs.update(attrs)
+    out.remember(path, ds)
+    out.row_shapes[path] = nda.shape[1:]
+    if deferred is not None:
+        ds.attrs[DEFERRED_SETTINGS_ATTR] = deferred
+    if direct:
+        appender = out.appenders[path] = _appender(ds)
+        appender.append(nda)
+        out.busy.add(appender)
+    elif len(nda):
+        ds[...] = nda
+
+
+def _append_rows(
+    out: OpenFile, ds: Any, path: str, nda: np.ndarray, settings: Mapping[str, Any]
+) -> None:
+    """Append to an existing dataset (through its appender where rawconv writes chunks)."""
+    if not isinstance(ds, h5py.Dataset):
+        raise RawconvError(f"{ds.name} exists and is not a dataset", path=out.path)
+    row_shape = out.row_shapes.get(path)
+    if row_shape is None:
+        row_shape = out.row_shapes[path] = ds.shape[1:]
+    if row_shape != nda.shape[1:]:
+        raise RawconvError(
+            f"cannot append rows of shape {nda.shape[1:]} to {ds.name} of shape {row_shape}",
+            path=out.path,
+        )
+    appender = out.appenders.get(path)
+    if appender is None and _direct(ds) and settings.get("direct_chunks") is not False:
+        appender = out.appenders[path] = _appender(ds)
+    if appender is not None:
+        appender.append(nda)
+        out.busy.add(appender)
+    elif len(nda):
+        start = ds.shape[0]
+        ds.resize(start + len(nda), axis=0)
+        ds[start:] = nda
+
+
+def _direct(ds: h5py.Dataset) -> bool:
+    """Whether rawconv can write the chunks of an existing dataset itself."""
+    return (
+        ds.chunks is not None
+        and ds.compression in (None, "gzip")
+        and not ds.fletcher32
+        and ds.scaleoffset is None
+        and ds.dtype.kind in "biuf"
+    )
+
+
+def _appender(ds: h5py.Dataset) -> DirectChunkAppender:
+    level = ds.compression_opts if ds.compression == "gzip" else None
+    row_elements = int(np.prod(ds.chunks[1:], dtype=np.int64))
+    codec = ChunkCodec(ds.dtype.itemsize, bool(ds.shuffle), level, row_elements)
+    return DirectChunkAppender(ds, codec)

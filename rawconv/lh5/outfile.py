@@ -1,0 +1,185 @@
+"""One LH5 file open for writing, with what the writer remembers about it.
+
+Looking groups and datasets up by name, and reading back a group's ``datatype`` attribute,
+costs more than writing the rows of a table of many small columns. :class:`OpenFile` keeps
+them while the file is open: the caches belong to the file and go with it when it is
+closed, so writers in several threads (Dask workers) share nothing but h5py itself.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import h5py
+
+from ..errors import RawconvError
+from .chunks import DirectChunkAppender
+
+__all__ = ["OpenFile", "temp_name"]
+
+_CHUNK_CACHE_BYTES = 8 << 20
+
+
+def temp_name(path: str | os.PathLike) -> str:
+    """The temporary name an output is written under until committed."""
+    p = Path(path)
+    return str(p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.rawconv-tmp"))
+
+
+class OpenFile:
+    """An output file open for writing (under a temporary name when `atomic`).
+
+    Parameters
+    ----------
+    path
+        the final path.
+    atomic
+        write to :func:`temp_name` of `path` (created anew), else append to `path`.
+    locking
+        HDF5 file locking (None: HDF5's default).
+    defer
+        a part file of the parallel layer: datasets are stored uncompressed, with the
+        settings of the merged dataset in an attribute.
+    """
+
+    def __init__(self, path: str, atomic: bool, locking: bool | None, defer: bool = False) -> None:
+        self.path = path
+        self.defer = defer
+        self.write_path = temp_name(path) if atomic else path
+        Path(self.write_path).parent.mkdir(parents=True, exist_ok=True)
+        mode = "w" if atomic else "a"
+        kwargs = {} if locking is None else {"locking": locking}
+        try:
+            self.h5 = h5py.File(self.write_path, mode, rdcc_nbytes=_CHUNK_CACHE_BYTES, **kwargs)
+        except OSError as exc:
+            raise RawconvError(f"cannot open output for writing: {exc}", path=path) from exc
+        if "datatype" not in self.h5.attrs:
+            self.h5.attrs["datatype"] = "struct{}"
+        self.appenders: dict[str, DirectChunkAppender] = {}
+        """Dataset path -> the appender that writes its chunks."""
+        self.busy: set[DirectChunkAppender] = set()
+        """Appenders written to since the last :meth:`wait`."""
+        self.objects: dict[str, Any] = {}
+        """Path -> the group or dataset there."""
+        self.paths: dict[int, tuple[str, Any]] = {}
+        """id(h5py object) -> (its path, the object, kept alive while cached)."""
+        self.fields: dict[str, tuple[str, set[str]]] = {}
+        """Group path -> (kind, fields) that its ``datatype`` attribute lists."""
+        self.row_shapes: dict[str, tuple[int, ...]] = {}
+        """Dataset path -> the shape of its rows."""
+        self.encoded: dict[str, tuple[dict[str, Any], int | None]] = {}
+        """Encoded-array group path -> (its attributes, decoded_size), see
+        :func:`rawconv.lh5.encoded.write_encoded`."""
+
+    # --- chunks -------------------------------------------------------------------------
+
+    def wait(self) -> None:
+        """Block until the chunks that read the caller's arrays are stored."""
+        for appender in self.busy:
+            appender.wait()
+        self.busy.clear()
+
+    def last_row(self, ds: h5py.Dataset) -> Any:
+        """The last row of a dataset, including rows still waiting in its appender."""
+        appender = self.appenders.get(self.path_of(ds))
+        if appender is not None:
+            return appender.last
+        return ds[-1] if len(ds) else None
+
+    def flush(self) -> None:
+        """Write pending chunks and flush the file."""
+        for appender in self.appenders.values():
+            appender.flush()
+        self.h5.flush()
+
+    def close(self) -> None:
+        """Write pending chunks, close the file and forget what was cached."""
+        try:
+            for appender in self.appenders.values():
+                appender.flush()
+        finally:
+            for cache in (self.appenders, self.objects, self.paths, self.fields,
+                          self.row_shapes, self.encoded):  # fmt: skip
+                cache.clear()
+            self.busy.clear()
+            self.h5.close()
+
+    # --- groups and datasets by path ----------------------------------------------------
+
+    def path_of(self, obj: Any) -> str:
+        """The path of an h5py group or dataset of this file."""
+        entry = self.paths.get(id(obj))
+        if entry is None or entry[1] is not obj:
+            entry = self.paths[id(obj)] = (obj.name, obj)
+        return entry[0]
+
+    def child_path(self, parent: Any, name: str) -> str:
+        """The path of ``parent[name]``."""
+        return f"{self.path_of(parent).rstrip('/')}/{name}"
+
+    def remember(self, path: str, obj: Any) -> Any:
+        """Cache `obj` as the object at `path`; returns it."""
+        self.objects[path] = obj
+        self.paths[id(obj)] = (path, obj)
+        return obj
+
+    def forget(self, path: str) -> None:
+        """Drop the object at `path` from the cache (it was deleted)."""
+        obj = self.objects.pop(path, None)
+        if obj is not None:
+            self.paths.pop(id(obj), None)
+        self.row_shapes.pop(path, None)
+
+    def lookup(self, parent: Any, name: str) -> Any:
+        """``parent[name]``, or None where there is nothing."""
+        path = self.child_path(parent, name)
+        obj = self.objects.get(path)
+        if obj is None and name in parent:
+            obj = self.remember(path, parent[name])
+        return obj
+
+    # --- struct and table groups --------------------------------------------------------
+
+    def struct_fields(self, group: h5py.Group) -> tuple[str, set[str]]:
+        """(kind, fields) of a group's ``datatype`` attribute (``table{a,b}``...)."""
+        path = self.path_of(group)
+        entry = self.fields.get(path)
+        if entry is None:
+            dtype = group.attrs.get("datatype", "struct{}")
+            if isinstance(dtype, bytes):
+                dtype = dtype.decode()
+            kind, _, rest = dtype.partition("{")
+            entry = self.fields[path] = (kind, {f for f in rest.rstrip("}").split(",") if f})
+        return entry
+
+    def is_struct(self, group: h5py.Group) -> bool:
+        """Whether a group's datatype lists its members (struct or table)."""
+        return self.struct_fields(group)[0] in ("struct", "table")
+
+    def add_struct_field(self, group: h5py.Group, field: str) -> None:
+        """Keep a group's ``struct{...}`` / ``table{...}`` datatype listing its fields."""
+        kind, fields = self.struct_fields(group)
+        if field not in fields:
+            fields.add(field)
+            group.attrs["datatype"] = f"{kind}{{{','.join(sorted(fields))}}}"
+
+    def new_group(self, parent: h5py.Group, name: str) -> h5py.Group:
+        """Create ``parent[name]``, listed in its parent's datatype when that is a struct."""
+        if self.is_struct(parent):
+            self.add_struct_field(parent, name)
+        return self.remember(self.child_path(parent, name), parent.create_group(name))
+
+    def require_groups(self, parent: h5py.Group, names: list[str]) -> h5py.Group:
+        """The group ``parent/names[0]/names[1]/...``, creating ``struct{}`` groups."""
+        for name in names:
+            grp = self.lookup(parent, name)
+            if grp is None:
+                grp = self.new_group(parent, name)
+                grp.attrs["datatype"] = "struct{}"
+            elif not isinstance(grp, h5py.Group):
+                raise RawconvError(f"{grp.name} exists and is not a group", path=self.path)
+            parent = grp
+        return parent

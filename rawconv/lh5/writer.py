@@ -1,0 +1,150 @@
+"""The LH5 writer: LGDO objects (or rawconv's containers) appended to HDF5 files with h5py.
+
+The layout is legend-lh5io's, so that ``lh5.read`` returns the LGDOs that were written:
+structs and tables are groups with a ``datatype`` attribute (``table{a,b}``); arrays are
+datasets resizable along the first axis; vectors of vectors are groups holding
+``flattened_data`` and ``cumulative_length``; scalars are scalar datasets. Every other LGDO
+attribute (``units``, ...) is copied, except ``compression`` and ``hdf5_settings`` which
+choose how the dataset is stored.
+
+Write settings, lowest precedence first: :data:`DEFAULT_HDF5_SETTINGS` < the writer's
+``hdf5_settings`` < the ``write()`` keywords < the LGDO attribute ``compression`` < the LGDO
+attribute ``hdf5_settings``.
+
+With ``atomic=True`` (what ``build_raw`` uses), each output is written under a temporary name
+in its folder and moved to its final name by :meth:`LH5Writer.commit`; :meth:`LH5Writer.abort`
+deletes it. A final-named output therefore always is a complete file.
+
+The writer keeps its files open (:class:`~rawconv.lh5.outfile.OpenFile`, which caches the
+groups and datasets it wrote) until committed; :mod:`rawconv.lh5.objects` lays the objects
+out as groups and datasets.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import RawconvError
+from .compression import resolve_settings
+from .convert import from_lgdo
+from .objects import write_object
+from .outfile import OpenFile
+
+__all__ = ["DEFAULT_HDF5_SETTINGS", "LH5Writer"]
+
+DEFAULT_HDF5_SETTINGS: dict[str, Any] = {
+    "compression": "gzip",
+    "compression_opts": 4,
+    "shuffle": True,
+}
+"""gzip level 4 with byte shuffling, as legend-lh5io writes by default."""
+
+
+class LH5Writer:
+    """Appends LGDO objects to LH5 files, keeping the files open until closed.
+
+    Parameters
+    ----------
+    hdf5_settings
+        h5py dataset settings (``compression``, ``compression_opts``, ``shuffle``,
+        ``chunks``...) or a compression name (``"gzip:6"``, ``"lzf"``, ``"zstd"``, ``"none"``).
+    atomic
+        write to temporary names and move them into place on :meth:`commit`.
+    locking
+        HDF5 file locking (None: HDF5's default; False is needed on some network file systems).
+    """
+
+    def __init__(
+        self,
+        hdf5_settings: Mapping[str, Any] | str | None = None,
+        atomic: bool = True,
+        locking: bool | None = None,
+        defer_compression: bool = False,
+    ) -> None:
+        self.settings = resolve_settings(DEFAULT_HDF5_SETTINGS, hdf5_settings)
+        self.atomic = atomic
+        self.locking = locking
+        self.defer_compression = defer_compression
+        self._files: dict[str, OpenFile] = {}
+
+    @property
+    def paths(self) -> list[str]:
+        """Final paths of the files written so far."""
+        return list(self._files)
+
+    def _file(self, path: str) -> OpenFile:
+        key = os.path.abspath(path)
+        if key not in self._files:
+            self._files[key] = OpenFile(key, self.atomic, self.locking, self.defer_compression)
+        return self._files[key]
+
+    def write(
+        self,
+        obj: Any,
+        name: str,
+        lh5_file: str | os.PathLike,
+        group: str = "/",
+        n_rows: int | None = None,
+        **h5py_kwargs: Any,
+    ) -> None:
+        """Append the first `n_rows` rows of `obj` (an LGDO or a rawconv container) to
+        ``lh5_file:group/name``."""
+        obj = from_lgdo(obj)
+        out = self._file(os.fspath(lh5_file))
+        settings = resolve_settings(self.settings, h5py_kwargs) if h5py_kwargs else self.settings
+        parent = out.require_groups(out.h5, group.strip("/").split("/") if group.strip("/") else [])
+        parts = [p for p in name.split("/") if p]
+        if not parts:
+            raise RawconvError(f"empty object name for group {group!r}", path=out.path)
+        parent = out.require_groups(parent, parts[:-1])
+        try:
+            write_object(out, parent, parts[-1], obj, n_rows, settings)
+            out.wait()  # chunks are encoded from the caller's arrays: done before returning
+        except RawconvError:
+            raise
+        except (OSError, ValueError, TypeError) as exc:
+            raise RawconvError(
+                f"cannot write {group.rstrip('/')}/{name}: {exc}", path=out.path
+            ) from exc
+
+    def flush(self) -> None:
+        """Write pending chunks and flush every open file."""
+        for out in self._files.values():
+            out.flush()
+
+    def commit(self) -> list[str]:
+        """Close every file and move it to its final name; returns the final paths."""
+        done = []
+        for out in self._files.values():
+            out.close()
+            if out.write_path != out.path:
+                os.replace(out.write_path, out.path)
+            done.append(out.path)
+        self._files.clear()
+        return done
+
+    def abort(self) -> None:
+        """Close every file; temporary files are deleted (final names never appear)."""
+        for out in self._files.values():
+            try:
+                out.close()
+            finally:
+                if out.write_path != out.path:
+                    Path(out.write_path).unlink(missing_ok=True)
+        self._files.clear()
+
+    def close(self) -> None:
+        """Commit (atomic writers) or just close the files."""
+        self.commit()
+
+    def __enter__(self) -> LH5Writer:
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
