@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .buffers import RawBufferLibrary, split_out_stream, write_to_lh5_and_clear
-from .formats import detect_format, get_streamer, normalize_stream_type
+from .formats import detect_format, get_streamer, implied_format, normalize_stream_type
 from .lh5out import LH5Writer
 from .outspec import format_template
 from .progress import Progress
@@ -103,7 +103,9 @@ def build_raw(
     progress
         show a progress bar (None: when logging is at INFO or more verbose).
     **kwargs
-        values for ``{variables}`` in the out_spec.
+        values for ``{variables}`` in the out_spec; those a format names as options are
+        also given to its streamer (``compass_config_file``: the CoMPASS settings XML,
+        which also selects the Compass format when `in_stream_type` is None).
 
     Returns
     -------
@@ -117,8 +119,11 @@ def build_raw(
     if isinstance(in_stream, str) and "://" not in in_stream:
         in_stream = os.path.expandvars(in_stream)
     source = open_source(in_stream)
-    stream_type = normalize_stream_type(in_stream_type) if in_stream_type else detect_format(source)
-    streamer = get_streamer(stream_type)
+    if in_stream_type:
+        stream_type = normalize_stream_type(in_stream_type)
+    else:
+        stream_type = implied_format(kwargs) or detect_format(source)
+    streamer = get_streamer(stream_type, **kwargs)
     log.info("converting %s (%s)", source.name, stream_type)
     rb_lib, default_out = _library(out_spec, source, kwargs)
     try:

@@ -21,6 +21,7 @@ examples:
   rawconv *.fcio -o spec.json -k '{"run": "r004"}'
   rawconv run.fcio -o out.lh5 -k '{"hdf5_settings": "lzf"}' -n 10000
   rawconv run.orca -o examples/l200_raw_out_spec.json   # LEGEND's per-channel layout
+  rawconv run.BIN --compass-config run_settings.xml      # CoMPASS with its settings
 
 out_spec files map decoders to buffers, e.g.
   {"FCEventDecoder": {"ch{key}": {"key_list": ["*"], "out_stream": "{orig_basename}.lh5:/{name}",
@@ -33,7 +34,8 @@ def make_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rawconv``."""
     parser = argparse.ArgumentParser(
         prog="rawconv",
-        description="Convert DAQ files (FlashCam FCIO, ORCA) to LEGEND LH5 raw-tier tables.",
+        description="Convert DAQ files (FlashCam FCIO, ORCA, CAEN CoMPASS, ...) to LEGEND LH5 "
+        "raw-tier tables.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -59,6 +61,10 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-c", "--compression", default=None,
         help="gzip[:level], lzf, none, zstd, blosc, lz4, bitshuffle, bzip2",
+    )  # fmt: skip
+    parser.add_argument(
+        "--compass-config", metavar="XML",
+        help="CoMPASS settings XML of the run (board model, sampling period, channels)",
     )  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
     parser.add_argument("-d", "--debug", action="store_true", help="log everything (DEBUG)")
@@ -94,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.compression is not None:
         kwargs["hdf5_settings"] = args.compression
+    if args.compass_config is not None:
+        kwargs["compass_config_file"] = args.compass_config
     if args.out_spec and len(args.in_stream) > 1 and not _is_spec_file(args.out_spec):
         print(
             "rawconv: error: one output file for several inputs would mix them; use an "

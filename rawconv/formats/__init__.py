@@ -14,6 +14,7 @@ from .registry import (
     formats,
     get_format,
     get_streamer,
+    implied_format,
     normalize_stream_type,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "formats",
     "get_format",
     "get_streamer",
+    "implied_format",
     "normalize_stream_type",
 ]

@@ -28,6 +28,7 @@ __all__ = [
     "formats",
     "get_format",
     "get_streamer",
+    "implied_format",
     "normalize_stream_type",
     "refresh",
 ]
@@ -95,9 +96,18 @@ def normalize_stream_type(name: str) -> str:
     return get_format(name).name
 
 
-def get_streamer(stream_type: str) -> object:
-    """A new streamer for `stream_type`."""
-    return get_format(stream_type).make_streamer()
+def get_streamer(stream_type: str, **kwargs: object) -> object:
+    """A new streamer for `stream_type`, given those of the build_raw keywords `kwargs`
+    that are options of the format (:attr:`~.base.Format.options`); others are ignored."""
+    fmt = get_format(stream_type)
+    return fmt.make_streamer(**fmt.pick_options(kwargs))
+
+
+def implied_format(kwargs: dict) -> str | None:
+    """The format whose streamer options `kwargs` name (e.g. ``compass_config_file``
+    -> Compass), when exactly one does; None otherwise."""
+    named = {fmt.name for fmt in formats() if fmt.pick_options(kwargs)}
+    return named.pop() if len(named) == 1 else None
 
 
 def detect_format(source: Source) -> str:

@@ -1,0 +1,161 @@
+"""The CoMPASS file header: the event layout (from the header word or from the bytes) and
+the ``CompassHeader`` table (formats.md, section 3; reference-converter.md, section 4).
+
+Without the 2-byte header, the layout is found from the first events: every combination
+of energy fields (ADC, calibrated, both) and energy short, with and without the waveform
+fields, is walked over the first events; the layout that reads the most events (up to
+:data:`PROBE_EVENTS`), each with the first event's sample count and a plausible board and
+channel, wins (ties: ADC energy before calibrated before both, no energy short before
+energy short, as the reference converter tries them). Bytes that two layouts explain
+equally well (e.g. all zeros) cannot be told apart by any reader; give such files their
+header back.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ...columns import ScalarCol, TableCol
+from ...decoder import DataDecoder
+from .config import CompassConfig
+from .kernels import INDEX_BAD_LENGTH, INDEX_NEED_MORE, index_events
+from .layout import (
+    FLAG_CALIBRATED,
+    FLAG_ENERGY,
+    FLAG_SHORT,
+    FLAG_WAVEFORM,
+    HEADER_BYTES,
+    MAX_BOARD,
+    MAX_CHANNEL,
+    MAX_SAMPLES,
+    EventLayout,
+    is_header,
+)
+
+__all__ = ["PROBE_EVENTS", "CompassHeaderDecoder", "find_layout"]
+
+PROBE_EVENTS = 64
+"""Events walked to tell layouts apart."""
+
+DEFAULT_BOARDS = 2
+DEFAULT_CHANNELS = 8
+"""Boards and channels the header table lists without a settings file (as the reference)."""
+
+_ENERGY_ORDER = (FLAG_ENERGY, FLAG_CALIBRATED, FLAG_ENERGY | FLAG_CALIBRATED)
+
+
+def _probe(buf: np.ndarray, fill: int, eof: bool, layout: EventLayout) -> tuple[int, int]:
+    """(events the layout explains, their sample count); (0, -1) if it explains none."""
+    start = layout.data_start
+    if start + layout.head > fill:
+        return 0, -1
+    wf_len = 0
+    if layout.off_nsamples >= 0:
+        o = start + layout.off_nsamples
+        wf_len = int(np.frombuffer(buf[o : o + 4].tobytes(), "<u4")[0])
+        if wf_len > MAX_SAMPLES or (wf_len > 0) != layout.has_waveform:
+            return 0, -1
+    starts = np.zeros(PROBE_EVENTS, np.int64)
+    n, _, status = index_events(
+        buf, start, fill, layout.head, layout.off_nsamples, wf_len, starts, PROBE_EVENTS
+    )
+    if status == INDEX_BAD_LENGTH or (status == INDEX_NEED_MORE and eof and n == 0):
+        return 0, -1
+    starts = starts[:n]
+    boards = buf[starts].astype(np.int64) | (buf[starts + 1].astype(np.int64) << 8)
+    chans = buf[starts + 2].astype(np.int64) | (buf[starts + 3].astype(np.int64) << 8)
+    if n == 0 or (boards >= MAX_BOARD).any() or (chans >= MAX_CHANNEL).any():
+        return 0, -1
+    return n, wf_len
+
+
+def find_layout(buf: np.ndarray, fill: int, eof: bool) -> tuple[EventLayout, int] | None:
+    """The event layout and sample count of a file whose first `fill` bytes are in `buf`
+    (`eof`: they are all of it); None when no layout explains the bytes.
+
+    With the header, only whether events carry the waveform fields is open (when bit 3
+    is clear); an input of the header alone has no events and gets the usual layout.
+    """
+    word = int(buf[0]) | (int(buf[1]) << 8) if fill >= HEADER_BYTES else -1
+    if word >= 0 and is_header(word):
+        flags = word & 0xF
+        candidates = [EventLayout(flags, True, True)]
+        if not flags & FLAG_WAVEFORM:
+            candidates.append(EventLayout(flags, False, True))
+        if fill <= HEADER_BYTES:
+            return candidates[0], 0
+    else:
+        candidates = []
+        for energy in _ENERGY_ORDER:
+            for short in (0, FLAG_SHORT):
+                for wave in (FLAG_WAVEFORM, 0):
+                    candidates.append(EventLayout(energy | short | wave, True, False))
+                candidates.append(EventLayout(energy | short, False, False))
+    best: tuple[int, EventLayout, int] | None = None
+    for layout in candidates:
+        n, wf_len = _probe(buf, fill, eof, layout)
+        if n > 0 and (best is None or n > best[0]):
+            best = (n, layout, wf_len)
+    return None if best is None else (best[1], best[2])
+
+
+def _struct(members: dict[str, Any]) -> TableCol:
+    return TableCol(members, size=0, kind="struct")
+
+
+class CompassHeaderDecoder(DataDecoder):
+    """The file header and settings -> ``CompassHeader``, a struct as the reference writes:
+    ``boards/<i>/{modelName, adcBitCount, sample_rate, wf_len, channels/<ch>/{...}}`` and
+    the flags ``energy_channels, energy_calibrated, energy_short, waveform_samples,
+    header_present`` (int64). Without settings: 2 boards x 8 channels of NaN, ``wf_len``
+    from the first event."""
+
+    def __init__(self) -> None:
+        super().__init__(garbage_length=1)
+        self.layout: EventLayout | None = None
+        self.config: CompassConfig | None = None
+        self.wf_len = 0
+
+    def set_header(self, layout: EventLayout, wf_len: int, config: CompassConfig | None) -> None:
+        self.layout, self.wf_len, self.config = layout, wf_len, config
+
+    def get_decoded_values(self, key: Any = None) -> dict[str, dict[str, Any]]:
+        return {}
+
+    def make_table(self, key: Any = None, size: int | None = None) -> TableCol:
+        layout = self.layout or EventLayout(0)
+        struct = _struct({"boards": self._boards()})
+        for name, value in (
+            ("energy_channels", layout.has_energy),
+            ("energy_calibrated", layout.has_calibrated),
+            ("energy_short", layout.has_short),
+            ("waveform_samples", layout.has_waveform),
+            ("header_present", layout.header),
+        ):
+            struct[name] = ScalarCol(np.int64(value))
+        return struct
+
+    def _boards(self) -> TableCol:
+        boards = _struct({})
+        if self.config is None:
+            for b in range(DEFAULT_BOARDS):
+                channels = _struct({str(c): ScalarCol(math.nan) for c in range(DEFAULT_CHANNELS)})
+                boards[str(b)] = _struct(
+                    {"modelName": ScalarCol(math.nan), "adcBitCount": ScalarCol(math.nan),
+                     "sample_rate": ScalarCol(math.nan), "wf_len": ScalarCol(float(self.wf_len)),
+                     "channels": channels}
+                )  # fmt: skip
+            return boards
+        for b, board in enumerate(self.config.boards):
+            channels = _struct({})
+            for ch, values in board.channels.items():
+                channels[str(ch)] = _struct({k: ScalarCol(v) for k, v in values.items()})
+            boards[str(b)] = _struct(
+                {"modelName": ScalarCol(board.model), "adcBitCount": ScalarCol(board.adc_bits),
+                 "sample_rate": ScalarCol(float(board.sample_rate)),
+                 "wf_len": ScalarCol(float(board.wf_len)), "channels": channels}
+            )  # fmt: skip
+        return boards
