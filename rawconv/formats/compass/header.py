@@ -3,10 +3,12 @@ the ``CompassHeader`` table (formats.md, section 3; reference-converter.md, sect
 
 Without the 2-byte header, the layout is found from the first events: every combination
 of energy fields (ADC, calibrated, both) and energy short, with and without the waveform
-fields, is walked over the first events; the layout that reads the most events (up to
-:data:`PROBE_EVENTS`), each with the first event's sample count and a plausible board and
-channel, wins (ties: ADC energy before calibrated before both, no energy short before
-energy short, as the reference converter tries them). Bytes that two layouts explain
+fields, is walked over the first events (up to :data:`PROBE_EVENTS`), each with the first
+event's sample count, a plausible board and channel and calibrated energies of plausible
+magnitude (:data:`CAL_MIN` to :data:`CAL_MAX`, or 0); the layout whose events end where
+the bytes end (or run on past the bytes read) and cover the most bytes wins (ties: ADC
+energy before calibrated before both, no energy short before energy short, as the
+reference converter tries them). Bytes that two layouts explain
 equally well (e.g. all zeros) cannot be told apart by any reader; give such files their
 header back.
 """
@@ -39,6 +41,8 @@ __all__ = ["PROBE_EVENTS", "CompassHeaderDecoder", "find_layout"]
 
 PROBE_EVENTS = 64
 """Events walked to tell layouts apart."""
+CAL_MIN, CAL_MAX = 1e-6, 1e12
+"""Magnitudes a calibrated energy (keV or MeV) can have, when layouts are told apart."""
 
 DEFAULT_BOARDS = 2
 DEFAULT_CHANNELS = 8
@@ -47,29 +51,42 @@ DEFAULT_CHANNELS = 8
 _ENERGY_ORDER = (FLAG_ENERGY, FLAG_CALIBRATED, FLAG_ENERGY | FLAG_CALIBRATED)
 
 
-def _probe(buf: np.ndarray, fill: int, eof: bool, layout: EventLayout) -> tuple[int, int]:
-    """(events the layout explains, their sample count); (0, -1) if it explains none."""
+def _probe(buf: np.ndarray, fill: int, eof: bool, layout: EventLayout) -> tuple[int, int, int]:
+    """How well a layout explains the first bytes: (1 if its events end where the bytes
+    end or run on past them, else 0; bytes its events cover; their sample count), or
+    (0, 0, -1) when it explains no event."""
     start = layout.data_start
     if start + layout.head > fill:
-        return 0, -1
+        return 0, 0, -1
     wf_len = 0
     if layout.off_nsamples >= 0:
         o = start + layout.off_nsamples
         wf_len = int(np.frombuffer(buf[o : o + 4].tobytes(), "<u4")[0])
-        if wf_len > MAX_SAMPLES or (wf_len > 0) != layout.has_waveform:
-            return 0, -1
+        wave_bit_wrong = not layout.header and (wf_len > 0) != layout.has_waveform
+        if wf_len > MAX_SAMPLES or wave_bit_wrong:  # without header, bit 3 = samples present
+            return 0, 0, -1
     starts = np.zeros(PROBE_EVENTS, np.int64)
-    n, _, status = index_events(
+    n, nxt, status = index_events(
         buf, start, fill, layout.head, layout.off_nsamples, wf_len, starts, PROBE_EVENTS
     )
-    if status == INDEX_BAD_LENGTH or (status == INDEX_NEED_MORE and eof and n == 0):
-        return 0, -1
     starts = starts[:n]
     boards = buf[starts].astype(np.int64) | (buf[starts + 1].astype(np.int64) << 8)
     chans = buf[starts + 2].astype(np.int64) | (buf[starts + 3].astype(np.int64) << 8)
     if n == 0 or (boards >= MAX_BOARD).any() or (chans >= MAX_CHANNEL).any():
-        return 0, -1
-    return n, wf_len
+        return 0, 0, -1
+    if layout.has_calibrated and not _plausible_energies(buf, starts + layout.off_calibrated):
+        return 0, 0, -1
+    clean = status != INDEX_BAD_LENGTH and not (status == INDEX_NEED_MORE and eof)
+    return int(clean), int(nxt - start), wf_len
+
+
+def _plausible_energies(buf: np.ndarray, at: np.ndarray) -> bool:
+    """Whether the float64 values at offsets `at` look like calibrated energies: finite,
+    0 or of magnitude in [CAL_MIN, CAL_MAX) (bytes read from the wrong offset give
+    exponents out of that range)."""
+    raw = buf[at[:, None] + np.arange(8)[None, :]].copy().view("<f8").ravel()
+    mag = np.abs(raw)
+    return bool(np.all(np.isfinite(raw) & ((mag == 0) | ((mag >= CAL_MIN) & (mag < CAL_MAX)))))
 
 
 def find_layout(buf: np.ndarray, fill: int, eof: bool) -> tuple[EventLayout, int] | None:
@@ -78,6 +95,7 @@ def find_layout(buf: np.ndarray, fill: int, eof: bool) -> tuple[EventLayout, int
 
     With the header, only whether events carry the waveform fields is open (when bit 3
     is clear); an input of the header alone has no events and gets the usual layout.
+    Without it, the layout whose events end cleanly and cover the most bytes wins.
     """
     word = int(buf[0]) | (int(buf[1]) << 8) if fill >= HEADER_BYTES else -1
     if word >= 0 and is_header(word):
@@ -94,11 +112,11 @@ def find_layout(buf: np.ndarray, fill: int, eof: bool) -> tuple[EventLayout, int
                 for wave in (FLAG_WAVEFORM, 0):
                     candidates.append(EventLayout(energy | short | wave, True, False))
                 candidates.append(EventLayout(energy | short, False, False))
-    best: tuple[int, EventLayout, int] | None = None
+    best: tuple[tuple[int, int], EventLayout, int] | None = None
     for layout in candidates:
-        n, wf_len = _probe(buf, fill, eof, layout)
-        if n > 0 and (best is None or n > best[0]):
-            best = (n, layout, wf_len)
+        clean, nbytes, wf_len = _probe(buf, fill, eof, layout)
+        if nbytes > 0 and (best is None or (clean, nbytes) > best[0]):
+            best = ((clean, nbytes), layout, wf_len)
     return None if best is None else (best[1], best[2])
 
 
