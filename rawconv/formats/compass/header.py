@@ -15,6 +15,7 @@ header back.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -37,6 +38,8 @@ from .layout import (
     is_header,
 )
 
+log = logging.getLogger(__name__)
+
 __all__ = ["PROBE_EVENTS", "CompassHeaderDecoder", "find_layout"]
 
 PROBE_EVENTS = 64
@@ -51,20 +54,43 @@ DEFAULT_CHANNELS = 8
 _ENERGY_ORDER = (FLAG_ENERGY, FLAG_CALIBRATED, FLAG_ENERGY | FLAG_CALIBRATED)
 
 
-def _probe(buf: np.ndarray, fill: int, eof: bool, layout: EventLayout) -> tuple[int, int, int]:
-    """How well a layout explains the first bytes: (1 if its events end where the bytes
-    end or run on past them, else 0; bytes its events cover; their sample count), or
-    (0, 0, -1) when it explains no event."""
+def _probe(buf: np.ndarray, fill: int, eof: bool, layout: EventLayout, guess: bool,
+           ) -> tuple[int, int, int]:  # fmt: skip
+    """How well a layout explains the first bytes: (the number of its events if they end
+    where the bytes end or run on past them, else 0; bytes they cover; their sample count), or
+    (0, 0, -1) when it explains no event. When the walk with the first event's sample
+    count fails, the count of a second event whose distance from the first fits it is
+    tried (the first event's length word may be the damaged one)."""
     start = layout.data_start
     if start + layout.head > fill:
         return 0, 0, -1
-    wf_len = 0
-    if layout.off_nsamples >= 0:
-        o = start + layout.off_nsamples
-        wf_len = int(np.frombuffer(buf[o : o + 4].tobytes(), "<u4")[0])
-        wave_bit_wrong = not layout.header and (wf_len > 0) != layout.has_waveform
-        if wf_len > MAX_SAMPLES or wave_bit_wrong:  # without header, bit 3 = samples present
-            return 0, 0, -1
+    wf_len = _u32(buf, start + layout.off_nsamples) if layout.off_nsamples >= 0 else 0
+    clean, stop = _walk(buf, fill, eof, layout, guess, start, wf_len)
+    if clean or layout.off_nsamples < 0:
+        return clean, stop - start, wf_len if stop > start else -1
+    head = layout.head
+    qs = np.arange(start + head, fill - head + 1, 2, dtype=np.int64)
+    offs = qs[:, None] + layout.off_nsamples + np.arange(4)[None, :]
+    ws = buf[offs].copy().view("<u4").ravel().astype(np.int64)
+    for q in qs[qs - start - head == 2 * ws][:16].tolist():
+        w = (q - start - head) // 2
+        ok, end = _walk(buf, fill, eof, layout, guess, int(q), w)
+        if ok:
+            return ok + 1, end - start, w  # the damaged first event counts too
+    return clean, stop - start, wf_len if stop > start else -1
+
+
+def _u32(buf: np.ndarray, at: int) -> int:
+    return int(buf[at]) | (int(buf[at + 1]) << 8) | (int(buf[at + 2]) << 16) | (
+        int(buf[at + 3]) << 24)  # fmt: skip
+
+
+def _walk(buf: np.ndarray, fill: int, eof: bool, layout: EventLayout, guess: bool,
+          start: int, wf_len: int) -> tuple[int, int]:  # fmt: skip
+    """(the number of events of `wf_len` samples from `start` if they are plausible and
+    end cleanly, else 0; where they end: `start` if there is none)."""
+    if wf_len > MAX_SAMPLES or (guess and (wf_len > 0) != layout.has_waveform):
+        return 0, start  # guessed layouts: bit 3 set exactly when events have samples
     starts = np.zeros(PROBE_EVENTS, np.int64)
     n, nxt, status = index_events(
         buf, start, fill, layout.head, layout.off_nsamples, wf_len, starts, PROBE_EVENTS
@@ -73,11 +99,11 @@ def _probe(buf: np.ndarray, fill: int, eof: bool, layout: EventLayout) -> tuple[
     boards = buf[starts].astype(np.int64) | (buf[starts + 1].astype(np.int64) << 8)
     chans = buf[starts + 2].astype(np.int64) | (buf[starts + 3].astype(np.int64) << 8)
     if n == 0 or (boards >= MAX_BOARD).any() or (chans >= MAX_CHANNEL).any():
-        return 0, 0, -1
+        return 0, start
     if layout.has_calibrated and not _plausible_energies(buf, starts + layout.off_calibrated):
-        return 0, 0, -1
+        return 0, start
     clean = status != INDEX_BAD_LENGTH and not (status == INDEX_NEED_MORE and eof)
-    return int(clean), int(nxt - start), wf_len
+    return int(clean) * n, int(nxt)
 
 
 def _plausible_energies(buf: np.ndarray, at: np.ndarray) -> bool:
@@ -94,8 +120,9 @@ def find_layout(buf: np.ndarray, fill: int, eof: bool) -> tuple[EventLayout, int
     (`eof`: they are all of it); None when no layout explains the bytes.
 
     With the header, only whether events carry the waveform fields is open (when bit 3
-    is clear); an input of the header alone has no events and gets the usual layout.
-    Without it, the layout whose events end cleanly and cover the most bytes wins.
+    is clear); an input of the header alone has no events and gets the usual layout; a
+    header whose flags fit no event is taken as damaged and the layout is guessed. Without
+    it, the layout whose events end cleanly and cover the most bytes wins.
     """
     word = int(buf[0]) | (int(buf[1]) << 8) if fill >= HEADER_BYTES else -1
     if word >= 0 and is_header(word):
@@ -105,16 +132,38 @@ def find_layout(buf: np.ndarray, fill: int, eof: bool) -> tuple[EventLayout, int
             candidates.append(EventLayout(flags, False, True))
         if fill <= HEADER_BYTES:
             return candidates[0], 0
-    else:
-        candidates = []
-        for energy in _ENERGY_ORDER:
-            for short in (0, FLAG_SHORT):
-                for wave in (FLAG_WAVEFORM, 0):
-                    candidates.append(EventLayout(energy | short | wave, True, False))
-                candidates.append(EventLayout(energy | short, False, False))
+        found = _best(buf, fill, eof, candidates)
+        if found is None:  # a damaged header word: its flags do not fit the events
+            found = _best(buf, fill, eof, _guesses(header=True), min_events=2)
+            if found is not None:
+                log.warning("CoMPASS header flags %#x do not fit the events; they read as %s",
+                            flags, found[0].describe())  # fmt: skip
+        return found
+    return _best(buf, fill, eof, _guesses(header=False))
+
+
+def _guesses(header: bool) -> list[EventLayout]:
+    """Every layout a file could have, in the order ties are decided."""
+    out = []
+    for energy in _ENERGY_ORDER:
+        for short in (0, FLAG_SHORT):
+            for wave in (FLAG_WAVEFORM, 0):
+                out.append(EventLayout(energy | short | wave, True, header))
+            out.append(EventLayout(energy | short, False, header))
+    return out
+
+
+def _best(buf: np.ndarray, fill: int, eof: bool, candidates: list[EventLayout],
+          min_events: int = 1) -> tuple[EventLayout, int] | None:  # fmt: skip
+    """The candidate that explains the bytes best; with `min_events` > 1, only one whose
+    events (at least that many) end cleanly."""
     best: tuple[tuple[int, int], EventLayout, int] | None = None
+    guess = len(candidates) > 2
     for layout in candidates:
-        clean, nbytes, wf_len = _probe(buf, fill, eof, layout)
+        clean, nbytes, wf_len = _probe(buf, fill, eof, layout, guess)
+        clean = min(clean, 1) if clean >= min_events else 0
+        if min_events > 1 and not clean:
+            continue
         if nbytes > 0 and (best is None or (clean, nbytes) > best[0]):
             best = ((clean, nbytes), layout, wf_len)
     return None if best is None else (best[1], best[2])

@@ -26,9 +26,10 @@ TAG_EVENT = 0
 
 @dataclass(frozen=True)
 class CompassResume(ResumeState):
-    """What a CompassStreamer needs to decode the events in bytes ``[start, stop)``; the
-    event at `start` has packet id ``first_record + 1``."""
+    """What a CompassStreamer needs to decode the events in bytes ``[start, stop)``."""
 
+    pid_counter: int = 0
+    """The packet id before the event at `start` (damaged regions take one each)."""
     flags: int = 0
     wave_fields: bool = True
     header: bool = True
@@ -41,6 +42,8 @@ class CompassResume(ResumeState):
             raise ValueError(f"CompassResume: flags {self.flags:#x} are not 4 bits")
         if self.wf_len < 0:
             raise ValueError(f"CompassResume: negative sample count {self.wf_len}")
+        if self.pid_counter < 0:
+            raise ValueError(f"CompassResume: negative packet counter {self.pid_counter}")
         if self.start < 2 * self.header:
             raise ValueError(f"CompassResume: start {self.start} inside the file header")
 
@@ -64,10 +67,27 @@ class CompassIndex(RecordIndex):
     def build(cls, source: Source) -> CompassIndex:
         return build_compass_index(source)
 
+    def boundaries(self) -> np.ndarray:
+        """Events where a chunk may start: any but the first, except the first
+        RESYNC_CHAIN events after a damaged region (whose end a serial conversion finds
+        by looking at them)."""
+        from .streamer import RESYNC_CHAIN
+
+        recs = self.records
+        if len(recs) < 2:
+            return np.zeros(0, np.int64)
+        gap = np.zeros(len(recs), dtype=bool)
+        gap[1:] = recs["start"][1:] != recs["stop"][:-1]
+        near = np.convolve(gap, np.ones(RESYNC_CHAIN, dtype=int))[: len(recs)] > 0
+        near[0] = True
+        return np.flatnonzero(~near)
+
     def resume_states(self, source: Source, ranges: list[RecordRange]) -> list[ResumeState]:
         keys = tuple(int(k) for k in self.keys)
+        pids = self.records["pid"]
         return [
-            CompassResume(r.start, r.stop, r.first, flags=int(self.flags),
+            CompassResume(r.start, r.stop, r.first, pid_counter=int(pids[r.first]) - 1,
+                          flags=int(self.flags),
                           wave_fields=bool(self.wave_fields), header=bool(self.header),
                           wf_len=int(self.wf_len), keys=keys)
             if i else ResumeState(0, r.stop)

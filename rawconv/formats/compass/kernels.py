@@ -17,6 +17,7 @@ __all__ = [
     "INDEX_NEED_MORE",
     "decode_events",
     "index_events",
+    "resync",
 ]
 
 INDEX_END = 0
@@ -150,3 +151,55 @@ def decode_events(buf, starts, pids, first, last, offsets, wf_len, dt_of_board, 
             for k in range(nbytes):
                 values[r, k] = buf[w + k]
     return last - first
+
+
+RESYNC_FOUND = 0
+"""A chain of valid events starts at the returned offset."""
+RESYNC_NEED_MORE = 1
+"""More bytes are needed to decide (the scan goes on from the returned offset)."""
+RESYNC_NONE = 2
+"""No valid event up to the end of the input."""
+
+
+@nb.njit(cache=True, nogil=True)
+def _event_ok(buf, e, fill, head, off_nsamples, wf_len, max_board, max_channel):
+    """Whether a plausible event of the file's sample count starts at e (bytes checked)."""
+    if e + head > fill:
+        return False
+    if np.int64(read_u32(buf, e + off_nsamples)) != wf_len:
+        return False
+    return read_u16(buf, e) < max_board and read_u16(buf, e + 2) < max_channel
+
+
+@nb.njit(cache=True, nogil=True)
+def resync(buf, pos, fill, eof, head, off_nsamples, wf_len, chain, max_board, max_channel):
+    """The first offset after `pos` where `chain` events of the file's layout follow each
+    other (fewer when they end exactly at the end of the input), for going on after a
+    damaged event. Events are ``head + 2 wf_len`` bytes; `off_nsamples` must be >= 0.
+
+    Returns (offset, RESYNC_FOUND), (offset to scan on from, RESYNC_NEED_MORE) or
+    (fill, RESYNC_NONE).
+    """
+    size = head + 2 * wf_len
+    fill = min(fill, len(buf))
+    q = pos + 1
+    while q < fill:
+        ok = True
+        for k in range(chain):
+            e = q + k * size
+            if k > 0 and e == fill and eof:
+                break  # the chain ends exactly at the end of the input
+            if e + size > fill:
+                if not eof:
+                    return q, RESYNC_NEED_MORE
+                ok = False
+                break
+            if not _event_ok(buf, e, fill, head, off_nsamples, wf_len, max_board, max_channel):
+                ok = False
+                break
+        if ok:
+            return q, RESYNC_FOUND
+        q += 1
+    if not eof:
+        return q, RESYNC_NEED_MORE
+    return fill, RESYNC_NONE

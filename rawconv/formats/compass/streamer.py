@@ -7,9 +7,10 @@ the sampling period. Then blocks of events are read, tabled by
 :func:`~.kernels.index_events` and decoded in one kernel call per run of events.
 
 Packet ids count events from 1 (as the reference converter's). Damage: an event whose
-sample count differs from the file's (a corrupted length word) stops the conversion with
-an error naming its offset, after every event before it is decoded; an event cut by the
-end of the input goes to the garbage table with a warning.
+sample count differs from the file's (a corrupted length word) and the bytes up to the
+next chain of valid events go to the garbage table as one row (one packet id), with a
+warning, and decoding goes on there; an event cut by the end of the input goes to the
+garbage table too.
 """
 
 from __future__ import annotations
@@ -30,8 +31,15 @@ from .config import DEFAULT_DT_NS, CompassConfig, read_config
 from .decoders import CompassBlock, CompassEventDecoder
 from .header import CompassHeaderDecoder, find_layout
 from .index import CompassResume
-from .kernels import INDEX_BAD_LENGTH, INDEX_NEED_MORE, index_events, read_u32
-from .layout import MAX_SAMPLES, EventLayout, event_key, is_header
+from .kernels import (
+    INDEX_BAD_LENGTH,
+    INDEX_NEED_MORE,
+    RESYNC_NEED_MORE,
+    index_events,
+    read_u32,
+    resync,
+)
+from .layout import MAX_BOARD, MAX_CHANNEL, MAX_SAMPLES, EventLayout, event_key, is_header
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,10 @@ PROBE_BYTES = 1 << 20
 :data:`MAX_PROBE_BYTES`, while they hold no complete event)."""
 MAX_PROBE_BYTES = 1 << 26
 NO_STOP = 2**62
+RESYNC_CHAIN = 3
+"""Valid events in a row that end a damaged region."""
+MAX_RESYNC_BYTES = 1 << 28
+"""Damaged bytes after which a conversion gives up (no valid event follows)."""
 
 
 class CompassStreamer(DataStreamer):
@@ -112,7 +124,7 @@ class CompassStreamer(DataStreamer):
         stop = NO_STOP if resume is None else resume.stop
         self._pid_counter = 0
         if isinstance(resume, CompassResume):
-            start, self._pid_counter = resume.start, resume.first_record
+            start, self._pid_counter = resume.start, resume.pid_counter
             for rb in self.header_rbs:
                 rb.loc = 0
         else:
@@ -125,7 +137,8 @@ class CompassStreamer(DataStreamer):
         self._fill = self._next = self._cursor = 0
         self._stop = min(stop, source.size) if source.size is not None else stop
         self._source_eof = False
-        self._pending: Exception | None = None
+        self._damaged: int | None = None
+        self._scan = 0
         self.skipped_events = 0
         return self.header_rbs
 
@@ -195,49 +208,87 @@ class CompassStreamer(DataStreamer):
     # --- reading ----------------------------------------------------------------------------
 
     def _load(self) -> bool:
-        """Read and table the next events (the block read loop); False when none are left."""
+        """Read and table the next events (the block read loop); False when none are left.
+
+        After an event with a foreign sample count (a damaged length word), the bytes up to
+        the next chain of :data:`RESYNC_CHAIN` valid events (or the end) become one garbage
+        row, which takes one packet id, and reading goes on there.
+        """
         blk, layout = self._block, self.layout
-        if self._pending is not None:
-            raise self._pending
         if self._source_eof and self._next >= self._fill:
             return False
-        keep = self._fill - self._next
-        blk.buf[:keep] = blk.buf[self._next : self._fill]
-        blk.base += self._next
-        self._fill, self._next, self._cursor, blk.n = keep, 0, 0, 0
+        self._shift(self._next)
         while True:
             if not self._source_eof:
+                if self._fill == len(blk.buf):  # an event (or damage) larger than a block
+                    if self._damaged is not None and self._fill >= MAX_RESYNC_BYTES:
+                        raise self._no_resync()
+                    grown = np.empty(2 * len(blk.buf), np.uint8)
+                    grown[: self._fill] = blk.buf[: self._fill]
+                    blk.buf = grown
                 room = min(len(blk.buf), self._stop - blk.base) - self._fill
                 got = self.source.readinto(blk.base + self._fill,
                                            blk.buf[self._fill : self._fill + max(room, 0)])
                 self.n_bytes_read += got
                 self._fill += got
                 self._source_eof = got < room or blk.base + self._fill >= self._stop
+            if self._damaged is not None:
+                q, found = resync(blk.buf, self._scan, self._fill, self._source_eof,
+                                  layout.head, layout.off_nsamples, self.wf_len, RESYNC_CHAIN,
+                                  MAX_BOARD, MAX_CHANNEL)  # fmt: skip
+                if found == RESYNC_NEED_MORE:
+                    self._scan = q - 1
+                    continue
+                self._skip_damage(q)
             n, nxt, status = index_events(blk.buf, 0, self._fill, layout.head,
                                           layout.off_nsamples, self.wf_len, blk.starts,
                                           MAX_EVENTS)  # fmt: skip
+            if status == INDEX_BAD_LENGTH and n == 0:
+                self._damaged, self._scan = int(read_u32(blk.buf, layout.off_nsamples)), 0
+                continue
             if status == INDEX_NEED_MORE and n == 0 and not self._source_eof:
-                grown = np.empty(2 * len(blk.buf), np.uint8)  # an event larger than a block
-                grown[: self._fill] = blk.buf[: self._fill]
-                blk.buf = grown
                 continue
             break
         blk.n, self._next = n, nxt
         blk.pid[:n] = np.arange(self._pid_counter + 1, self._pid_counter + 1 + n)
         self._pid_counter += n
-        if status == INDEX_BAD_LENGTH:
-            ns = int(read_u32(blk.buf, nxt + layout.off_nsamples))
-            self._pending = CorruptDataError(
-                f"event sample count {ns} differs from the file's {self.wf_len} (damaged "
-                "length word or a change of record length); the events before it are kept",
-                path=self.name, offset=blk.base + nxt, record=self._pid_counter + 1,
-                decoder=self.event_decoder.name,
-            )  # fmt: skip
+        if status == INDEX_BAD_LENGTH:  # handled at the next load, once these are decoded
+            self._damaged = int(read_u32(blk.buf, nxt + layout.off_nsamples))
+            self._scan = 0
         elif status == INDEX_NEED_MORE and self._source_eof:
             self._truncated(nxt)
-        if n == 0 and self._pending is not None:
-            raise self._pending
         return n > 0
+
+    def _shift(self, offset: int) -> None:
+        """Drop the bytes before `offset` of the block."""
+        blk = self._block
+        keep = self._fill - offset
+        blk.buf[:keep] = blk.buf[offset : self._fill]
+        blk.base += offset
+        self._fill, self._next, self._cursor, blk.n = keep, 0, 0, 0
+
+    def _skip_damage(self, q: int) -> None:
+        """Bytes ``[0, q)`` of the block (a damaged event) -> one garbage row."""
+        blk = self._block
+        msg = (f"event at offset {blk.base} has sample count {self._damaged}, not the "
+               f"file's {self.wf_len} (damaged length word): {q} bytes up to the next valid "
+               "event kept in the garbage table")  # fmt: skip
+        log.warning("%s: %s", self.name, msg)
+        self.problems.append(msg)
+        self._pid_counter += 1
+        self.garbage.put_in_garbage(blk.buf[:q], self._pid_counter, GarbageCode.BAD_LENGTH,
+                                    offset=int(blk.base))  # fmt: skip
+        self._damaged = None
+        self._shift(q)
+
+    def _no_resync(self) -> CorruptDataError:
+        blk = self._block
+        return CorruptDataError(
+            f"event sample count {self._damaged} differs from the file's {self.wf_len} and no "
+            f"valid event follows within {self._fill} bytes (a change of record length "
+            "within the file?)", path=self.name, offset=int(blk.base),
+            record=self._pid_counter + 1, decoder=self.event_decoder.name,
+        )  # fmt: skip
 
     def _truncated(self, nxt: int) -> None:
         """At the end of the input: keep the bytes of a cut event as a garbage row."""
