@@ -188,6 +188,8 @@ class LH5Writer:
         parent = _require_groups(parent, parts[:-1])
         try:
             _write_obj(out, parent, parts[-1], obj, n_rows, settings)
+            if isinstance(obj, (ArrayCol, ScalarCol)) and _is_struct(parent):
+                _add_struct_field(parent, parts[-1])  # a struct lists its members
             out.wait()  # chunks are encoded from the caller's arrays: done before returning
         except RawconvError:
             raise
