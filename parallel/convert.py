@@ -111,7 +111,7 @@ def convert(
     for name, value in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker)):
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(f"{name} must be an integer of at least 1, not {value!r}")
-    check_keywords(kwargs, spec_variables(out_spec), ())
+    check_keywords(kwargs, spec_variables(out_spec), format_options())
     scratch = os.path.abspath(scratch or Path(tempfile.gettempdir()) / "rawconv-scratch")
     job = JobSpec(
         out_spec=out_spec, kwargs=tuple(kwargs.items()), buffer_size=buffer_size,

@@ -16,7 +16,13 @@ from typing import Any
 
 from rawconv.buffers import split_out_stream, write_to_lh5_and_clear
 from rawconv.build_raw import orig_basename, out_spec_library
-from rawconv.formats import detect_format, get_format, get_streamer, normalize_stream_type
+from rawconv.formats import (
+    detect_format,
+    get_format,
+    get_streamer,
+    implied_format,
+    normalize_stream_type,
+)
 from rawconv.lh5.chunks import set_compress_threads
 from rawconv.lh5.writer import LH5Writer
 from rawconv.sources import open_source
@@ -67,8 +73,9 @@ def file_kwargs(job: JobSpec, input: str) -> dict[str, Any]:
 def outputs_of(input: str, stream_type: str, job: JobSpec) -> list[str]:
     """Final output files of an input: its library resolved against its header."""
     source = open_source(input)
-    streamer = get_streamer(stream_type)
-    rb_lib, default_out = out_spec_library(job.out_spec, source, file_kwargs(job, input))
+    kwargs = file_kwargs(job, input)
+    streamer = get_streamer(stream_type, **kwargs)  # with the format's options
+    rb_lib, default_out = out_spec_library(job.out_spec, source, kwargs)
     try:  # reads the header only
         streamer.open_stream(
             source, rb_lib=rb_lib, buffer_size=job.buffer_size, out_stream=default_out
@@ -105,10 +112,10 @@ def index_task(
     with open_source(input) as source:
         size = source.size
         if size is not None and size <= chunk_bytes:
-            kind = normalize_stream_type(stream_type) if stream_type else detect_format(source)
+            kind = _stream_type(stream_type, source, job)
             whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
             return FilePlan(input, kind, size, outputs_of(input, kind, job), [whole])
-        kind = normalize_stream_type(stream_type) if stream_type else detect_format(source)
+        kind = _stream_type(stream_type, source, job)
         if get_format(kind).index_class() is None:  # converted whole by one task
             size = size if size is not None else 0
             whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
@@ -117,6 +124,13 @@ def index_task(
     chunks = plan_file(fi, file_id, chunk_bytes)
     return FilePlan(fi.input, fi.stream_type, fi.size, outputs_of(fi.input, fi.stream_type, job),
                     chunks)  # fmt: skip
+
+
+def _stream_type(stream_type: str | None, source: Any, job: JobSpec) -> str:
+    """The given stream type, else the one the job's format options imply, else detected."""
+    if stream_type:
+        return normalize_stream_type(stream_type)
+    return implied_format(dict(job.kwargs)) or detect_format(source)
 
 
 def part_path(job: JobSpec, chunk: Chunk, final: str) -> str:
@@ -133,8 +147,9 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
     tune_malloc()
     set_compress_threads(job.compress_threads)
     source = open_source(chunk.input)
-    streamer = get_streamer(chunk.stream_type)
-    rb_lib, default_out = out_spec_library(job.out_spec, source, file_kwargs(job, chunk.input))
+    kwargs = file_kwargs(job, chunk.input)
+    streamer = get_streamer(chunk.stream_type, **kwargs)  # with the format's options
+    rb_lib, default_out = out_spec_library(job.out_spec, source, kwargs)
     result = PartResult(chunk=chunk, worker=os.environ.get("DASK_WORKER_NAME", str(os.getpid())))
     try:
         header = streamer.open_stream(

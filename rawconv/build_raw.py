@@ -13,7 +13,13 @@ from typing import Any
 
 from .buffers import RawBufferLibrary, split_out_stream, write_to_lh5_and_clear
 from .errors import OutSpecError
-from .formats import detect_format, get_streamer, normalize_stream_type
+from .formats import (
+    detect_format,
+    format_options,
+    get_streamer,
+    implied_format,
+    normalize_stream_type,
+)
 from .lh5.writer import LH5Writer
 from .locks import OutputLocks, remove_stale_temps
 from .outspec import expand_out_spec, format_template, load_out_spec
@@ -132,7 +138,9 @@ def build_raw(
     progress
         show a progress bar (None: when logging is at INFO or more verbose).
     **kwargs
-        values for ``{variables}`` in the out_spec.
+        values for ``{variables}`` in the out_spec; those a format names as options are
+        also given to its streamer (``compass_config_file``: the CoMPASS settings XML,
+        which also selects the Compass format when `in_stream_type` is None).
 
     An out_spec dict is expanded in place (its shorthand, as legend-daq2lh5 does), so that
     code can read the buffer names back. It may name decoders of other formats (one spec
@@ -152,12 +160,15 @@ def build_raw(
     n_max = check_n_max(n_max)
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, not {overwrite!r}")
-    check_keywords(kwargs, spec_variables(out_spec), _BUILD_RAW_ARGS)
+    check_keywords(kwargs, spec_variables(out_spec), (*_BUILD_RAW_ARGS, *format_options()))
     if isinstance(in_stream, str) and "://" not in in_stream:
         in_stream = expand_env(in_stream, "the input name")
     source = open_source(in_stream)
-    stream_type = normalize_stream_type(in_stream_type) if in_stream_type else detect_format(source)
-    streamer = get_streamer(stream_type)
+    if in_stream_type:
+        stream_type = normalize_stream_type(in_stream_type)
+    else:
+        stream_type = implied_format(kwargs) or detect_format(source)
+    streamer = get_streamer(stream_type, **kwargs)
     log.info("converting %s (%s)", source.name, stream_type)
     rb_lib, default_out = out_spec_library(out_spec, source, kwargs)
     with contextlib.ExitStack() as stack:

@@ -20,6 +20,7 @@ examples:
   rawconv *.dat -o spec.json -k '{"run": "r004"}'
   rawconv run.dat -o out.lh5 -c lzf -n 10000
   rawconv run.dat -o examples/l200_raw_out_spec.json   # LEGEND's per-channel layout
+  rawconv run.dat --compass-config run_settings.xml  # CoMPASS with its settings
 
 out_spec files map decoders to buffers, e.g.
   {"FCEventDecoder": {"ch{key}": {"key_list": ["*"], "out_stream": "{orig_basename}.lh5:/{name}",
@@ -58,6 +59,10 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-c", "--compression", default=None, type=compression_name,
         help="gzip[:level], lzf, none, zstd, blosc, lz4, bitshuffle, bzip2",
+    )  # fmt: skip
+    parser.add_argument(
+        "--compass-config", metavar="XML",
+        help="CoMPASS settings XML of the run (board model, sampling period, channels)",
     )  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
     parser.add_argument("-d", "--debug", action="store_true", help="log everything (DEBUG)")
@@ -149,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.compression is not None:
         kwargs["hdf5_settings"] = args.compression
+    if args.compass_config is not None:
+        kwargs["compass_config_file"] = args.compass_config
     if args.out_spec and len(args.in_stream) > 1 and not _is_spec_file(args.out_spec):
         print(
             "rawconv: error: one output file for several inputs would mix them; use an "

@@ -125,4 +125,4 @@ def check_output_path(path: str | os.PathLike, overwrite: bool) -> None:
             path=str(p),
         )
     if not overwrite:
-        raise OutputExistsError("exists; overwriting it was not asked for", path=str(p))
+        raise OutputExistsError("exists; overwrite=True replaces it", path=str(p))

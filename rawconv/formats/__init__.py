@@ -11,9 +11,11 @@ from .base import Format, RecordIndex, RecordRange, ResumeState
 from .registry import (
     detect_format,
     format_names,
+    format_options,
     formats,
     get_format,
     get_streamer,
+    implied_format,
     normalize_stream_type,
 )
 
@@ -24,8 +26,10 @@ __all__ = [
     "ResumeState",
     "detect_format",
     "format_names",
+    "format_options",
     "formats",
     "get_format",
     "get_streamer",
+    "implied_format",
     "normalize_stream_type",
 ]

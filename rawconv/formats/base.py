@@ -87,6 +87,11 @@ class Format:
     demo
         ``demo(out_dir, events) -> Path``, or ``"module:function"``: writes a small synthetic
         run of this format (``python -m rawconv.demo --format NAME``); optional.
+    options
+        names of the build_raw keywords this format's streamer takes as constructor
+        keyword arguments (e.g. ``compass_config_file``): build_raw and the parallel layer
+        pass them on when given (they stay available as out_spec variables too), and
+        without an explicit stream type such a keyword selects this format.
     """
 
     name: str
@@ -98,6 +103,7 @@ class Format:
     specificity: int = 0
     description: str = ""
     demo: Callable[[Path, int], Path] | str | None = None
+    options: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.isidentifier():
@@ -115,9 +121,13 @@ class Format:
         """The streamer class (imported on first use)."""
         return load_object(self.streamer)
 
-    def make_streamer(self) -> DataStreamer:
-        """A new streamer for this format."""
-        return self.streamer_class()()
+    def make_streamer(self, **options: Any) -> DataStreamer:
+        """A new streamer for this format; `options`: values of its :attr:`options`."""
+        return self.streamer_class()(**options)
+
+    def pick_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The entries of `kwargs` (build_raw keywords) that are options of this format."""
+        return {k: kwargs[k] for k in self.options if kwargs.get(k) is not None}
 
     def index_class(self) -> type[RecordIndex] | None:
         """The record index class, or None for a format converted whole."""

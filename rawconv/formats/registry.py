@@ -25,9 +25,11 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "detect_format",
     "format_names",
+    "format_options",
     "formats",
     "get_format",
     "get_streamer",
+    "implied_format",
     "known_decoder_names",
     "normalize_stream_type",
     "refresh",
@@ -101,9 +103,23 @@ def normalize_stream_type(name: str) -> str:
     return get_format(name).name
 
 
-def get_streamer(stream_type: str) -> object:
-    """A new streamer for `stream_type`."""
-    return get_format(stream_type).make_streamer()
+def get_streamer(stream_type: str, **kwargs: object) -> object:
+    """A new streamer for `stream_type`, given those of the build_raw keywords `kwargs`
+    that are options of the format (:attr:`~.base.Format.options`); others are ignored."""
+    fmt = get_format(stream_type)
+    return fmt.make_streamer(**fmt.pick_options(kwargs))
+
+
+def format_options() -> set[str]:
+    """The build_raw keywords that some format's streamer takes (``compass_config_file``)."""
+    return {name for fmt in formats() for name in fmt.options}
+
+
+def implied_format(kwargs: dict) -> str | None:
+    """The format whose streamer options `kwargs` name (e.g. ``compass_config_file``
+    -> Compass), when exactly one does; None otherwise."""
+    named = {fmt.name for fmt in formats() if fmt.pick_options(kwargs)}
+    return named.pop() if len(named) == 1 else None
 
 
 def detect_format(source: Source) -> str:

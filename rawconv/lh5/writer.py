@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RawconvError
+from .columns import ArrayCol, ScalarCol
 from .compression import resolve_settings
 from .convert import from_lgdo
 from .objects import write_object
@@ -102,6 +103,8 @@ class LH5Writer:
         parent = out.require_groups(parent, parts[:-1])
         try:
             write_object(out, parent, parts[-1], obj, n_rows, settings)
+            if isinstance(obj, (ArrayCol, ScalarCol)) and out.is_struct(parent):
+                out.add_struct_field(parent, parts[-1])  # a struct lists its members
             out.wait()  # chunks are encoded from the caller's arrays: done before returning
         except RawconvError:
             raise
