@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rawconv.build_raw import spec_variables
+from rawconv.formats import format_options
 from rawconv.locks import OutputLocks, remove_stale_temps
 from rawconv.validate import check_buffer_size, check_keywords
 
