@@ -4,6 +4,7 @@ demo (package discovery has no hand list that a new folder could miss)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -27,8 +28,12 @@ def _packages_in_tree() -> set[str]:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    src = out / "src"  # a copy: a build leaves build/ and *.egg-info where it runs
+    skip = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__",
+                                  ".hypothesis", ".pytest_cache", ".ruff_cache", "*.lh5")  # fmt: skip
+    shutil.copytree(ROOT, src, ignore=skip)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out),
-                    str(ROOT)], check=True, capture_output=True, timeout=600)  # fmt: skip
+                    str(src)], check=True, capture_output=True, timeout=600)  # fmt: skip
     (path,) = out.glob("rawconv-*.whl")
     return path
 
