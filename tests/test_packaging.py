@@ -29,8 +29,8 @@ def _packages_in_tree() -> set[str]:
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     src = out / "src"  # a copy: a build leaves build/ and *.egg-info where it runs
-    skip = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__",
-                                  ".hypothesis", ".pytest_cache", ".ruff_cache", "*.lh5")  # fmt: skip
+    skip = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "*.lh5",
+                                  "__pycache__", ".hypothesis", ".pytest_cache", ".ruff_cache")
     shutil.copytree(ROOT, src, ignore=skip)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out),
                     str(src)], check=True, capture_output=True, timeout=600)  # fmt: skip
