@@ -17,35 +17,12 @@ import numpy as np
 from ...buffers import RawBufferLibrary
 from ...sources import Source, open_source
 from ..base import RECORD_DTYPE, RecordIndex, RecordRange, ResumeState
+from .resume_state import CompassResume
 
 __all__ = ["CompassIndex", "CompassResume", "build_compass_index"]
 
 TAG_EVENT = 0
 """The one record type (``tag`` of the record table)."""
-
-
-@dataclass(frozen=True)
-class CompassResume(ResumeState):
-    """What a CompassStreamer needs to decode the events in bytes ``[start, stop)``."""
-
-    pid_counter: int = 0
-    """The packet id before the event at `start` (damaged regions take one each)."""
-    flags: int = 0
-    wave_fields: bool = True
-    header: bool = True
-    wf_len: int = 0
-    keys: tuple[int, ...] = ()
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 0 <= self.flags <= 0xF:
-            raise ValueError(f"CompassResume: flags {self.flags:#x} are not 4 bits")
-        if self.wf_len < 0:
-            raise ValueError(f"CompassResume: negative sample count {self.wf_len}")
-        if self.pid_counter < 0:
-            raise ValueError(f"CompassResume: negative packet counter {self.pid_counter}")
-        if self.start < 2 * self.header:
-            raise ValueError(f"CompassResume: start {self.start} inside the file header")
 
 
 @dataclass

@@ -30,7 +30,6 @@ from ..base import ResumeState
 from .config import DEFAULT_DT_NS, CompassConfig, read_config
 from .decoders import CompassBlock, CompassEventDecoder
 from .header import CompassHeaderDecoder, find_layout
-from .index import CompassResume
 from .kernels import (
     INDEX_BAD_LENGTH,
     INDEX_NEED_MORE,
@@ -40,6 +39,7 @@ from .kernels import (
     resync,
 )
 from .layout import MAX_BOARD, MAX_CHANNEL, MAX_SAMPLES, EventLayout, event_key, is_header
+from .resume_state import CompassResume
 
 log = logging.getLogger(__name__)
 
