@@ -440,6 +440,8 @@ def _write_scalar(parent: h5py.Group, name: str, obj: ScalarCol) -> None:
     value = obj.value
     if isinstance(value, str):
         value = value.encode("utf-8")
+    if _is_struct(parent):  # a scalar written alone into a struct (the parallel merge)
+        _add_struct_field(parent, name)
     ds = parent.create_dataset(name, data=value)
     ds.attrs.update(_lgdo_attrs(obj))
 
