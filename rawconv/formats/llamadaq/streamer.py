@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 
 __all__ = ["LLAMAStreamer"]
 
+BUFFER_MEMORY = 32 << 20
+"""Bytes the event buffers may use together: llamaDAQ rows are large (tens of kB of
+samples), so a few hundred rows per buffer already make large HDF5 appends; the rest of
+the default 128 MiB would only add to the peak memory."""
+
 _GARBAGE_CODE = {BAD_UNKNOWN_CHANNEL: GarbageCode.UNKNOWN_TYPE, BAD_LENGTHS: GarbageCode.BAD_LENGTH}
 
 
@@ -51,6 +56,7 @@ class LLAMAStreamer(DataStreamer):
         super().__init__()
         self.block_bytes = block_bytes
         self.max_garbage = max_garbage
+        self.buffer_memory = BUFFER_MEMORY
         self.header_decoder = LLAMAHeaderDecoder()
         self.event_decoder = LLAMAEventDecoder()
         self.header: LlamaHeader | None = None
