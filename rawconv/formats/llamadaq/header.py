@@ -70,9 +70,6 @@ class ChannelConfig:
     sample_freq: float
     gain: float
 
-    def word(self, index: int) -> int:
-        return self.words[index]
-
     @property
     def format_bits(self) -> int:
         return self.words[lay.CFG_FORMAT_BITS]

@@ -22,6 +22,7 @@ import numpy as np
 
 from .header import parse_header
 from .layout import (
+    CFG_EVENT_HEADER_LENGTH,
     CHANNEL_CONFIG_BYTES,
     FILE_HEADER_BYTES,
     MAGIC,
@@ -238,7 +239,7 @@ def grow_file(src: str | Path, dst: str | Path, target_bytes: int, seed: int = 0
                 new = t + k * step
                 words[0] = (words[0] & 0xFFFF) | (((new >> 32) & 0xFFFF) << 16)
                 words[1] = new & 0xFFFFFFFF
-                first = cfg.words[17] if cfg.words[17] else header_words(cfg.format_bits) + 1
+                first = cfg.words[CFG_EVENT_HEADER_LENGTH] or header_words(cfg.format_bits) + 1
                 samples = words[first:].view("<u2")
                 n_samples = 2 * (len(words) - first - cfg.maw_buffer_length)
                 shift = np.int32(rng.integers(-8, 9))
