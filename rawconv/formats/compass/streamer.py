@@ -314,7 +314,7 @@ class CompassStreamer(DataStreamer):
             self.skipped_events += last - i
             self._cursor = last
             return True
-        done, rows = self._route.decode(blk, i, last, self.rows_left())
+        done, rows = self._route.decode_records(blk, i, last, self.rows_left())
         self.n_rows_read += rows
         if done == 0 and self._route.capacity_records() > 0:
             raise RawconvError("a CompassEvent needs more rows than its buffer holds",
