@@ -227,6 +227,6 @@ def test_truncated_file_converts_and_cli_reports(pulser, tmp_path):
                          text=True, timeout=300)  # fmt: skip
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [
-        f"rawconv: error: {bad}: {bad}, offset 100: input ends inside the LlamaDAQ channel "
+        f"rawconv: error: {bad}, offset 100: input ends inside the LlamaDAQ channel "
         "configs (100 of 192 bytes)"
     ]
