@@ -33,8 +33,11 @@ T = TypeVar("T", bound=NamedTuple)
 
 
 def _field(col: Any, row0: int) -> Any:
-    nda = getattr(col, "nda", None)
-    if nda is not None:
+    try:
+        nda = col.nda
+    except AttributeError:
+        pass
+    else:
         return nda[row0:] if row0 else nda
     flat = getattr(col, "flattened_data", None)
     if flat is not None:
@@ -62,11 +65,10 @@ def columns_of(table: Mapping[str, Any], spec: type[T], row0: int = 0) -> T:
     KeyError
         a field of `spec` names no column of `table`.
     """
-    fields = []
-    for name in spec._fields:
-        try:
-            col = table[name]
-        except KeyError:
-            raise KeyError(f"{spec.__name__}: the table has no column {name!r}") from None
-        fields.append(_field(col, row0))
-    return spec._make(fields)
+    try:
+        return spec._make([_field(table[name], row0) for name in spec._fields])
+    except KeyError:
+        missing = next((name for name in spec._fields if name not in table), None)
+        if missing is None:
+            raise
+        raise KeyError(f"{spec.__name__}: the table has no column {missing!r}") from None

@@ -36,6 +36,21 @@ _TAG_HEADER = 7
 
 
 @nb.njit(cache=True, nogil=True)
+def _listed_traces(buf, f, nframes, frame_off, frame_len, ntr, room):
+    """Traces of the event-header record whose frames start at `f`, or -1 if its frames do
+    not fit the layout, list a trace >= `ntr`, or list more than `room` traces."""
+    if nframes < 7 or frame_len[f + 5] % 2 != 0 or frame_len[f + 6] % 4 != 0:
+        return -1
+    n = min(frame_len[f + 5] // 2, frame_len[f + 6] // 4)
+    if n > ntr or n > room:
+        return -1
+    for j in range(n):
+        if read_u16(buf, frame_off[f + 5] + 2 * j) >= ntr:
+            return -1
+    return n
+
+
+@nb.njit(cache=True, nogil=True)
 def decode_event_headers(
     buf, rec_tag, rec_frame0, rec_nframes, rec_pid, frame_off, frame_len,
     first, last, max_rows, flat_start, cfg, tracemap,
@@ -55,36 +70,39 @@ def decode_event_headers(
     gps = cfg[CFG_GPS]
     fcid = cfg[CFG_FCID]
     flat = flat_start
+    # the flattened data of the vector columns
     tracelist = out.tracelist.flattened_data
+    board_id = out.board_id.flattened_data
+    fc_input = out.fc_input.flattened_data
+    runtime = out.runtime.flattened_data
+    lifetime = out.lifetime.flattened_data
+    deadtime = out.deadtime.flattened_data
+    deadinterval_nsec = out.deadinterval_nsec.flattened_data
+    baseline = out.baseline.flattened_data
+    daqenergy = out.daqenergy.flattened_data
     capacity = min(
-        tracelist.shape[0], out.board_id.flattened_data.shape[0],
-        out.fc_input.flattened_data.shape[0], out.runtime.flattened_data.shape[0],
-        out.lifetime.flattened_data.shape[0], out.deadtime.flattened_data.shape[0],
-        out.deadinterval_nsec.flattened_data.shape[0], out.baseline.flattened_data.shape[0],
-        out.daqenergy.flattened_data.shape[0],
+        tracelist.shape[0], board_id.shape[0], fc_input.shape[0], runtime.shape[0],
+        lifetime.shape[0], deadtime.shape[0], deadinterval_nsec.shape[0], baseline.shape[0],
+        daqenergy.shape[0],
     )  # fmt: skip
     r = 0
+    done, status, bad = last - first, DECODE_OK, -1
     for i in range(first, last):
         if rec_tag[i] != _TAG_HEADER:
             continue  # another decoder's record in a mixed run
         if r >= max_rows:
-            return i - first, r, DECODE_OK, -1
+            done = i - first
+            break
         f = rec_frame0[i]
         nframes = rec_nframes[i]
-        if nframes < 7 or frame_len[f + 5] % 2 != 0 or frame_len[f + 6] % 4 != 0:
-            return i - first, r, DECODE_BAD_RECORD, i
-        listed = frame_len[f + 5] // 2
-        n = min(listed, frame_len[f + 6] // 4)
-        if n > ntr or flat + n > capacity:
-            return i - first, r, DECODE_BAD_RECORD, i
-        for j in range(n):
-            if read_u16(buf, frame_off[f + 5] + 2 * j) >= ntr:
-                return i - first, r, DECODE_BAD_RECORD, i
-        ev_type = _read_prefix(
+        n = _listed_traces(buf, f, nframes, frame_off, frame_len, ntr, capacity - flat)
+        # the state is read only from a record whose trace frames are valid
+        ev_type = -1 if n < 0 else _read_prefix(
             buf, f, frame_off, frame_len, _TAG_HEADER, st_to, st_ts, st_dr, st_sizes, nframes
         )
         if ev_type == -1:
-            return i - first, r, DECODE_BAD_RECORD, i
+            done, status, bad = i - first, DECODE_BAD_RECORD, i
+            break
         if st_sizes[SIZE_DR] >= 7:
             dr_idx = st_dr[5]
             dr_len = st_dr[6]
@@ -97,7 +115,8 @@ def decode_event_headers(
             enable_ns, cur_dead, total_dead, q_begin, q_end, q_read, q_write, q_fill,
         )
         if not ok:
-            return i - first, r, DECODE_DEAD_QUEUE_FULL, i
+            done, status, bad = i - first, DECODE_DEAD_QUEUE_FULL, i
+            break
         out.packet_id[r] = rec_pid[i]
         out.fcid[r] = fcid
         out.event_type[r] = ev_type
@@ -128,27 +147,28 @@ def decode_event_headers(
             tm = tracemap[t]
             if enable_ns[t] == -1:
                 enable_ns[t] = enable_value(st_dr, st_to[5], st_to[6])
-            runtime = (fpga_ns - enable_ns[t]) / 1e9
-            deadtime = total_dead[t] / 1e9
             p = flat + j
             tracelist[p] = t
-            out.board_id.flattened_data[p] = tm >> 16
-            out.fc_input.flattened_data[p] = tm & 0xFFFF
-            out.runtime.flattened_data[p] = runtime
-            out.deadtime.flattened_data[p] = deadtime
-            out.lifetime.flattened_data[p] = (fpga_ns - enable_ns[t] - total_dead[t]) / 1e9
-            out.deadinterval_nsec.flattened_data[p] = cur_dead[t]
-            out.baseline.flattened_data[p] = np.uint16(np.int64(hdr0 / blprec) & 0xFFFF)
-            out.daqenergy.flattened_data[p] = _energy(hdr0, hdr1, adcbits, sumlength, blprec)
+            board_id[p] = tm >> 16
+            fc_input[p] = tm & 0xFFFF
+            runtime[p] = (fpga_ns - enable_ns[t]) / 1e9
+            deadtime[p] = total_dead[t] / 1e9
+            lifetime[p] = (fpga_ns - enable_ns[t] - total_dead[t]) / 1e9
+            deadinterval_nsec[p] = cur_dead[t]
+            baseline[p] = np.uint16(np.int64(hdr0 / blprec) & 0xFFFF)
+            daqenergy[p] = _energy(hdr0, hdr1, adcbits, sumlength, blprec)
         flat += n
         out.tracelist.cumulative_length[r] = flat
-        out.board_id.cumulative_length[r] = flat
-        out.fc_input.cumulative_length[r] = flat
-        out.runtime.cumulative_length[r] = flat
-        out.lifetime.cumulative_length[r] = flat
-        out.deadtime.cumulative_length[r] = flat
-        out.deadinterval_nsec.cumulative_length[r] = flat
-        out.baseline.cumulative_length[r] = flat
-        out.daqenergy.cumulative_length[r] = flat
         r += 1
-    return last - first, r, DECODE_OK, -1
+    # every vector column has the cumulative lengths of tracelist (copied once, after the
+    # loop: stores to nine arrays per record slow the loop down)
+    cl = out.tracelist.cumulative_length[:r]
+    out.board_id.cumulative_length[:r] = cl
+    out.fc_input.cumulative_length[:r] = cl
+    out.runtime.cumulative_length[:r] = cl
+    out.lifetime.cumulative_length[:r] = cl
+    out.deadtime.cumulative_length[:r] = cl
+    out.deadinterval_nsec.cumulative_length[:r] = cl
+    out.baseline.cumulative_length[:r] = cl
+    out.daqenergy.cumulative_length[:r] = cl
+    return done, r, status, bad
