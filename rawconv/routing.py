@@ -276,14 +276,13 @@ class DecoderRoute(MergeRoute):
         return n
 
     def decode_records(
-        self, block: Any, first: int, last: int, budget: float = math.inf, sized: bool = False
+        self, block: Any, first: int, last: int, budget: float = math.inf
     ) -> tuple[int, int]:
         """Decode records ``[first, last)`` of `block`, as many as fit; returns
         ``(records decoded, rows kept)``.
 
         `budget` caps the rows kept: the record that reaches it is the last one decoded and
-        its rows beyond the budget are dropped. `sized`: the caller made sure that the range
-        fits (it may hold other decoders' records, which do not count).
+        its rows beyond the budget are dropped.
         """
         if not self.rbl:
             return last - first, 0
@@ -295,8 +294,7 @@ class DecoderRoute(MergeRoute):
             return done, rows
         table = self.staging(part)
         max_rows = len(table)
-        if not sized:  # no buffer may overflow
-            last = min(last, first + self.capacity_records())
+        last = min(last, first + self.capacity_records())  # no buffer may overflow
         if budget < math.inf:
             max_rows = min(max_rows, max(part.get_max_rows_in_packet(), int(budget)))
         done, rows = part.decode_block(block, first, last, table, 0, max_rows)
