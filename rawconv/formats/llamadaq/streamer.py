@@ -191,7 +191,7 @@ class LLAMAStreamer(DataStreamer):
         if j == i:
             return True  # a buffer is full: read_chunk hands it out first
         for _part, route in self._routes:
-            _, rows = route.decode_records(blk, i, j, float("inf"), sized=True)
+            rows = route.decode([(route.decoder, blk, i, j)])
             self.n_rows_read += rows
         self._garbage_and_skips(blk, i, j)
         self._cursor = j
