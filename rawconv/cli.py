@@ -60,10 +60,11 @@ def make_parser() -> argparse.ArgumentParser:
         "-c", "--compression", default=None, type=compression_name,
         help="gzip[:level], lzf, none, zstd, blosc, lz4, bitshuffle, bzip2",
     )  # fmt: skip
-    parser.add_argument(
-        "--compass-config", metavar="XML",
-        help="CoMPASS settings XML of the run (board model, sampling period, channels)",
-    )  # fmt: skip
+    for option, fmt_name in format_option_flags().items():
+        parser.add_argument(
+            option_flag(option), dest=option, metavar="FILE" if option.endswith("_file") else "X",
+            help=f"{fmt_name} inputs: the build_raw keyword {option}",
+        )  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
     parser.add_argument("-d", "--debug", action="store_true", help="log everything (DEBUG)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
@@ -114,6 +115,19 @@ def error_line(exc: BaseException, in_stream: str) -> str:
     return text if in_stream in text else f"{in_stream}: {text}"
 
 
+def format_option_flags() -> dict[str, str]:
+    """build_raw keywords that formats take (their streamer options) -> the format's name:
+    each gets a flag, e.g. ``compass_config_file`` -> ``--compass-config``."""
+    from .formats import formats
+
+    return {option: fmt.name for fmt in formats() for option in fmt.options}
+
+
+def option_flag(option: str) -> str:
+    """The command-line flag of a format option: ``compass_config_file`` -> ``--compass-config``."""
+    return "--" + option.removesuffix("_file").replace("_", "-")
+
+
 def formats_help() -> str:
     """The formats rawconv reads, one line each, for ``--help``."""
     from .formats import formats
@@ -154,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.compression is not None:
         kwargs["hdf5_settings"] = args.compression
-    if args.compass_config is not None:
-        kwargs["compass_config_file"] = args.compass_config
+    for option in format_option_flags():
+        if getattr(args, option) is not None:
+            kwargs[option] = getattr(args, option)
     if args.out_spec and len(args.in_stream) > 1 and not _is_spec_file(args.out_spec):
         print(
             "rawconv: error: one output file for several inputs would mix them; use an "
