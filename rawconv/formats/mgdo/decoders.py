@@ -63,6 +63,10 @@ class _MGDODecoder(DataDecoder, BlockDecoderMixin):
     def get_max_rows_in_packet(self) -> int:
         return max(self.shape.max_traces, 1)
 
+    def max_rows_for(self, keys: list[Any]) -> int:
+        """A channel has at most one trace of a kind in an entry (the parser checks)."""
+        return min(self.get_max_rows_in_packet(), max(len(keys), 1))
+
     def row_keys(self, table: TableCol, row0: int, n: int) -> np.ndarray:
         return table["channel"].nda[row0 : row0 + n]
 

@@ -34,6 +34,7 @@ from .layout import (
     E_CLASS,
     E_CLOSURE,
     E_COUNT_MISMATCH,
+    E_DUPLICATE,
     E_ID_MISMATCH,
     E_PREFIX,
     E_TOO_MANY,
@@ -180,6 +181,9 @@ def _waveforms(buf, p, end, length, max_n, table, values, row0, scratch, sf, err
         )
         if p < 0:
             return -1, 0
+        for q in range(row0, row0 + s):
+            if table[q]["channel"] == fid:
+                return fail(err, E_DUPLICATE, p - 4, fid), 0
         r = table[row0 + s]
         r["channel"] = fid
         r["sampling_frequency"] = fs

@@ -93,6 +93,7 @@ E_SAMPLE_RANGE = 12
 E_TOO_MANY = 13
 E_BAD_COUNT = 14
 E_POINTER = 15
+E_DUPLICATE = 16
 NEED_ROOM = -1
 """Returned (not stored) when an output table is full: grow it and call again."""
 
@@ -112,6 +113,7 @@ STATUS_MESSAGES = {
     E_TOO_MANY: "{value} traces in one entry, more than the file's channels",
     E_BAD_COUNT: "impossible element count {value}",
     E_POINTER: "unsupported pointer (tag {value:#x}: shared object reference)",
+    E_DUPLICATE: "channel {value} has two traces of one kind in the entry",
 }
 
 # --- what the parser writes ------------------------------------------------------------------
