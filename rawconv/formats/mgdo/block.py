@@ -133,6 +133,11 @@ def parse_basket(
                           traces, main_values, aux, aux_values, flags, counts)  # fmt: skip
         if k >= n:
             break
+        if len(traces) + len(aux) + len(flags) > 4 * size + 256:  # more rows than bytes
+            raise CorruptDataError(
+                f"the entry parser asks for more room than {len(data)} bytes can fill",
+                path=path, offset=seek if seek >= 0 else None, record=first_entry + k,
+            )  # fmt: skip
         # an entry needs more room than estimated (never for well-formed traces): grow
         traces, main_values = _grow(traces, 2 * len(traces)), _grow(main_values, 2 * len(traces))
         aux, aux_values = _grow(aux, 2 * len(aux)), _grow(aux_values, 2 * len(aux))

@@ -33,6 +33,9 @@ BC v1 {MGTDataObject, f64 fEnergy, u64 fTimeStamp (s), u32 fID, u64 fIndex}, the
 fClockFrequency (GHz), i32 fEventNumber, u64 fPretrigger, u64 fTriggerNumber, u32
 fDecimalTimeStamp (ns), u8 fIsMuVetoed, u32 fMuVetoSample, u8 fIsInverted, i32
 fWaveformTag.
+
+The kernels compile these constants in: numba's cache does not notice when they change
+here, so delete the kernels' cached ``*.nbi`` / ``*.nbc`` files after editing them.
 """
 
 from __future__ import annotations
@@ -94,7 +97,7 @@ E_TOO_MANY = 13
 E_BAD_COUNT = 14
 E_POINTER = 15
 E_DUPLICATE = 16
-NEED_ROOM = -1
+NEED_ROOM = -2
 """Returned (not stored) when an output table is full: grow it and call again."""
 
 STATUS_MESSAGES = {

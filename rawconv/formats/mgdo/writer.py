@@ -37,7 +37,8 @@ class Trace:
 
 @dataclass
 class Digitizer:
-    """A GETGERDADigitizerData (its fID is the channel of the trace of its slot)."""
+    """A GETGERDADigitizerData (fID: `channel`, by default the channel of the trace of
+    its slot)."""
 
     energy: float = 0.0
     timestamp_sec: int = 0
@@ -51,6 +52,7 @@ class Digitizer:
     mu_veto_sample: int = 0
     is_inverted: int = 1
     waveform_tag: int = 0
+    channel: int | None = None
 
 
 @dataclass
@@ -142,12 +144,13 @@ def _clones(classes: _Classes, elements: list[bytes] | None, name: bytes, elemen
 
 def entry_bytes(ev: Event) -> bytes:
     """The bytes of one entry of the ``event`` branch."""
-    if len(ev.digitizers) != len(ev.traces):
-        raise ValueError("an event needs one digitizer data object per trace")
     classes = _Classes()
     body = _DATA_OBJECT + struct.pack(">idd", ev.event_type, ev.event_energy, ev.event_time)
     body += _clones(classes, [_waveform(t) for t in ev.traces], b"MGTWaveforms", b"MGTWaveform;5")
-    digis = [_digitizer(d, t.channel) for d, t in zip(ev.digitizers, ev.traces)]
+    digis = [
+        _digitizer(d, d.channel if d.channel is not None else ev.traces[i].channel)
+        for i, d in enumerate(ev.digitizers)
+    ]
     body += _clones(classes, digis, b"GETGERDADigitizerDatas", b"GETGERDADigitizerData;1")
     if ev.active is None:
         body += struct.pack(">I", 0)
