@@ -125,23 +125,25 @@ def _decompress(payload: bytes, objlen: int, partial: bool) -> bytes:
 def read_recovered(source: Source, basket: RecoveredBasket) -> tuple[np.ndarray, np.ndarray]:
     """(entry bytes, entry offsets) of a recovered basket; a cut basket gives its complete
     entries. Raises CorruptDataError when nothing usable is there."""
-    raw = source.read(basket.seek, basket.seek + basket.nbytes)
-    where = {"path": source.name, "offset": basket.seek}
+    size = source.size if source.size is not None else basket.seek + basket.nbytes
+    raw = source.read(basket.seek, min(basket.seek + basket.nbytes, size))
     try:
-        payload = raw[basket.keylen :]
-        if basket.complete:
-            full = _decompress(payload, basket.objlen, partial=False)
-        else:
-            full = _decompress(payload, basket.objlen, partial=True)
-    except (zlib.error, lzma.LZMAError, ValueError) as exc:
-        raise CorruptDataError(f"basket does not decompress: {exc}", **where) from exc
+        return _entries(raw, basket)
+    except (zlib.error, lzma.LZMAError, ValueError, IndexError) as exc:
+        raise CorruptDataError(
+            f"recovered basket does not read: {exc}", path=source.name, offset=basket.seek
+        ) from exc
+
+
+def _entries(raw: bytes, basket: RecoveredBasket) -> tuple[np.ndarray, np.ndarray]:
+    full = _decompress(raw[basket.keylen :], basket.objlen, partial=not basket.complete)
     border = basket.last - basket.keylen
     data = np.frombuffer(full, np.uint8)
     if basket.complete and len(full) == basket.objlen and border < len(full):
-        table = np.frombuffer(full[border:], ">i4").astype(np.int64)
         n = basket.n_entries
+        table = np.frombuffer(full[border : border + 4 * (n + 2)], ">i4").astype(np.int64)
         if len(table) < n + 1:
-            raise CorruptDataError("basket entry offset table too short", **where)
+            raise ValueError("entry offset table too short")
         offsets = np.append(table[1 : 1 + n] - basket.keylen, border)
         return data[:border], offsets
     # the offset table (at the end of the basket) is lost: hop over entries

@@ -50,6 +50,9 @@ class SourceFile(io.RawIOBase):
         self._pos = 0
         self.n_read = 0
 
+    def __repr__(self) -> str:  # uproot names the file by it in its messages
+        return self._source.name
+
     def readable(self) -> bool:
         return True
 
@@ -122,6 +125,14 @@ class MGDOTree:
             )
         return np.asarray(data, np.uint8), np.asarray(offsets, np.int64)
 
+    def raw_basket(self, i: int) -> bytes:
+        """The stored (compressed) bytes of basket `i`, as far as the file has them."""
+        seek = int(self.table.seek[i])
+        if seek < 0:
+            return b""
+        size = self.source.size if self.source.size is not None else seek
+        return self.source.read(seek, min(seek + int(self.table.nbytes[i]), size))
+
     def _check_key(self, i: int, seek: int, where: dict) -> None:
         head = self.source.read(seek, seek + 18)
         if len(head) < 18:
@@ -193,9 +204,8 @@ def _recover(source: Source, why: str) -> MGDOTree:
         n_entries,
     )
     tree = MGDOTree(source, table, recovered=found)
-    msg = f"{why}; {len(found)} baskets of branch {BRANCH!r} recovered from the keys"
-    if stop:
-        msg += f" ({stop})"
+    msg = f"{source.name}: {why}; {len(found)} basket(s) of branch {BRANCH!r} recovered from "
+    msg += "the keys" + (f" ({stop})" if stop else "")
     tree.problems.append(msg)
-    log.warning("%s: %s", source.name, msg)
+    log.warning("%s", msg)
     return tree

@@ -44,9 +44,9 @@ def probe_shape(tree: MGDOTree) -> MGDOShape:
     for i in range(min(len(tree.table), PROBE_BASKETS)):
         try:
             data, offsets = tree.read(i)
+            pb = parse_basket(data, offsets[: PROBE_ENTRIES + 1], -1, -1)
         except CorruptDataError:
             continue
-        pb = parse_basket(data, offsets[: PROBE_ENTRIES + 1], -1, -1)
         good = pb.entries["status"] == 0
         ent = pb.entries[good]
         n_bits = max(n_bits, int(ent["n_flag_bits"].max(initial=0)))
@@ -152,7 +152,7 @@ class MGDOStreamer(DataStreamer):
                 )  # fmt: skip
             except CorruptDataError as exc:
                 self._report(str(exc))
-                raw = self.source.read(seek, seek + nbytes) if seek >= 0 and self.source else b""
+                raw = tree.raw_basket(i)
                 self.garbage.put_in_garbage(raw, first, GarbageCode.BAD_PAYLOAD, offset=seek)
                 continue
             if tree.recovered is not None and not tree.recovered[i].complete:
