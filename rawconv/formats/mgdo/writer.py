@@ -4,7 +4,9 @@
 detail the parser checks). :func:`rebasket` writes a copy of an existing MGDO file whose
 ``MGTree`` baskets are replaced by new ones (any entries, at most :data:`MAX_BASKETS`
 baskets): the template gives the ROOT skeleton (header, streamer infos, tree metadata),
-whose basket tables and entry counts are patched. Used by tests and benchmarks.
+whose basket tables and entry counts are patched and written anew at its end; its
+old baskets and tree are marked free, as ROOT marks deleted records. Used by tests and
+benchmarks.
 """
 
 from __future__ import annotations
@@ -224,6 +226,8 @@ def rebasket(
     (keylen,) = struct.unpack_from(">h", raw, seek0 + 14)
     template_key = bytes(raw[seek0 : seek0 + keylen])
     out_bytes = raw[:end]
+    for i in range(int(m["fWriteBasket"])):  # free gaps: a negative length
+        struct.pack_into(">i", out_bytes, int(m["fBasketSeek"][i]), -int(m["fBasketBytes"][i]))
     seeks, sizes, firsts, n = [], [], [0], 0
     for entries in baskets:
         k = _basket_key(template_key, len(out_bytes), entries, level)
@@ -232,8 +236,6 @@ def rebasket(
         out_bytes += k
         n += len(entries)
         firsts.append(n)
-    if len(out_bytes) >= 2**31:
-        raise ValueError("the template's small-file header cannot address 2 GB")
     pad = slots - len(baskets)
     payload = raw[t_seek + t_keylen : t_seek + t_nbytes]
     obj = bytearray(zlib.decompress(bytes(payload[9:])))
@@ -249,10 +251,20 @@ def rebasket(
     _patch(obj, struct.pack(">qqqq", m["fEntries"], m["fFirstEntry"], m["fTotBytes"],
                             m["fZipBytes"]), struct.pack(">qqqq", n, 0, tot, tot))  # fmt: skip
     _patch(obj, struct.pack(">qqq", *tm), struct.pack(">qqq", n, tot, tot))
+    # the patched tree goes into a new key at the end; the directory's key list points there
     packed = _compress(bytes(obj), 9)
-    if len(packed) > t_nbytes - t_keylen:
-        raise ValueError("the patched tree metadata does not fit its key")
-    slot = packed + bytes(t_nbytes - t_keylen - len(packed))
-    out_bytes[t_seek + t_keylen : t_seek + t_nbytes] = slot
+    head = bytes(raw[t_seek : t_seek + t_keylen])
+    new_head = bytearray(head)
+    struct.pack_into(">i", new_head, 0, t_keylen + len(packed))
+    small = struct.unpack_from(">h", head, 4)[0] <= 1000
+    struct.pack_into(">i" if small else ">q", new_head, 18, len(out_bytes))
+    listed = out_bytes.find(head, t_seek + 1)
+    if listed < 0 or out_bytes.find(head, listed + 1) >= 0:
+        raise ValueError("the template's key list does not list its tree once")
+    out_bytes[listed : listed + t_keylen] = new_head
+    out_bytes += new_head + packed
+    struct.pack_into(">i", out_bytes, t_seek, -t_nbytes)
+    if len(out_bytes) >= 2**31:
+        raise ValueError("the template's small-file header cannot address 2 GB")
     struct.pack_into(">i", out_bytes, 12, len(out_bytes))  # fEND
     Path(out).write_bytes(bytes(out_bytes))

@@ -36,3 +36,31 @@ def basket_seeks(path: str | Path) -> list[tuple[int, int]]:
         n = b.num_baskets
         return [(int(b.member("fBasketSeek")[i]), int(b.member("fBasketBytes")[i]))
                 for i in range(n)]  # fmt: skip
+
+
+def synthetic_entries(n: int, seed: int, main_len: int = 200, aux_len: int = 50) -> list[bytes]:
+    """`n` writer-made entries: 0-5 channels of 24, noisy baselines with a pulse, aux traces
+    for most events, some events without flags."""
+    import numpy as np
+
+    from rawconv.formats.mgdo.writer import Digitizer, Event, Trace, entry_bytes
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        chans = sorted(rng.choice(24, size=int(rng.integers(0, 6)), replace=False).tolist())
+
+        def trace(c: int, length: int, freq: float) -> Trace:
+            base = 14000 + 300 * c + rng.normal(0, 4, length).cumsum() * 0.1
+            pulse = np.where(np.arange(length) > length // 2, rng.integers(0, 9000), 0)
+            samples = np.clip(base - pulse, 0, 65535).astype(np.int64)
+            return Trace(c, samples, freq, float(rng.integers(0, 80000)))
+
+        digis = [Digitizer(float(rng.uniform(0, 9000)), 1440608785 + k, 0, 0.025, 7 + k,
+                           1000, 1, int(rng.integers(0, 10**9)), int(rng.integers(0, 2)), 0, 1,
+                           int(rng.integers(0, 3))) for _ in chans]  # fmt: skip
+        aux = None if k % 7 == 3 else [trace(c, aux_len, 0.1) for c in chans]
+        active = None if k % 5 == 4 else [c in chans for c in range(24)]
+        out.append(entry_bytes(Event([trace(c, main_len, 0.025) for c in chans], digis, aux,
+                                     active, 0, float(k), 1.44e9 + k, k)))  # fmt: skip
+    return out
