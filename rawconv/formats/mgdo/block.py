@@ -23,7 +23,7 @@ from .layout import (
     TRACE_DTYPE,
 )
 
-__all__ = ["ParsedBasket", "parse_basket"]
+__all__ = ["ParsedBasket", "check_offsets", "parse_basket"]
 
 
 @dataclass
@@ -76,6 +76,25 @@ def _grow(a: np.ndarray, rows: int) -> np.ndarray:
     return out
 
 
+def check_offsets(
+    data: np.ndarray, offsets: np.ndarray, seek: int = -1, first_entry: int = 0,
+    path: str = "<input>",
+) -> None:  # fmt: skip
+    """CorruptDataError unless `offsets` ascend inside `data`."""
+    if (
+        offsets.ndim != 1
+        or len(offsets) < 1
+        or offsets[0] < 0
+        or offsets[-1] > len(data)
+        or np.any(np.diff(offsets) < 0)
+    ):
+        raise CorruptDataError(
+            f"basket with an impossible entry offset table ({len(offsets) - 1} entries in "
+            f"{len(data)} bytes)",
+            path=path, offset=seek if seek >= 0 else None, record=first_entry,
+        )  # fmt: skip
+
+
 def parse_basket(
     data: np.ndarray,
     offsets: np.ndarray,
@@ -103,20 +122,9 @@ def parse_basket(
     """
     data = np.ascontiguousarray(data, dtype=np.uint8)
     offsets = np.asarray(offsets, dtype=np.int64)
-    if (
-        offsets.ndim != 1
-        or len(offsets) < 1
-        or offsets[0] < 0
-        or offsets[-1] > len(data)
-        or np.any(np.diff(offsets) < 0)
-    ):
-        raise CorruptDataError(
-            f"basket with an impossible entry offset table ({len(offsets) - 1} entries in "
-            f"{len(data)} bytes)",
-            path=path, offset=seek if seek >= 0 else None, record=first_entry,
-        )  # fmt: skip
+    check_offsets(data, offsets, seek, first_entry, path)
     n = len(offsets) - 1
-    size = max(len(data), 1)
+    size = max(int(offsets[-1] - offsets[0]), 1)
     cap_main = size // (1 + MIN_WAVEFORM_BYTES + 1 + MIN_DIGITIZER_BYTES + max(main_len, 0)) + 1
     cap_aux = size // (1 + MIN_WAVEFORM_BYTES + max(aux_len, 0)) + 1
     entries = np.zeros(n, ENTRY_DTYPE)
@@ -126,7 +134,7 @@ def parse_basket(
     aux_values = np.zeros((cap_aux, max(aux_len, 0)), np.uint16)
     flags = np.zeros(max(64, 4 * n), np.uint16)
     lens = np.array([main_len, aux_len], np.int64)
-    counts = np.zeros(3, np.int64)
+    counts = np.zeros(4, np.int64)  # rows of traces, aux, flags; the table out of room
     k = 0
     while True:
         k = parse_entries(data, offsets[:-1], offsets[1:], k, lens, max_traces, entries,
@@ -138,11 +146,17 @@ def parse_basket(
                 f"the entry parser asks for more room than {len(data)} bytes can fill",
                 path=path, offset=seek if seek >= 0 else None, record=first_entry + k,
             )  # fmt: skip
-        # an entry needs more room than estimated (never for well-formed traces): grow
-        traces, main_values = _grow(traces, 2 * len(traces)), _grow(main_values, 2 * len(traces))
-        aux, aux_values = _grow(aux, 2 * len(aux)), _grow(aux_values, 2 * len(aux))
-        flags = _grow(flags, 2 * len(flags))
-    n_main, n_aux, n_flag = (int(c) for c in counts)
+        # a table needs more room than estimated (flags; traces never when well-formed)
+        if counts[3] == 0:
+            traces, main_values = (
+                _grow(traces, 2 * len(traces)),
+                _grow(main_values, 2 * len(traces)),
+            )
+        elif counts[3] == 1:
+            aux, aux_values = _grow(aux, 2 * len(aux)), _grow(aux_values, 2 * len(aux))
+        else:
+            flags = _grow(flags, 2 * len(flags))
+    n_main, n_aux, n_flag = (int(c) for c in counts[:3])
     return ParsedBasket(
         data=data, offsets=offsets, first_entry=first_entry, seek=seek, entries=entries,
         traces=traces[:n_main], main_values=main_values[:n_main], aux=aux[:n_aux],

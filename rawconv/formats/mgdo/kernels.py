@@ -221,6 +221,7 @@ def _entry(buf, p, stop, lens, max_n, entries, k, traces, main_values, aux, aux_
     row0 = counts[0]
     p, n_wf = _waveforms(buf, p, e, lens[0], max_n, traces, main_values, row0, scratch, sf, err)
     if p < 0 or n_wf < 0:
+        counts[3] = 0
         return -1 if p < 0 else NEED_ROOM
     st, ptr_end, wrap_end, cl_end, n_dg, p = _clones(
         buf, p, e, _DIGITIZER, 1 + MIN_DIGITIZER_BYTES, max_n, err
@@ -253,8 +254,13 @@ def _entry(buf, p, stop, lens, max_n, entries, k, traces, main_values, aux, aux_
         p += 4
         if n_bits < 0 or n_bits > 65536 or n_bits != ptr_end - p:
             return fail(err, E_BAD_COUNT, p - 4, n_bits)
-        if counts[2] + n_bits > len(flags):
+        for b in range(n_bits):
+            if buf[p + b]:
+                n_set += 1
+        if counts[2] + n_set > len(flags):
+            counts[3] = 2
             return NEED_ROOM
+        n_set = 0
         for b in range(n_bits):
             if buf[p + b]:
                 flags[counts[2] + n_set] = b
@@ -267,6 +273,7 @@ def _entry(buf, p, stop, lens, max_n, entries, k, traces, main_values, aux, aux_
     p, n_aux = _waveforms(buf, p, e, lens[1], max_n, aux, aux_values, counts[1], scratch, sf,
                           err)  # fmt: skip
     if p < 0 or n_aux < 0:
+        counts[3] = 1
         return -1 if p < 0 else NEED_ROOM
     if p + 4 != e:
         return fail(err, E_CLOSURE if p + 4 < e else E_TRUNCATED, p, e - p - 4)

@@ -23,7 +23,7 @@ from ...errors import CorruptDataError, RawconvError
 from ...routing import DecoderRoute
 from ...streamer import DataStreamer
 from ..base import ResumeState
-from .block import ParsedBasket, parse_basket
+from .block import ParsedBasket, check_offsets, parse_basket
 from .decoders import MGDOAuxWaveformDecoder, MGDOEventDecoder, MGDOShape
 from .root import MGDOTree, open_tree
 
@@ -33,6 +33,11 @@ __all__ = ["MGDOStreamer", "probe_shape"]
 
 PROBE_BASKETS = 4
 PROBE_ENTRIES = 64
+GROUP_BYTES = 4 << 20
+"""Entry bytes parsed at a time (baskets can be much larger)."""
+BUFFER_MEMORY = 64 << 20
+"""Data buffers of one stream together (less than the default: uproot's imports and the
+parsed basket take their share of a ~300 MB budget; rows are 10 kB)."""
 
 
 def probe_shape(tree: MGDOTree) -> MGDOShape:
@@ -74,12 +79,15 @@ class MGDOStreamer(DataStreamer):
 
     def __init__(self) -> None:
         super().__init__()
+        self.buffer_memory = BUFFER_MEMORY
         self.event_decoder = MGDOEventDecoder()
         self.aux_decoder = MGDOAuxWaveformDecoder()
         self.tree: MGDOTree | None = None
         self.shape = MGDOShape()
         self._baskets: list[int] = []
         self._block: ParsedBasket | None = None
+        self._basket: tuple[np.ndarray, np.ndarray, int, int, int] | None = None
+        """(entry bytes, entry offsets, offset, first entry, next entry) of the basket."""
         self._cursor = 0
         self._next = 0
         self._routes: dict[str, DecoderRoute] = {}
@@ -106,7 +114,7 @@ class MGDOStreamer(DataStreamer):
         for decoder in self.get_decoder_list():
             decoder.set_shape(self.shape)
         self._baskets = self._select(resume)
-        self._block, self._cursor, self._next = None, 0, 0
+        self._block, self._basket, self._cursor, self._next = None, None, 0, 0
         self._init_buffers(rb_lib, buffer_size, chunk_mode, out_stream)
         assert self.rb_lib is not None
         self._routes = {
@@ -135,9 +143,38 @@ class MGDOStreamer(DataStreamer):
     # --- reading ----------------------------------------------------------------------------
 
     def _load(self) -> bool:
-        """Parse the next basket that reads; False when none is left."""
+        """Parse the next group of entries (of the current basket, else of the next basket
+        that reads); False when none is left."""
+        while self._basket is None or self._basket[4] >= len(self._basket[1]) - 1:
+            if not self._read_basket():
+                return False
+        data, offsets, seek, first, k0 = self._basket
+        # entries in groups of about GROUP_BYTES: parsed tables stay small in big baskets
+        k1 = int(np.searchsorted(offsets, offsets[k0] + GROUP_BYTES, side="right")) - 1
+        k1 = min(max(k1, k0 + 1), len(offsets) - 1)
+        self._basket = (data, offsets, seek, first, k1)
+        try:
+            block = parse_basket(
+                data, offsets[k0 : k1 + 1], self.shape.main_len, self.shape.aux_len,
+                self.shape.max_traces, first + k0, seek, self.name,
+            )  # fmt: skip
+        except CorruptDataError as exc:  # impossible offsets: the rest of the basket is lost
+            self._report(str(exc))
+            self._basket = None
+            return self._load()
+        for k in block.bad_entries().tolist():
+            self._report(f"{self.name}: {block.problem(k)}")
+            self.garbage.put_in_garbage(
+                block.entry_bytes(k), block.first_entry + k, GarbageCode.BAD_PAYLOAD, offset=seek
+            )
+        self._block, self._cursor = block, 0
+        return True
+
+    def _read_basket(self) -> bool:
+        """Read the next basket that reads into ``_basket``; False when none is left."""
         tree = self.tree
         assert tree is not None
+        self._basket = None
         while self._next < len(self._baskets):
             i = self._baskets[self._next]
             self._next += 1
@@ -146,10 +183,7 @@ class MGDOStreamer(DataStreamer):
             self.n_bytes_read += nbytes
             try:
                 data, offsets = tree.read(i)
-                block = parse_basket(
-                    data, offsets, self.shape.main_len, self.shape.aux_len,
-                    self.shape.max_traces, first, seek, self.name,
-                )  # fmt: skip
+                check_offsets(data, offsets, seek, first, self.name)
             except CorruptDataError as exc:
                 self._report(str(exc))
                 raw = tree.raw_basket(i)
@@ -158,14 +192,9 @@ class MGDOStreamer(DataStreamer):
             if tree.recovered is not None and not tree.recovered[i].complete:
                 self._report(
                     f"{self.name}: the file ends inside the basket at offset {seek}; "
-                    f"its {block.n} complete entries are kept"
+                    f"its {len(offsets) - 1} complete entries are kept"
                 )
-            for k in block.bad_entries().tolist():
-                self._report(f"{self.name}: {block.problem(k)}")
-                self.garbage.put_in_garbage(
-                    block.entry_bytes(k), first + k, GarbageCode.BAD_PAYLOAD, offset=seek
-                )
-            self._block, self._cursor = block, 0
+            self._basket = (data, offsets, seek, first, 0)
             return True
         return False
 

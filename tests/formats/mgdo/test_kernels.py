@@ -205,3 +205,26 @@ def test_hop_entries_finds_complete_entries():
     assert hop_entries(data, int(offsets[2]) + 7, out) == 2
     assert out[:3].tolist() == offsets[:3].tolist()
     assert hop_entries(data, 5, out) == 0
+
+
+@pytest.mark.parametrize(("table", "sizes"), [(0, (1, 8, 8)), (1, (8, 1, 8)), (2, (8, 8, 1))])
+def test_kernel_stops_where_a_table_is_full(table, sizes):
+    """The kernel returns the entry that did not fit and names the table; nothing of that
+    entry is kept, and a call with room goes on from there."""
+    from rawconv.formats.mgdo.kernels import parse_entries
+
+    entries = [_event(channels=(1,), aux=(1,)), _event(channels=(2, 3), aux=(2, 3))]
+    data, offsets = _basket(entries)
+    args = [np.zeros(2, layout.ENTRY_DTYPE), np.zeros(sizes[0], layout.TRACE_DTYPE),
+            np.zeros((sizes[0], 4), np.uint16), np.zeros(sizes[1], layout.AUX_DTYPE),
+            np.zeros((sizes[1], 3), np.uint16), np.zeros(sizes[2], np.uint16)]  # fmt: skip
+    counts = np.zeros(4, np.int64)
+    lens = np.array([4, 3], np.int64)
+    k = parse_entries(data, offsets[:-1], offsets[1:], 0, lens, 0, *args, counts)
+    assert (k, counts.tolist()) == (1, [1, 1, 1, table])
+    big = [np.zeros((8, *a.shape[1:]), a.dtype) for a in args[1:]]
+    for a, b in zip(args[1:], big):
+        b[: len(a)] = a
+    k = parse_entries(data, offsets[:-1], offsets[1:], 1, lens, 0, args[0], *big, counts)
+    assert k == 2 and counts[:3].tolist() == [3, 3, 3]
+    assert big[0]["channel"][:3].tolist() == [1, 2, 3] and big[4][:3].tolist() == [1, 2, 3]

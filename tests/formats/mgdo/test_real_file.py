@@ -164,3 +164,14 @@ def test_rawconv_command_converts_it_with_no_extra_argument(tmp_path):
     with h5py.File(tmp_path / "run.lh5") as f:
         assert len(f["MGDOEvent/channel"]) == 18
         assert len(f["MGDOAuxWaveform/channel"]) == 18
+
+
+def test_entries_parsed_in_groups_give_the_same_file(converted, tmp_path, monkeypatch):
+    """Big baskets are parsed a few entries at a time: one entry per group here."""
+    from rawconv.formats.mgdo import streamer
+    from tests.parallel.conftest import assert_same_lh5
+
+    monkeypatch.setattr(streamer, "GROUP_BYTES", 1)
+    out = tmp_path / "groups.lh5"
+    build_raw(str(mgdo_file()), out_spec=str(out), buffer_size=24)
+    assert assert_same_lh5(converted, out) > 25
