@@ -6,8 +6,8 @@ Two inputs:
   a small file costs once rawconv is loaded;
 - grown files: rawconv's writer puts writer-made entries (1-5 channels of 24, 4096-sample
   main and 1000-sample aux traces: noisy baselines with pulses, as in the test file) into
-  the test file's tree, in nine zlib-1 baskets (the tree of the test file has room for
-  nine), of about --size-mb MB.
+  the test file's tree, in zlib-1 baskets of 16 entries, about --size-mb MB (500
+  distinct entries, repeated: baskets lie far apart, so zlib gains nothing by it).
 
 Each conversion runs in a fresh process after a tiny warm-up conversion (imports and
 compiled kernels are timed apart) and reports wall seconds, CPU seconds (all threads) and
@@ -32,6 +32,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+PER_BASKET = 16
+"""Entries per basket of the grown files (~250 kB; the test file's baskets hold 1-4)."""
 TEST_FILE = Path(
     os.environ.get("RAWCONV_TESTDATA", HERE.parent.parent / "shared" / "testdata")
 ) / "mgdo" / "gerda-run0050-20150826T170402Z-cal-ged-tier1.root"  # fmt: skip
@@ -63,14 +65,14 @@ def entries(n: int, seed: int) -> list[bytes]:
 
 def grow(path: Path, size_mb: float) -> int:
     """Write a file of about `size_mb` MB; returns its entry count."""
-    from rawconv.formats.mgdo.writer import MAX_BASKETS, rebasket
+    from rawconv.formats.mgdo.writer import rebasket
 
     sample = entries(20, seed=1)
     per_entry = sum(len(e) for e in sample) / len(sample) / 1.3  # zlib-1 shrinks ~1.3x
-    n = max(MAX_BASKETS, int(size_mb * 1e6 / per_entry))
-    made = entries(n, seed=2)
-    step = -(-n // MAX_BASKETS)
-    rebasket(TEST_FILE, path, [made[i : i + step] for i in range(0, n, step)])
+    n = max(PER_BASKET, int(size_mb * 1e6 / per_entry))
+    made = entries(min(n, 500), seed=2)  # distinct entries, then repeated
+    made = [made[i % len(made)] for i in range(n)]
+    rebasket(TEST_FILE, path, [made[i : i + PER_BASKET] for i in range(0, n, PER_BASKET)])
     return n
 
 

@@ -2,11 +2,10 @@
 
 :func:`entry_bytes` serialises an :class:`Event` as ROOT's streamers do (every layout
 detail the parser checks). :func:`rebasket` writes a copy of an existing MGDO file whose
-``MGTree`` baskets are replaced by new ones (any entries, at most :data:`MAX_BASKETS`
-baskets): the template gives the ROOT skeleton (header, streamer infos, tree metadata),
-whose basket tables and entry counts are patched and written anew at its end; its
-old baskets and tree are marked free, as ROOT marks deleted records. Used by tests and
-benchmarks.
+``MGTree`` baskets are replaced by new ones (any entries, any number of baskets): the
+template gives the ROOT skeleton (header, streamer infos, tree metadata), whose basket
+tables and entry counts are patched and written anew at its end; its old baskets and tree
+are marked free, as ROOT marks deleted records. Used by tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -19,11 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MAX_BASKETS", "Digitizer", "Event", "Trace", "encode_samples", "entry_bytes",
+__all__ = ["Digitizer", "Event", "Trace", "encode_samples", "entry_bytes",
            "rebasket"]  # fmt: skip
-
-MAX_BASKETS = 9
-"""Baskets :func:`rebasket` can write into the template's tree (its arrays hold 10)."""
 
 
 @dataclass
@@ -203,59 +199,79 @@ def _patch(obj: bytearray, old: bytes, new: bytes) -> None:
     obj[at : at + len(old)] = new
 
 
+_MEMBERS = (
+    "fBasketBytes", "fBasketEntry", "fBasketSeek", "fWriteBasket", "fEntryNumber", "fEntries",
+    "fFirstEntry", "fTotBytes", "fZipBytes", "fMaxBaskets", "fSplitLevel",
+)  # fmt: skip
+_ARRAYS = (("fBasketBytes", ">i4"), ("fBasketEntry", ">i8"), ("fBasketSeek", ">i8"))
+
+
+def _tree_object(obj: bytes, m: dict, tree: list[int], sizes: list[int], seeks: list[int],
+                 firsts: list[int]) -> bytes:  # fmt: skip
+    """The template's streamed TTree with the basket arrays (fBasketBytes, fBasketEntry,
+    fBasketSeek: as many slots as baskets + 1, at least the template's) and the counts of
+    the new baskets; the byte counts of the objects around the arrays grow with them."""
+    obj = bytearray(obj)
+    old = b"".join(b"\x01" + m[name].astype(dt).tobytes() for name, dt in _ARRAYS)
+    at = obj.find(old)
+    if at < 0 or obj.find(old, at + 1) >= 0:
+        raise ValueError("the template's basket arrays are not laid out as expected")
+    slots = max(len(m["fBasketSeek"]), len(sizes) + 1)
+    pad = [0] * (slots - len(sizes))
+    new = (b"\x01" + np.array(sizes + pad, ">i4").tobytes() + b"\x01"
+           + np.array(firsts + pad[1:], ">i8").tobytes() + b"\x01"
+           + np.array(seeks + pad, ">i8").tobytes())  # fmt: skip
+    delta = len(new) - len(old)
+    for q in range(at):  # byte counts of the objects that hold the arrays
+        (word,) = struct.unpack_from(">I", obj, q)
+        end = q + 4 + (word & 0x3FFFFFFF)
+        (version,) = struct.unpack_from(">H", obj, q + 4)
+        if word >> 30 == 1 and at + len(old) <= end <= len(obj) and version < 100:
+            struct.pack_into(">I", obj, q, word + delta)
+    obj[at : at + len(old)] = new
+    n, tot = firsts[-1], sum(sizes)
+    _patch(obj, struct.pack(">iq", m["fWriteBasket"], m["fEntryNumber"]),
+           struct.pack(">iq", len(sizes), n))  # fmt: skip
+    _patch(obj, struct.pack(">iiqqqq", *(int(m[k]) for k in _MEMBERS[-2:] + _MEMBERS[5:9])),
+           struct.pack(">iiqqqq", slots, int(m["fSplitLevel"]), n, 0, tot, tot))  # fmt: skip
+    _patch(obj, struct.pack(">qqq", *tree), struct.pack(">qqq", n, tot, tot))
+    return bytes(obj)
+
+
 def rebasket(
     template: str | Path, out: str | Path, baskets: Sequence[Sequence[bytes]], level: int = 1
 ) -> None:
     """Write `out`: the MGDO file `template` with its MGTree baskets replaced by `baskets`
-    (each a list of entry bytes; at most :data:`MAX_BASKETS`), zlib level `level`."""
+    (each a list of entry bytes), zlib level `level`. Checked by reading it back."""
     import uproot
 
     raw = bytearray(Path(template).read_bytes())
     with uproot.open(str(template)) as f:
         tree, key = f["MGTree"], f.key("MGTree")
-        br = tree["event"]
-        m = {n: br.member(n) for n in ("fBasketBytes", "fBasketEntry", "fBasketSeek",
-                                       "fWriteBasket", "fEntryNumber", "fEntries",
-                                       "fFirstEntry", "fTotBytes", "fZipBytes")}  # fmt: skip
+        m = {n: tree["event"].member(n) for n in _MEMBERS}
         tm = [int(tree.member(n)) for n in ("fEntries", "fTotBytes", "fZipBytes")]
         seek0, (end,) = int(m["fBasketSeek"][0]), struct.unpack_from(">i", raw, 12)
         t_seek, t_keylen, t_nbytes = key.fSeekKey, key.fKeylen, key.fNbytes
-    slots = len(m["fBasketSeek"])
-    if len(baskets) > min(MAX_BASKETS, slots - 1):
-        raise ValueError(f"at most {min(MAX_BASKETS, slots - 1)} baskets fit the template")
     (keylen,) = struct.unpack_from(">h", raw, seek0 + 14)
     template_key = bytes(raw[seek0 : seek0 + keylen])
     out_bytes = raw[:end]
     for i in range(int(m["fWriteBasket"])):  # free gaps: a negative length
         struct.pack_into(">i", out_bytes, int(m["fBasketSeek"][i]), -int(m["fBasketBytes"][i]))
-    seeks, sizes, firsts, n = [], [], [0], 0
+    seeks, sizes, firsts = [], [], [0]
     for entries in baskets:
         k = _basket_key(template_key, len(out_bytes), entries, level)
         seeks.append(len(out_bytes))
         sizes.append(len(k))
         out_bytes += k
-        n += len(entries)
-        firsts.append(n)
-    pad = slots - len(baskets)
-    payload = raw[t_seek + t_keylen : t_seek + t_nbytes]
-    obj = bytearray(zlib.decompress(bytes(payload[9:])))
-    tot = sum(sizes)
-    _patch(obj, b"\x01" + m["fBasketBytes"].astype(">i4").tobytes(),
-           b"\x01" + np.array(sizes + [0] * pad, ">i4").tobytes())  # fmt: skip
-    _patch(obj, b"\x01" + m["fBasketEntry"].astype(">i8").tobytes(),
-           b"\x01" + np.array(firsts + [0] * (pad - 1), ">i8").tobytes())  # fmt: skip
-    _patch(obj, b"\x01" + m["fBasketSeek"].astype(">i8").tobytes(),
-           b"\x01" + np.array(seeks + [0] * pad, ">i8").tobytes())  # fmt: skip
-    _patch(obj, struct.pack(">iq", m["fWriteBasket"], m["fEntryNumber"]),
-           struct.pack(">iq", len(baskets), n))  # fmt: skip
-    _patch(obj, struct.pack(">qqqq", m["fEntries"], m["fFirstEntry"], m["fTotBytes"],
-                            m["fZipBytes"]), struct.pack(">qqqq", n, 0, tot, tot))  # fmt: skip
-    _patch(obj, struct.pack(">qqq", *tm), struct.pack(">qqq", n, tot, tot))
-    # the patched tree goes into a new key at the end; the directory's key list points there
-    packed = _compress(bytes(obj), 9)
+        firsts.append(firsts[-1] + len(entries))
+    payload = bytes(raw[t_seek + t_keylen : t_seek + t_nbytes])
+    obj = _tree_object(zlib.decompress(payload[9:]), m, tm, sizes, seeks, firsts)
+    # the tree goes into a new key at the end; the directory's key list points there
+    packed = _compress(obj, 9)
     head = bytes(raw[t_seek : t_seek + t_keylen])
     new_head = bytearray(head)
-    struct.pack_into(">i", new_head, 0, t_keylen + len(packed))
+    struct.pack_into(">ii", new_head, 0, t_keylen + len(packed), 0)
+    struct.pack_into(">hi", new_head, 4, struct.unpack_from(">h", head, 4)[0], len(obj))
     small = struct.unpack_from(">h", head, 4)[0] <= 1000
     struct.pack_into(">i" if small else ">q", new_head, 18, len(out_bytes))
     listed = out_bytes.find(head, t_seek + 1)
@@ -268,3 +284,6 @@ def rebasket(
         raise ValueError("the template's small-file header cannot address 2 GB")
     struct.pack_into(">i", out_bytes, 12, len(out_bytes))  # fEND
     Path(out).write_bytes(bytes(out_bytes))
+    with uproot.open(str(out)) as f:
+        if f["MGTree"]["event"].entry_offsets != firsts:
+            raise ValueError(f"{out}: the rewritten tree does not read back")

@@ -1,5 +1,5 @@
 """MGDO: rawconv-parallel output equals serial build_raw output for any chunk size (the
-GERDA file, a writer-made file of nine baskets, a file with a damaged basket and a file cut
+GERDA file, a writer-made file of twelve baskets, a file with a damaged basket and a file cut
 short), and the per-basket index behind it."""
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def inputs(tmp_path_factory):
     real = d / "gerda.root"
     shutil.copy(mgdo_file(), real)
     made = d / "made.root"
-    entries = synthetic_entries(90, seed=3)
-    rebasket(mgdo_file(), made, [entries[i : i + 10] for i in range(0, 90, 10)])
+    entries = synthetic_entries(96, seed=3)  # more baskets than the template's tree holds
+    rebasket(mgdo_file(), made, [entries[i : i + 8] for i in range(0, 96, 8)])
     raw = bytearray(made.read_bytes())
     seek, _ = basket_seeks(made)[4]
     raw[seek + 300] ^= 0x21  # a damaged basket: its entries go to the garbage table
@@ -70,7 +70,7 @@ def _check(inputs, client, tmp, chunk_size, spec):
 def test_identity_for_chunk_sizes(inputs, client, tmp_path, chunk_size):
     chunks = _check(inputs, client, tmp_path, chunk_size, "default")
     if chunk_size == 1:  # one basket per chunk
-        assert chunks == {"gerda.root": 4, "made.root": 9, "flipped.root": 9, "cut.root": 7}
+        assert chunks == {"gerda.root": 4, "made.root": 12, "flipped.root": 12, "cut.root": 7}
     if chunk_size == 10**10:
         assert set(chunks.values()) == {1}
 
