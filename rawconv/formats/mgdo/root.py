@@ -23,7 +23,7 @@ from .recovery import RecoveredBasket, read_recovered, walk_basket_keys
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BasketTable", "MGDOTree", "import_uproot", "open_tree"]
+__all__ = ["BasketTable", "MGDOTree", "UprootMissingError", "import_uproot", "open_tree"]
 
 TREE = "MGTree"
 BRANCH = "event"
@@ -32,12 +32,16 @@ MAX_OBJLEN = 1 << 30
 """Larger decompressed baskets are taken for damage (ROOT's own limit is 1 GB)."""
 
 
+class UprootMissingError(RawconvError, ImportError):
+    """uproot is not installed (the message says how to install it)."""
+
+
 def import_uproot() -> Any:
-    """uproot, or ImportError with the install hint."""
+    """uproot, or UprootMissingError with the install hint."""
     try:
         import uproot
     except ImportError as exc:
-        raise ImportError(INSTALL_HINT) from exc
+        raise UprootMissingError(INSTALL_HINT) from exc
     return uproot
 
 

@@ -35,9 +35,9 @@ PROBE_BASKETS = 4
 PROBE_ENTRIES = 64
 GROUP_BYTES = 4 << 20
 """Entry bytes parsed at a time (baskets can be much larger)."""
-BUFFER_MEMORY = 64 << 20
-"""Data buffers of one stream together (less than the default: uproot's imports and the
-parsed basket take their share of a ~300 MB budget; rows are 10 kB)."""
+BUFFER_MEMORY = 32 << 20
+"""Data buffers of one stream together (a quarter of the default: uproot's imports and the
+parsed entries take their share of a ~300 MB budget; rows are 10 kB, 3000 per buffer)."""
 
 
 def probe_shape(tree: MGDOTree) -> MGDOShape:

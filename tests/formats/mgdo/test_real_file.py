@@ -175,3 +175,24 @@ def test_entries_parsed_in_groups_give_the_same_file(converted, tmp_path, monkey
     out = tmp_path / "groups.lh5"
     build_raw(str(mgdo_file()), out_spec=str(out), buffer_size=24)
     assert assert_same_lh5(converted, out) > 25
+
+
+def test_uproot_is_imported_only_for_mgdo_files():
+    code = (
+        "import sys, rawconv; from rawconv.formats import formats; formats(); "
+        "import rawconv.formats.mgdo.streamer; print('uproot' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr
+
+
+def test_missing_uproot_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    from rawconv.cli import main
+
+    monkeypatch.setitem(sys.modules, "uproot", None)  # import uproot raises ImportError
+    copy = tmp_path / "run.root"
+    shutil.copy(mgdo_file(), copy)
+    assert main([str(copy)]) == 1
+    err = capsys.readouterr().err
+    hint = "reading MGDO (ROOT) files needs uproot: pip install rawconv[mgdo]"
+    assert err == f"rawconv: error: {copy}: {hint}\n"
