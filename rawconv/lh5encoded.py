@@ -17,7 +17,8 @@ The on-disk layout is legend-lh5io's, so that ``lh5.read`` decodes what rawconv 
 Columns reach :func:`write_encoded` either as :class:`EncodedCol` (already encoded, e.g.
 from an LGDO) or as an ArrayCol / VectorCol whose ``compression`` attribute names a
 waveform codec (from decoded_values or a proc_spec), encoded here as they are written. An
-``hdf5_settings`` attribute of such a column applies to its encoded bytes.
+``hdf5_settings`` attribute of such a column is ignored (the codec replaces the HDF5
+filter, as in legend-lh5io): the encoded bytes are stored without a filter.
 """
 
 from __future__ import annotations
@@ -231,7 +232,6 @@ def write_encoded(
     """
     from . import lh5out
 
-    hdf5_settings = obj.attrs.get("hdf5_settings")
     if isinstance(obj, EncodedCol):
         col = _head(obj, n_rows)
     else:
@@ -270,8 +270,6 @@ def write_encoded(
             "(split the output, e.g. per channel)"
         )
     flat_settings = resolve_settings(settings, "none")
-    if hdf5_settings is not None:
-        flat_settings = resolve_settings(flat_settings, hdf5_settings)
     flat = col.encoded_data.flattened_data.nda[: _end(cl)]
     array_attrs = {"datatype": "array<1>{real}"}
     lh5out._append_dataset(out, ed, "flattened_data", flat, array_attrs, flat_settings)
