@@ -13,6 +13,7 @@ from rawconv.formats import get_format
 from rawconv.formats.fcio import decoders as fcio_decoders
 from rawconv.formats.fcio.streamer import FCIOStreamer
 from rawconv.formats.orca import decoders as orca_decoders
+from rawconv.formats.orca import packets
 from rawconv.formats.orca.streamer import OrcaStreamer
 
 # legend-daq2lh5 module -> name -> the rawconv object it must be
@@ -34,7 +35,9 @@ SAME_OBJECTS = {
     "orca.orca_streamer": {"OrcaStreamer": OrcaStreamer},
     "orca.orca_run_decoder": {"ORRunDecoderForRun": orca_decoders.ORRunDecoderForRun},
     "orca.orca_base": {"OrcaDecoder": orca_decoders.OrcaDecoder},
-}
+    "orca.orca_packet": {name: getattr(packets, name) for name in (
+        "get_data_id", "get_n_words", "hex_dump", "is_extended", "is_short")},
+}  # fmt: skip
 
 NAMES = {
     "fc.fc_fsp_decoder": ("FSPConfigDecoder", "FSPEventDecoder", "FSPStatusDecoder"),
@@ -152,3 +155,11 @@ def test_compass_and_llama_streamers(module, name, fmt):
             cls()
     else:
         assert cls is expected
+
+
+def test_llama_settings_comparison():
+    check = compat("llama.llama_event_decoder").check_dict_spec_equal
+    a, b = {"gate": 1, "len": 8, "x": 0}, {"gate": 1, "len": 8, "x": 5}
+    assert check(a, b, ["gate", "len"]) is True
+    assert check(a, b, ["gate", "x"]) is False
+    assert check(a, {"len": 8}, ["gate"]) is False  # absent counts as None

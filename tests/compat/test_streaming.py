@@ -12,6 +12,7 @@ import pytest
 
 from rawconv import RawBuffer, RawBufferList, build_raw, write_to_lh5_and_clear
 from rawconv.formats.fcio.streamer import FCIOStreamer
+from rawconv.formats.orca.packets import get_data_id, get_n_words, hex_dump, is_extended, is_short
 from rawconv.formats.orca.streamer import OrcaStreamer
 from rawconv.lh5out import LH5Writer
 from rawconv.opening import get_streamer, open_stream, stream_type_from_name
@@ -195,4 +196,35 @@ def test_load_packet_walks_every_record(geds):
     assert first.dtype == np.uint32 and len(first) == n_header
     assert np.array_equal(streamer.load_packet(), packets[0])  # goes on after record 0
     assert np.array_equal(streamer.load_packet(70), packets[-1])
+    streamer.close_stream()
+
+
+def test_packet_helpers_and_the_headers_id_map(capsys):
+    p14 = data_file("orca/fcio/l200-p14-r004-cal-20250606T010224Z.orca")
+    streamer = OrcaStreamer()
+    streamer.open_stream(str(p14))
+    ids = streamer.header.get_id_to_decoder_name_dict()
+    assert ids[0] == "OrcaHeaderDecoder"
+    assert ids[3] == "ORRunDecoderForRun" and ids[6] == "ORFCIOConfigDecoder"
+    unshifted = streamer.header.get_id_to_decoder_name_dict(shift_data_id=False)
+    assert unshifted[3 << 18] == "ORRunDecoderForRun"
+    assert "ORFCIOEventDecoder" in streamer.header.get_decoder_list()
+    assert streamer.header.get_run_number() == 36390
+    names = []
+    while (packet := streamer.load_packet()) is not None:
+        assert get_n_words(packet) == len(packet)
+        names.append(ids[get_data_id(packet)])
+    assert names.count("ORRunDecoderForRun") == 3 and names.count("ORFCIOConfigDecoder") == 2
+    assert len(names) == streamer.count_packets() - 1
+    run = streamer.load_packet(1)
+    lines = hex_dump(run, return_output=True, id_dict=ids)
+    assert lines[0] == "ORRunDecoderForRun (data ID = 3):"
+    assert lines[1:] == [f"{i} 0x{int(w):08x}" for i, w in enumerate(run)]
+    assert hex_dump(run, print_n_words=True, use_logging=False) is None
+    assert capsys.readouterr().out == "data ID = 3: 4 words\n"
+    short = np.array([0x84000000 | 0x1234], dtype=np.uint32)  # data id 33, short
+    assert is_short(short) and get_data_id(short) == 33 and get_n_words(short) == 1
+    assert get_data_id(short, shift=False) == 0x84000000
+    extended = np.array([5 << 18, 3, 0], dtype=np.uint32)
+    assert is_extended(extended) and get_n_words(extended) == 3
     streamer.close_stream()
