@@ -47,3 +47,13 @@ def test_public_api_tests_pass(tmp_path):
     deselected = suite.left_out(list(suite.PUBLIC_API_FILES))
     assert sum(total.values()) + len(deselected) == 55  # every test ran, or is listed
     assert total["skipped"] <= 4  # inputs absent here: p06 FCIO, the SIS3316 ORCA file
+
+
+def test_remaining_tests_import_and_keep_passing(tmp_path):
+    junit = tmp_path / "rest.xml"
+    run_suite("rest", junit)  # most fail: they test legend-daq2lh5's per-record internals
+    results = suite.outcomes(junit)
+    assert [t for t in results if t.startswith("?::")] == []  # every module imports
+    assert len({t.split("::")[0] for t in results}) == 15
+    got = {t: results.get(t, ("not run", ""))[0] for t in suite.REST_PASSING}
+    assert got == dict.fromkeys(suite.REST_PASSING, "passed")
