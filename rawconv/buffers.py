@@ -66,7 +66,9 @@ class RawBuffer:
         """The rows: rawconv containers (as the streamer allocates them), or an LGDO given
         by the user or made by a decoder's own ``make_lgdo``."""
         self._lgdo_view: tuple[Any, Any] | None = None  # (lgdo_layout, LGDO) of table
-        self.key_list = [] if key_list is None else list(key_list)
+        if key_list is None:
+            key_list = []
+        self.key_list = key_list if isinstance(key_list, range) else list(key_list)
         self.out_stream = out_stream
         self.out_name = out_name
         self.proc_spec = proc_spec
@@ -246,9 +248,13 @@ class RawBufferLibrary(dict):
         """Rebuild the buffers for an input's decoders (name -> keys, in order); see
         :func:`~rawconv.outspec.resolve_out_spec` for `known`."""
         resolved = resolve_out_spec(self.as_out_spec(), decoders, self.kw_dict, known)
+        mine = {(name, rb.name or rb.out_name): rb for name, rbl in self.items() for rb in rbl}
         self.clear()
         for name, buffers in resolved.items():
-            self[name] = RawBufferList(buffers_from_spec(buffers))
+            rbl = RawBufferList()
+            for rb in buffers_from_spec(buffers):
+                rbl.append(_kept(mine.get((name, rb.name)), rb))
+            self[name] = rbl
 
     def get_list_of(self, attribute: str, unique: bool = True) -> list:
         """Values of `attribute` over every buffer of every decoder, in order."""
@@ -278,6 +284,17 @@ def buffers_from_spec(buffers: Mapping[str, Mapping]) -> list[RawBuffer]:
         rb.name = name
         out.append(rb)
     return out
+
+
+def _kept(original: RawBuffer | None, resolved: RawBuffer) -> RawBuffer:
+    """The caller's own buffer object when resolution kept it as it was (the same concrete
+    keys: a caller holding it sees its rows, and its key_list stays the object it gave, a
+    ``range`` say), updated with the resolved destination; else the resolved buffer."""
+    if original is None or list(original.key_list) != list(resolved.key_list):
+        return resolved
+    original.out_stream, original.out_name = resolved.out_stream, resolved.out_name
+    original.proc_spec, original.name = resolved.proc_spec, resolved.name
+    return original
 
 
 def _unique(values: list) -> list:

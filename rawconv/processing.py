@@ -31,9 +31,11 @@ of its table, in this fixed order (that of legend-daq2lh5's ``buffer_processor``
     h5py settings (a dict or a filter name) for the column (for a table: all its columns).
 
 A path that names no column raises :class:`~rawconv.errors.ProcSpecError` naming it, unless
-the proc_spec sets ``skip_missing: true`` (then that item is skipped, as the reference does,
-which suits a proc_spec shared by several decoders under ``"*"``). The buffer's own arrays are
-never modified: new columns are new arrays or views, and changed columns are copies.
+the proc_spec sets ``skip_missing: true`` (then that item is skipped, and so is a
+``dsp_config`` whose chain cannot be built from the table's columns, as the reference does;
+a proc_spec of the ``"*"`` decoder, shared by several decoders, has it by default). The
+buffer's own arrays are never modified: new columns are new arrays or views, and changed
+columns are copies.
 """
 
 from __future__ import annotations
@@ -294,11 +296,21 @@ class _Processor:
         except ImportError:
             msg = "needs dspeed, which is not installed: pip install dspeed"
             raise self.error("dsp_config", msg) from None
+        from dspeed.errors import ProcessingChainError
+
         tb_in = to_lgdo(_head(self.table, self.n))
         try:
             chain, _, tb_out = build_processing_chain(config, tb_in=tb_in, db_dict=self.db)
+        except ProcessingChainError as exc:  # e.g. an input column this table lacks
+            if self.skip_missing:
+                log.info("proc_spec dsp_config of %s skipped: %s", self.name, exc)
+                return
+            raise self.error("dsp_config", str(exc)) from exc
+        except Exception as exc:  # dspeed raises many types
+            raise self.error("dsp_config", str(exc)) from exc
+        try:
             chain.execute()
-        except Exception as exc:  # dspeed raises many types; the reference logs and skips
+        except Exception as exc:
             raise self.error("dsp_config", str(exc)) from exc
         for out_name, col in tb_out.items():
             self.put(str(out_name), _head(from_lgdo(col), self.n))

@@ -23,6 +23,8 @@ from .decoder import DataDecoder
 from .errors import OutSpecError, RawconvError
 from .formats.base import ResumeState
 from .formats.registry import known_decoder_names
+from .lh5.columns import TableCol
+from .lh5.convert import from_lgdo
 from .outspec import decoder_short_name
 from .routing import row_bytes
 from .sources import Source, open_source
@@ -120,7 +122,8 @@ class DataStreamer(ABC):
     # --- shared machinery -------------------------------------------------------------------
 
     def _open_source(self, stream_name: Any) -> Source:
-        self.close_stream()
+        if self.source is not None:
+            self.close_stream()
         self.source = open_source(stream_name)
         self.n_bytes_read = 0
         self.n_rows_read = 0
@@ -181,10 +184,31 @@ class DataStreamer(ABC):
         elif not isinstance(rb_lib, RawBufferLibrary):
             rb_lib = _as_library(rb_lib)
         keys = {name: [k for kl in d.get_key_lists() for k in kl] for name, d in decoders.items()}
+        named = set(rb_lib.as_out_spec()) - {"*"}
         rb_lib.resolve(keys, known_decoder_names())
         self.rb_lib = rb_lib
         self._check_destinations()
         self._allocate(buffer_size, decoders, header_decoders)
+        self._unprocessed_by_star(named)
+
+    def _unprocessed_by_star(self, named: set[str]) -> None:
+        """A ``"*"`` entry's proc_spec serves every decoder it covers, as in legend-daq2lh5:
+        its steps skip the columns a table lacks (``skip_missing`` defaults to true), and
+        buffers whose rows are not tables (headers: the ORCA header is a scalar) are written
+        unprocessed. (A decoder named with a proc_spec is held to it: a missing column or a
+        buffer that is not a table is an error when it is written.)"""
+        assert self.rb_lib is not None
+        for name, rbl in self.rb_lib.items():
+            for rb in rbl:
+                if not rb.proc_spec or name in named:
+                    continue
+                if not _is_table(rb.table):
+                    kind = type(rb.table).__name__
+                    log.info("the '*' proc_spec does not apply to %s (a %s, not a table): "
+                             "written unprocessed", rb.out_name, kind)  # fmt: skip
+                    rb.proc_spec = None
+                elif "skip_missing" not in rb.proc_spec:
+                    rb.proc_spec = {**rb.proc_spec, "skip_missing": True}
 
     def _check_destinations(self) -> None:
         assert self.rb_lib is not None
@@ -246,6 +270,11 @@ class DataStreamer(ABC):
         """Decode until buffers need writing; returns them (``[]`` once the stream is done).
 
         The caller writes the returned buffers (e.g. with ``write_to_lh5_and_clear``).
+        Header buffers (those ``open_stream`` returns) come first in every chunk while
+        they hold rows, as in legend-daq2lh5: a caller that writes them after
+        ``open_stream`` (clearing them) gets data buffers only; one that just iterates
+        (``for chunk in streamer``) gets them in its first chunk. Once the stream is done
+        the result is ``[]``, whatever is left in the buffers.
         """
         if self.rb_lib is None:
             raise RawconvError("read_chunk called before open_stream")
@@ -262,21 +291,25 @@ class DataStreamer(ABC):
                 if self._finished:
                     return []
                 self._finished = True
-                return [rb for rb in self._data_rbs if rb.loc > 0]
+                return self._with_header([rb for rb in self._data_rbs if rb.loc > 0])
             if not self._decode_step(single=mode == "single_packet"):
                 self._eof = True
                 continue
             steps += 1
             if mode == "single_packet":
-                return [rb for rb in self._data_rbs if rb.loc > 0]
+                return self._with_header([rb for rb in self._data_rbs if rb.loc > 0])
             full = [rb for rb in self._data_rbs if rb.is_full()]
             if full:
                 self.any_full = True
                 if mode == "only_full":
-                    return full
-                return [rb for rb in self._data_rbs if rb.loc > 0]
+                    return self._with_header(full)
+                return self._with_header([rb for rb in self._data_rbs if rb.loc > 0])
             if steps >= rp_max:
-                return [rb for rb in self._data_rbs if rb.loc > 0]
+                return self._with_header([rb for rb in self._data_rbs if rb.loc > 0])
+
+    def _with_header(self, chunk: list[RawBuffer]) -> list[RawBuffer]:
+        """`chunk` after the header buffers that hold rows not yet written (cleared)."""
+        return [rb for rb in self.header_rbs if rb.loc > 0] + chunk
 
     def close_stream(self) -> None:
         """Close the input."""
@@ -312,6 +345,10 @@ def _as_library(rb_lib: Any) -> RawBufferLibrary:
         else:
             lib[name] = RawBufferList(entry)
     return lib
+
+
+def _is_table(obj: Any) -> bool:
+    return isinstance(from_lgdo(obj), TableCol)
 
 
 def _make(decoder: DataDecoder, key: Any, size: int) -> Any:

@@ -123,12 +123,13 @@ def test_precedence_default_argument_decoded_values_attr(spms, tmp_path, monkeyp
     build_raw(str(spms), out_spec=str(out), hdf5_settings="lzf", overwrite=True)
     assert settings_of(out, "FCEvent/packet_id") == ([SHUFFLE, LZF], None)  # argument
 
-    monkeypatch.setitem(fc_fields.PACKET_ID, "compression", "gzip:9")  # decoded_values
+    packet_id = fc_fields.FC_EVENT_DECODED_VALUES["packet_id"]  # FCEvent's decoded_values
+    monkeypatch.setitem(packet_id, "compression", "gzip:9")
     build_raw(str(spms), out_spec=str(out), hdf5_settings="lzf", overwrite=True)
     assert settings_of(out, "FCEvent/packet_id") == ([SHUFFLE, DEFLATE], 9)
     assert settings_of(out, "FCEvent/baseline") == ([SHUFFLE, LZF], None)
 
-    monkeypatch.setitem(fc_fields.PACKET_ID, "hdf5_settings", {"compression": "zstd"})
+    monkeypatch.setitem(packet_id, "hdf5_settings", {"compression": "zstd"})
     build_raw(str(spms), out_spec=str(out), hdf5_settings="lzf", overwrite=True)
     assert settings_of(out, "FCEvent/packet_id") == ([SHUFFLE, ZSTD], None)  # hdf5_settings
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import h5py
@@ -247,8 +248,8 @@ def test_malformed_specs(spec, match):
         run(spec)
 
 
-@pytest.mark.skipif(HAS_DSPEED, reason="dspeed is installed: the error path cannot be hit")
-def test_dsp_config_without_dspeed_says_how_to_install():
+def test_dsp_config_without_dspeed_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dspeed", None)  # import dspeed -> ImportError
     with pytest.raises(ProcSpecError, match="pip install dspeed"):
         run({"dsp_config": {"outputs": [], "processors": {}}})
 

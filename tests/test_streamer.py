@@ -39,7 +39,7 @@ def test_open_stream_returns_header_buffers(spms):
     assert header[0].lgdo["nsamples"].nda[0] == 6000
     assert streamer.n_bytes_read == spms.stat().st_size  # small file: one block
     names = [d.name for d in streamer.get_decoder_list()]
-    fc = ["FCConfigDecoder", "FCEventDecoder", "FCEventHeaderDecoder", "FCStatusDecoder"]
+    fc = ["FCConfigDecoder", "FCStatusDecoder", "FCEventDecoder", "FCEventHeaderDecoder"]
     assert names[:4] == fc
     lib = streamer.build_default_rb_lib(out_stream="x.lh5")
     assert {n: [(rb.out_name, rb.key_list) for rb in lib[n]] for n in fc} == {

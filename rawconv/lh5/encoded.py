@@ -17,7 +17,8 @@ The on-disk layout is legend-lh5io's, so that ``lh5.read`` decodes what rawconv 
 Columns reach :func:`write_encoded` either as :class:`EncodedCol` (already encoded, e.g.
 from an LGDO) or as an ArrayCol / VectorCol whose ``compression`` attribute names a
 waveform codec (from decoded_values or a proc_spec), encoded here as they are written. An
-``hdf5_settings`` attribute of such a column applies to its encoded bytes.
+``hdf5_settings`` attribute of such a column applies to its encoded bytes (LEGEND's
+production files store them with the shuffle filter).
 """
 
 from __future__ import annotations

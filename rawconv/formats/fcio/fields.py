@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections import namedtuple
 from typing import Any
 
@@ -53,17 +54,28 @@ EVENT_SCALARS: dict[str, dict[str, Any]] = {
 }
 
 
-def event_fields(eventsamples: int, dt: float) -> dict[str, dict[str, Any]]:
-    """FCEvent columns for traces of `eventsamples` samples every `dt` ns."""
-    fields = dict(EVENT_SCALARS)
-    fields["waveform"] = {
+FC_EVENT_DECODED_VALUES: dict[str, dict[str, Any]] = {
+    **copy.deepcopy(EVENT_SCALARS),
+    "waveform": {
         "dtype": "uint16",
         "datatype": "waveform",
-        "wf_len": eventsamples,
-        "dt": dt,
+        "wf_len": 1,
+        "dt": 16.0,
         "dt_units": "ns",
         "t0_units": "ns",
-    }
+    },
+}
+"""The columns of FlashCam event tables (FCEvent, ORFCIOEvent, ORCA's legacy FlashCam
+waveform tables), as legend-daq2lh5's ``fc_event_decoded_values``: write settings set here
+(a column's ``hdf5_settings`` or ``compression``) apply to the tables of the streams opened
+afterwards. ``wf_len`` and ``dt`` are each stream's own."""
+
+
+def event_fields(eventsamples: int, dt: float) -> dict[str, dict[str, Any]]:
+    """FCEvent columns for traces of `eventsamples` samples every `dt` ns (a copy of
+    :data:`FC_EVENT_DECODED_VALUES`)."""
+    fields = copy.deepcopy(FC_EVENT_DECODED_VALUES)
+    fields["waveform"].update(wf_len=eventsamples, dt=dt)
     return fields
 
 

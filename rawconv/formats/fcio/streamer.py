@@ -87,11 +87,11 @@ class FCIOStreamer(DataStreamer):
         self.fsp_config_decoder = FSPConfigDecoder()
         self.fsp_event_decoder = FSPEventDecoder()
         self.fsp_status_decoder = FSPStatusDecoder()
-        self._decoders: list[DataDecoder] = [
+        self._decoders: list[DataDecoder] = [  # legend-daq2lh5's order
             self.config_decoder,
+            self.status_decoder,
             self.event_decoder,
             self.header_decoder,
-            self.status_decoder,
             self.fsp_config_decoder,
             self.fsp_event_decoder,
             self.fsp_status_decoder,

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ...lh5.columns import TableCol
-from ..fcio.fields import EVENT_SCALARS
+from ..fcio.fields import event_fields
 from ..kernel_outputs import columns_of
 from .block import OrcaBlock
 from .decoders import OrcaDecoder
@@ -175,16 +175,14 @@ class ORFlashCamListenerStatusDecoder(OrcaDecoder):
 
 def waveform_fields(wf_len: int) -> dict[str, dict[str, Any]]:
     """Columns of the legacy waveform tables (the FCEvent columns, ORCA's integer types)."""
-    fields = dict(EVENT_SCALARS)
+    fields = event_fields(wf_len, 16.0)
+    waveform = fields.pop("waveform")
     for name, dtype in (("event_type", "uint8"), ("fcid", "uint8"), ("fc_input", "uint8"),
                         ("board_id", "uint16")):  # fmt: skip
         fields[name] = dict(fields[name], dtype=dtype)
     fields["crate"] = _col("uint8", "ORCA crate of the card.")
     fields["slot"] = _col("uint8", "ORCA slot of the card.")
-    fields["waveform"] = {
-        "dtype": "uint16", "datatype": "waveform", "wf_len": wf_len, "dt": 16.0,
-        "dt_units": "ns", "t0_units": "ns",
-    }  # fmt: skip
+    fields["waveform"] = waveform
     return fields
 
 

@@ -132,6 +132,28 @@ class OrcaHeader(dict):
                 out.append((data_id, str(entry.get("decoder", ""))))
         return out
 
+    def get_id_to_decoder_name_dict(self, shift_data_id: bool = True) -> dict[int, str]:
+        """data id -> decoder name, 0 being the header (``OrcaHeaderDecoder``); ids shifted
+        down as :func:`~.packets.get_data_id` gives them for records (bits 31-26 of short
+        records, 31-18 of long ones), or in place with ``shift_data_id=False``."""
+        out = {0: "OrcaHeaderDecoder"}
+        for data_id, name in self.data_ids():
+            if shift_data_id:
+                data_id = data_id >> 26 if data_id & SHORT_BIT else data_id >> 18
+            out[data_id] = name
+        return out
+
+    def get_decoder_list(self) -> list[str]:
+        """The names of the decoders the header describes (and the header's own)."""
+        return sorted(set(self.get_id_to_decoder_name_dict().values()))
+
+    def get_run_number(self) -> int:
+        """The run number (``ObjectInfo/DataChain``'s Run Control); ValueError if none."""
+        for entry in self.get("ObjectInfo", {}).get("DataChain", []) or []:
+            if isinstance(entry, dict) and "Run Control" in entry:
+                return int(entry["Run Control"]["RunNumber"])
+        raise ValueError("the ORCA header names no run number (no Run Control)")
+
     # hardware ------------------------------------------------------------------------------
 
     def object_info(self, class_names: str | tuple[str, ...]) -> dict[int, dict[int, dict]]:

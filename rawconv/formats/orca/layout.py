@@ -124,9 +124,10 @@ SIS3316_ABSENT = 0xFFFFFFFF
 
 def ccc_key(crate: int, card: int, channel: int) -> int:
     """The reference's Struck key: ``(crate << 9) + ((card & 0x1F) << 4) + (channel & 0xF)``."""
-    return (crate << 9) + ((card & 0x1F) << 4) + (channel & 0xF)
+    return (int(crate) << 9) + ((int(card) & 0x1F) << 4) + (int(channel) & 0xF)
 
 
 def fc_key(fcid: int, board_id: int, fc_input: int) -> int:
-    """The reference's FlashCam key: ``fcid * 1000000 + board_id * 100 + fc_input``."""
-    return fcid * 1_000_000 + board_id * 100 + fc_input
+    """The reference's FlashCam key: ``fcid * 1000000 + board_id * 100 + fc_input`` (Python
+    integers: numpy inputs of any width cannot overflow)."""
+    return int(fcid) * 1_000_000 + int(board_id) * 100 + int(fc_input)

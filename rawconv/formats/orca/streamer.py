@@ -67,6 +67,7 @@ from .layout import (
     SHORT_BIT,
 )
 from .listeners import Listener
+from .packets import PacketAccess
 from .prepare import PrepareMixin
 from .recovery import RecoveryMixin
 from .resume_state import OrcaResume
@@ -90,7 +91,7 @@ DECODER_CLASSES: dict[str, type[OrcaDecoder]] = {
 """The ORCA decoders rawconv implements (data ids of other decoders are skipped)."""
 
 
-class OrcaStreamer(PrepareMixin, FcioRunsMixin, RecoveryMixin, DataStreamer):
+class OrcaStreamer(PacketAccess, PrepareMixin, FcioRunsMixin, RecoveryMixin, DataStreamer):
     """Decodes ORCA files (plain, ``.orca.gz``, ``.orca.bz2``, or any Source)."""
 
     def __init__(self, block_bytes: int = BLOCK_BYTES) -> None:

@@ -1,0 +1,1 @@
+"""``daq2lh5.fc``: FlashCam FCIO streams (rawconv.formats.fcio)."""

@@ -1,0 +1,1 @@
+"""``daq2lh5.llama``: llamaDAQ files (rawconv's ``LlamaDaq`` format, when present)."""

@@ -1,0 +1,1 @@
+"""``daq2lh5.orca``: ORCA files (rawconv.formats.orca)."""
