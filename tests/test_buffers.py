@@ -27,6 +27,8 @@ def _open(spms, out_stream=""):
     )
     streamer = FCIOStreamer()
     header = streamer.open_stream(str(spms), rb_lib=lib, buffer_size=10)
+    for rb in header:  # handled, as build_raw does once it has written them: read_chunk
+        rb.loc = 0  # would hand unwritten header rows out first
     return streamer, header
 
 

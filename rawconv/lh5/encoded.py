@@ -17,8 +17,9 @@ The on-disk layout is legend-lh5io's, so that ``lh5.read`` decodes what rawconv 
 Columns reach :func:`write_encoded` either as :class:`EncodedCol` (already encoded, e.g.
 from an LGDO) or as an ArrayCol / VectorCol whose ``compression`` attribute names a
 waveform codec (from decoded_values or a proc_spec), encoded here as they are written. An
-``hdf5_settings`` attribute of such a column applies to its encoded bytes (LEGEND's
-production files store them with the shuffle filter).
+``hdf5_settings`` attribute of such a column applies to its encoded bytes but for the
+compression filter, which the codec replaces (LEGEND's production files store them with the
+shuffle filter alone).
 """
 
 from __future__ import annotations
@@ -263,8 +264,9 @@ def write_encoded(
             "(split the output, e.g. per channel)"
         )
     flat_settings = resolve_settings(settings, "none")
-    if hdf5_settings is not None:
-        flat_settings = resolve_settings(flat_settings, hdf5_settings)
+    if hdf5_settings is not None:  # the codec replaces the compression filter, as in
+        flat_settings = resolve_settings(flat_settings, hdf5_settings)  # legend-lh5io; the
+        flat_settings.update(compression=None, compression_opts=None)  # rest (shuffle) holds
     flat = col.encoded_data.flattened_data.nda[: _end(cl)]
     array_attrs = {"datatype": "array<1>{real}"}
     append_dataset(out, ed, "flattened_data", flat, array_attrs, flat_settings)
