@@ -26,6 +26,7 @@ from rawconv.formats import (
 from rawconv.lh5.chunks import set_compress_threads
 from rawconv.lh5.writer import LH5Writer
 from rawconv.sources import open_source
+from rawconv.validate import check_env_expanded
 
 from .index import index_file
 from .malloc import tune_malloc
@@ -83,6 +84,7 @@ def outputs_of(input: str, stream_type: str, job: JobSpec) -> list[str]:
         files = []
         for rb in streamer.rb_lib.all_buffers():
             name = split_out_stream(rb.out_stream)[0]
+            check_env_expanded(name)
             if name and os.path.abspath(name) not in files:
                 files.append(os.path.abspath(name))
         return files

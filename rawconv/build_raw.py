@@ -28,6 +28,7 @@ from .report import ConversionReport
 from .sources import CompressedSource, FileSource, FsspecSource, Source, open_source
 from .validate import (
     check_buffer_size,
+    check_env_expanded,
     check_keywords,
     check_n_max,
     check_output_path,
@@ -245,6 +246,7 @@ def _output_files(streamer: Any) -> list[str]:
 
 def _check_outputs(outputs: list[str], overwrite: bool) -> None:
     for path in outputs:
+        check_env_expanded(path)
         if "://" not in path:
             check_output_path(path, overwrite)
 

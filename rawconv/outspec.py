@@ -164,10 +164,10 @@ def _finish_buffer(name: str, spec: Mapping[str, Any], kw_dict: Mapping[str, Any
     values["name"] = name
     out = dict(spec)
     out["out_stream"] = expand_env(
-        format_template(str(spec.get("out_stream", "")), values, keep), f"buffer {name}"
+        format_template(str(spec.get("out_stream", "")), values, keep), strict=False
     )
     out["out_name"] = expand_env(
-        format_template(str(spec.get("out_name") or name), values, keep), f"buffer {name}"
+        format_template(str(spec.get("out_name") or name), values, keep), strict=False
     )
     return {name: out}
 

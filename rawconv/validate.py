@@ -30,19 +30,29 @@ _ENV = re.compile(r"\$(\w+|\{[^}]*\})")
 _FIELD = re.compile(r"(?<!\{)\{([^{}!:]*)")
 
 
-def expand_env(text: str, what: str = "") -> str:
-    """``$VAR`` and ``${VAR}`` replaced by their values; an unset or empty variable is an
-    OutSpecError naming it (an output path must never hold a literal ``$VAR``)."""
+def expand_env(text: str, what: str = "", strict: bool = True) -> str:
+    """``$VAR`` and ``${VAR}`` replaced by their values. An unset or empty variable is an
+    OutSpecError naming it, or with ``strict=False`` stays as written (out_spec expansion,
+    as in legend-daq2lh5: :func:`check_env_expanded` refuses it before anything is written
+    there)."""
 
     def value(match: re.Match) -> str:
         name = match.group(1).strip("{}")
         got = os.environ.get(name, "")
         if not got:
+            if not strict:
+                return match.group(0)
             where = f" in {what}" if what else ""
             raise OutSpecError(f"environment variable ${name}{where} is not set (or empty)")
         return got
 
     return _ENV.sub(value, text)
+
+
+def check_env_expanded(path: str) -> None:
+    """An output path holds no ``$VAR`` of an unset variable (it would name a folder
+    ``$VAR``): OutSpecError naming the variable and the path."""
+    expand_env(path, f"the output {path}")
 
 
 def template_names(values: Any) -> set[str]:

@@ -210,3 +210,13 @@ def test_quiet_runs_print_nothing(run, tmp_path):
         )  # fmt: skip
         assert (done.returncode, done.stdout, done.stderr) == (0, "", ""), module
         assert (tmp_path / f"{module}.lh5").stat().st_size > 0
+
+
+def test_unset_variable_in_an_out_spec_file_is_refused_before_writing(run, capsys, tmp_path):
+    spec = tmp_path / "env.json"
+    spec.write_text(json.dumps({"FCEventDecoder": {"x": {"key_list": ["*"],
+                                "out_stream": "$RAWCONV_NOT_SET/o.lh5"}}}))  # fmt: skip
+    status, err = _call(rawconv, [str(run), "-o", str(spec)], capsys)
+    assert status == 1
+    assert "environment variable $RAWCONV_NOT_SET in the output $RAWCONV_NOT_SET/o.lh5" in err
+    assert not (tmp_path / "$RAWCONV_NOT_SET").exists()
