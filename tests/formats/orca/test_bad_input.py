@@ -194,7 +194,13 @@ def test_not_orca_and_damaged_header(tmp_path):
     with pytest.raises(RawconvError, match="inside the ORCA header"):
         OrcaStreamer().open_stream(MemorySource(MIXED[:100], "x.orca"))
     words = struct.unpack_from("<I", MIXED, 0)[0]
-    broken = MIXED[:8] + b"<?xml junk" + MIXED[18:]
+    broken = MIXED[:8] + b"<?xml junk" + MIXED[18:]  # a damaged declaration: read leniently
+    streamer = OrcaStreamer()
+    streamer.open_stream(MemorySource(broken, "x.orca"))
+    assert any("ORCA header XML is damaged" in p for p in streamer.problems)
+    assert "dataDescription" in streamer.header
+    n_xml = struct.unpack_from("<I", MIXED, 4)[0]
+    junk = MIXED[:8] + b"<?xml" + b"x" * (n_xml - 5) + MIXED[8 + n_xml :]  # no plist left
     with pytest.raises(RawconvError, match="XML does not parse") as info:
-        OrcaStreamer().open_stream(MemorySource(broken, "x.orca"))
+        OrcaStreamer().open_stream(MemorySource(junk, "x.orca"))
     assert info.value.offset == 0 and info.value.record == 0 and words > 0
