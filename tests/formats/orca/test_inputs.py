@@ -131,17 +131,20 @@ def test_n_max_counts_rows_in_input_order():
 def test_memory_of_the_geds_conversion(tmp_path):
     """Peak RSS below 300 MB (the reference needs 4.2 GB: it allocates every table at its
     largest shape). Measured in a fresh process as VmHWM (ru_maxrss would include the
-    memory of the forked test process before exec)."""
+    memory of the forked test process before exec), after a first run has filled numba's
+    on-disk cache: what is measured is the conversion, not LLVM compiling the kernels once
+    (about 70 MB more, the first time a machine converts ORCA)."""
     src = data_file(GEDS)
     code = textwrap.dedent(f"""
         import json
         from rawconv import build_raw
-        build_raw({str(src)!r}, out_spec={str(tmp_path / "geds.lh5")!r})
+        build_raw({str(src)!r}, out_spec={str(tmp_path / "geds.lh5")!r}, overwrite=True)
         hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
         print(json.dumps(int(hwm)))
     """)
     if not Path("/proc/self/status").exists():
         pytest.skip("needs /proc (Linux) to read the peak RSS of one process")
+    subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)  # fmt: skip
     rss_mb = json.loads(proc.stdout.strip().splitlines()[-1]) / 1024
