@@ -160,15 +160,16 @@ def decode_event_headers(
         flat += n
         out.tracelist.cumulative_length[r] = flat
         r += 1
-    # every vector column has the cumulative lengths of tracelist (copied once, after the
-    # loop: stores to nine arrays per record slow the loop down)
-    cl = out.tracelist.cumulative_length[:r]
-    out.board_id.cumulative_length[:r] = cl
-    out.fc_input.cumulative_length[:r] = cl
-    out.runtime.cumulative_length[:r] = cl
-    out.lifetime.cumulative_length[:r] = cl
-    out.deadtime.cumulative_length[:r] = cl
-    out.deadinterval_nsec.cumulative_length[:r] = cl
-    out.baseline.cumulative_length[:r] = cl
-    out.daqenergy.cumulative_length[:r] = cl
+    # every vector column has the cumulative lengths of tracelist (copied after the loop:
+    # stores to nine arrays per record slow the loop down)
+    for k in range(r):
+        cl = out.tracelist.cumulative_length[k]
+        out.board_id.cumulative_length[k] = cl
+        out.fc_input.cumulative_length[k] = cl
+        out.runtime.cumulative_length[k] = cl
+        out.lifetime.cumulative_length[k] = cl
+        out.deadtime.cumulative_length[k] = cl
+        out.deadinterval_nsec.cumulative_length[k] = cl
+        out.baseline.cumulative_length[k] = cl
+        out.daqenergy.cumulative_length[k] = cl
     return done, r, status, bad
