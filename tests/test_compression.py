@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import zlib
 
 import h5py
 import hdf5plugin  # noqa: F401  (reads the plugin-filtered outputs in this process)
@@ -374,3 +375,32 @@ def test_writers_in_threads_write_their_own_files(tmp_path):
     gc.collect()
     alive = [ref() for _, refs in results for ref in refs if ref() is not None]
     assert alive == []  # closed files and their cached objects are forgotten
+
+
+def test_noisy_byte_planes_are_stored_and_read_back_by_hdf5(tmp_path):
+    """Low bytes of noisy waveforms do not deflate: the codec stores that plane (deflate's
+    stored blocks) and deflates the high bytes; HDF5's own filter reads the chunk back."""
+    rng = np.random.default_rng(5)
+    rows, wf_len = 40, 10_000
+    values = (0x7900 + rng.integers(0, 256, (rows, wf_len))).astype(np.uint16)
+    codec = chunks.ChunkCodec(2, True, 4, wf_len)
+    encoded = codec.encode(values)
+    plane = rows * wf_len
+    shuffled = np.ascontiguousarray(values.view(np.uint8).reshape(-1, 2).T).reshape(-1)
+    assert zlib.decompress(encoded) == shuffled.tobytes()
+    # the random low plane stored (5 header bytes per 64 KiB block), the constant high one
+    # deflated to almost nothing
+    stored_overhead = 5 * -(-plane // 0xFFFF)
+    assert shuffled[:0xFFFF].tobytes() in encoded  # verbatim: a stored block
+    assert plane + stored_overhead <= len(encoded) < plane + stored_overhead + 2_000
+    # a compressible plane alone is deflated as before
+    smooth = np.tile(np.arange(wf_len, dtype=np.uint16) // 64, (rows, 1))
+    assert len(codec.encode(smooth)) < plane // 20
+
+    path = tmp_path / "planes.h5"
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("v", shape=(rows, wf_len), dtype=np.uint16,
+                              chunks=(rows, wf_len), compression="gzip", shuffle=True)  # fmt: skip
+        ds.id.write_direct_chunk((0, 0), encoded)
+    with h5py.File(path, "r") as f:
+        np.testing.assert_array_equal(f["v"][()], values)

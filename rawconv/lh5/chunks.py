@@ -6,17 +6,25 @@ zlib when it is missing) in a thread pool, then stores them with h5py's direct c
 The datasets declare the usual ``shuffle`` + ``deflate`` filters, so every HDF5 reader
 (h5py without plugins, legend-lh5io, h5dump) reads them back bit-identical.
 
-Deflate streams are flushed (``Z_SYNC_FLUSH``) at the end of each shuffled byte plane, and
-for rows of 4096 or more elements at the end of every row inside each plane: ISA-L then
-starts a new block with fresh Huffman tables where the statistics change, which makes the
-output smaller than zlib's level 4 on detector waveforms while compressing 5-10x faster.
+Each shuffled byte plane is deflated on its own and flushed (``Z_SYNC_FLUSH``) at its end,
+and for rows of 4096 or more elements at the end of every row inside it: ISA-L then starts
+a new block with fresh Huffman tables where the statistics change, which makes the output
+smaller than zlib's level 4 on detector waveforms while compressing 5-10x faster. A plane
+whose sample does not compress (the low bytes of noisy waveforms, half of the input on
+most germanium shapes) is written as deflate's stored blocks instead, at copy speed and at
+most 3 % larger. The planes make one zlib stream (header, blocks, Adler-32), as HDF5's
+deflate filter expects.
 """
 
 from __future__ import annotations
 
 import os
+import struct
+import threading
 import zlib
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from typing import Any
 
 import h5py
@@ -34,6 +42,16 @@ __all__ = ["ChunkCodec", "DirectChunkAppender", "deflate_level", "direct_chunks_
 
 ROW_FLUSH_ELEMENTS = 4096
 """Rows of at least this many elements end a deflate block each."""
+
+STORE_RATIO = 0.97
+"""A byte plane whose sample deflates to more than this fraction of it is stored."""
+
+SAMPLE_BYTES = 16 << 10
+"""Bytes of a plane deflated to decide whether to store it (planes of at least 4x this)."""
+
+_ZLIB_HEADER = b"\x78\x01"  # deflate, 32 KiB window, no dictionary; (0x7801 % 31 == 0)
+_FINAL_BLOCK = b"\x01\x00\x00\xff\xff"  # an empty stored block with BFINAL set
+_STORED_MAX = 0xFFFF
 
 _POOL: ThreadPoolExecutor | None = None
 
@@ -61,6 +79,37 @@ def _pool() -> ThreadPoolExecutor:
             max_workers=max(1, workers), thread_name_prefix="rawconv-deflate"
         )
     return _POOL
+
+
+class _CopyBudget:
+    """Bytes of chunk copies queued for compression, over all appenders of the process.
+
+    Decoding outruns deflate, so without a bound every appender would queue copies of
+    its chunks; one shared bound keeps the peak memory independent of the number of
+    datasets. Only pacing happens here: a chunk's errors reach its own appender.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.queued: deque[tuple[Future, int]] = deque()
+        self.nbytes = 0
+        self.lock = threading.Lock()
+
+    def add(self, future: Future, nbytes: int) -> None:
+        """Count a queued copy, then wait for the oldest ones while over the bound."""
+        with self.lock:
+            self.queued.append((future, nbytes))
+            self.nbytes += nbytes
+        while True:
+            with self.lock:
+                if self.nbytes <= self.limit or not self.queued:
+                    return
+                oldest, size = self.queued.popleft()
+                self.nbytes -= size
+            wait_futures([oldest])
+
+
+_COPIES = _CopyBudget(16 << 20)
 
 
 def deflate_level(gzip_level: int) -> int:
@@ -96,19 +145,45 @@ class ChunkCodec:
             raw = np.ascontiguousarray(raw.reshape(-1, self.itemsize).T).reshape(-1)
         if self.level is None:
             return raw
-        long_rows = self.row_elements >= ROW_FLUSH_ELEMENTS
-        if self.shuffle:  # itemsize planes of one byte per element
-            step = self.row_elements if long_rows else len(raw) // self.itemsize
-        else:
-            step = self.row_elements * self.itemsize if long_rows else len(raw)
-        comp = _deflate_lib.compressobj(deflate_level(self.level))
+        planes = self.itemsize if self.shuffle else 1
+        plane_bytes = len(raw) // planes
+        row_bytes = self.row_elements * (1 if self.shuffle else self.itemsize)
+        step = row_bytes if self.row_elements >= ROW_FLUSH_ELEMENTS else plane_bytes
+        level = deflate_level(self.level)
         view = memoryview(raw)
-        out = []
-        for pos in range(0, len(raw), step):
-            out.append(comp.compress(view[pos : pos + step]))
-            out.append(comp.flush(_deflate_lib.Z_SYNC_FLUSH))
-        out.append(comp.flush())
+        out = [_ZLIB_HEADER]
+        checksum = 1
+        for first in range(0, planes * plane_bytes, max(plane_bytes, 1)):
+            plane = view[first : first + plane_bytes]
+            checksum = _deflate_lib.adler32(plane, checksum)
+            if _incompressible(plane, level):
+                _stored_blocks(plane, out)
+                continue
+            comp = _deflate_lib.compressobj(level, zlib.DEFLATED, -15)
+            for pos in range(0, len(plane), max(step, 1)):
+                out.append(comp.compress(plane[pos : pos + step]))
+                out.append(comp.flush(_deflate_lib.Z_SYNC_FLUSH))
+        out.append(_FINAL_BLOCK)
+        out.append(struct.pack(">I", checksum & 0xFFFFFFFF))
         return b"".join(out)
+
+
+def _incompressible(plane: memoryview, level: int) -> bool:
+    """True when a sample from the middle of a large `plane` does not deflate."""
+    if len(plane) < 4 * SAMPLE_BYTES:
+        return False
+    mid = (len(plane) - SAMPLE_BYTES) // 2
+    comp = _deflate_lib.compressobj(max(level, 1), zlib.DEFLATED, -15)
+    size = len(comp.compress(plane[mid : mid + SAMPLE_BYTES])) + len(comp.flush())
+    return size > STORE_RATIO * SAMPLE_BYTES
+
+
+def _stored_blocks(data: memoryview, out: list) -> None:
+    """Append `data` to `out` as deflate stored blocks (byte-aligned, not final)."""
+    for pos in range(0, len(data), _STORED_MAX):
+        block = data[pos : pos + _STORED_MAX]
+        out.append(struct.pack("<BHH", 0, len(block), len(block) ^ 0xFFFF))
+        out.append(block)
 
 
 class DirectChunkAppender:
@@ -118,12 +193,10 @@ class DirectChunkAppender:
     stored straight from the caller's array, so the caller must call :meth:`wait` before
     it reuses that array (:class:`~rawconv.lh5.writer.LH5Writer` does after every write).
     Chunks to compress are copied first and compressed while the caller goes on decoding
-    (at most ``ASYNC_BYTES`` of them at a time). Rows short of a whole chunk wait in a
-    chunk buffer; :meth:`flush` writes them as a partial chunk (padded with zeros, which the
-    dataset's extent hides), which later rows rewrite.
+    (at most 16 MiB of such copies at a time in the whole process). Rows short of a whole
+    chunk wait in a chunk buffer; :meth:`flush` writes them as a partial chunk (padded with
+    zeros, which the dataset's extent hides), which later rows rewrite.
     """
-
-    ASYNC_BYTES = 32 << 20
 
     def __init__(self, ds: h5py.Dataset, codec: ChunkCodec) -> None:
         self.ds = ds
@@ -135,7 +208,6 @@ class DirectChunkAppender:
         if self.fill:  # resume a partial last chunk written before
             self.pending[: self.fill] = ds[self.n - self.fill : self.n]
         self.copies = codec.level is not None
-        self.max_async = max(4, self.ASYNC_BYTES // max(self.pending.nbytes, 1))
         self.inflight: list[Future] = []
         self.last: Any = ds[self.n - 1] if self.n else None
 
@@ -166,10 +238,10 @@ class DirectChunkAppender:
     def _submit(self, first_row: int, chunk: np.ndarray, owned: bool) -> None:
         if self.copies and not owned:
             chunk = chunk.copy()
-        self.inflight.append(_pool().submit(self._encode_write, first_row, chunk))
+        future = _pool().submit(self._encode_write, first_row, chunk)
+        self.inflight.append(future)
         if self.copies:
-            while len(self.inflight) > self.max_async:
-                self.inflight.pop(0).result()
+            _COPIES.add(future, chunk.nbytes)
 
     def _encode_write(self, first_row: int, chunk: np.ndarray) -> None:
         """Encode a chunk and store it (in a pool thread; h5py serialises the write)."""
