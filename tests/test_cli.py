@@ -30,6 +30,23 @@ def test_help_lists_the_options(capsys):
         assert option in text
 
 
+@pytest.mark.parametrize("command", ["rawconv.cli", "rawconv.parallel.cli"])
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_start_without_the_heavy_libraries(command, flag):
+    """--help and --version import neither numba, h5py nor Dask (seconds of start-up)."""
+    code = (
+        f"import sys, runpy; sys.argv = ['x', {flag!r}]\n"
+        f"try:\n    runpy.run_module({command!r}, run_name='__main__')\n"
+        "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+        "heavy = ['numba', 'h5py', 'dask', 'distributed', 'lgdo', 'lh5', 'awkward']\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    assert proc.stdout.splitlines()[-1] == "[]", proc.stdout
+    assert ("usage:" in proc.stdout) == (flag == "--help")
+
+
 def test_no_input_is_a_usage_error(capsys):
     assert main([]) == 2
     assert "no input given" in capsys.readouterr().err
