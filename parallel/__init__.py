@@ -30,6 +30,15 @@ _EXPORTS = {
     "plan": ".plan",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "DEFAULT_CHUNK_BYTES",
+    "Chunk",
+    "FileIndex",
+    "FileReport",
+    "RunReport",
+    "convert",
+    "index",
+    "plan",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -39,6 +39,22 @@ _EXPORTS = {
     "write_to_lh5_and_clear": ".buffers",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "ConversionReport",
+    "CorruptDataError",
+    "DataDecoder",
+    "DataStreamer",
+    "GarbageCode",
+    "OutSpecError",
+    "RawBuffer",
+    "RawBufferLibrary",
+    "RawBufferList",
+    "RawconvError",
+    "UnknownFormatError",
+    "__version__",
+    "build_raw",
+    "expand_rblist_json_dict",
+    "write_to_lh5_and_clear",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

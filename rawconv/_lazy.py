@@ -36,7 +36,7 @@ def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable, Calla
     """
     module = sys.modules[package]
 
-    def __getattr__(name: str) -> Any:
+    def lookup(name: str) -> Any:
         source = exports.get(name)
         if source is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
@@ -44,8 +44,8 @@ def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Callable, Calla
         types.ModuleType.__setattr__(module, name, value)
         return value
 
-    def __dir__() -> list[str]:
+    def names() -> list[str]:
         return sorted(set(vars(module)) | set(exports))
 
     module.__class__ = type("LazyPackage", (_LazyPackage,), {"_lazy_exports": dict(exports)})
-    return __getattr__, __dir__
+    return lookup, names

@@ -180,3 +180,17 @@ def test_no_module_over_500_lines():
         if (n := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert long == {}
+
+
+def test_lazy_exports_are_the_public_names():
+    """Each package's __all__ equals its lazily imported names, and each resolves."""
+    import rawconv.parallel
+
+    import rawconv
+
+    for package in (rawconv, rawconv.parallel):
+        exports = set(package._EXPORTS)
+        assert set(package.__all__) - {"__version__"} == exports
+        for name in exports:
+            value = getattr(package, name)
+            assert getattr(value, "__module__", package.__name__).startswith("rawconv"), name
