@@ -77,14 +77,6 @@ def _convert(tool: str, src: str, out: str) -> int:
         return len(f["CompassEvent/packet_id"])
 
 
-def _peak_rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -99,8 +91,11 @@ def _child(tool: str, src: str, out: str) -> None:
     c0, t0 = _cpu(), time.perf_counter()
     rows = _convert(tool, src, out)
     seconds, cpu = time.perf_counter() - t0, _cpu() - c0
-    print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": rows, "rss_mb": _peak_rss_mb(),
-                      "startup": startup}))  # fmt: skip
+    from _memory import peak_memory_mb
+
+    rss, private = peak_memory_mb()
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": rows, "rss_mb": rss,
+                      "private_mb": private, "startup": startup}))  # fmt: skip
 
 
 def run(python: str, tool: str, src: Path, out: Path) -> dict:
@@ -148,12 +143,13 @@ def main() -> None:
             results["daq2lh5"] = run(args.reference_python, "reference", src, work / "ref.lh5")
         print(f"input: {mb:.0f} MB, {n} events of 1000 samples (2 channels, DT5730 settings)")
         head = (f"{'tool':<9} {'MB/s':>7} {'wall s':>7} {'CPU s':>7} {'RSS MB':>7} "
-                f"{'out MB':>7} {'start s':>7}")  # fmt: skip
+                f"{'priv MB':>7} {'out MB':>7} {'start s':>7}")  # fmt: skip
         print(head + "\n" + "-" * len(head))
         for name, r in results.items():
             out = work / ("ours.lh5" if name == "rawconv" else "ref.lh5")
             print(f"{name:<9} {mb / r['seconds']:7.1f} {r['seconds']:7.2f} {r['cpu']:7.2f} "
-                  f"{r['rss_mb']:7.0f} {out.stat().st_size / 1e6:7.1f} {r['startup']:7.2f}")
+                  f"{r['rss_mb']:7.0f} {r['private_mb']:7.0f} {out.stat().st_size / 1e6:7.1f} "
+                  f"{r['startup']:7.2f}")  # fmt: skip
         if "daq2lh5" in results:
             ratio = results["daq2lh5"]["seconds"] / results["rawconv"]["seconds"]
             print(f"\nrawconv {ratio:.1f}x legend-daq2lh5; outputs: "

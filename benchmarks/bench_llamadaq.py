@@ -4,9 +4,9 @@ Grows a file from the real pulser run (../shared/testdata/llamadaq; 2 channels, 
 2000 + presummed 10000 / 500 samples) with rawconv's writer: its 74 events repeated, the
 tick counter continued, the samples varied per event. Each tool converts it in a fresh
 process (a tiny conversion first, so that start-up is timed apart) with default gzip and
-without compression; reported: input MB/s, CPU seconds and peak RSS of the conversion, and
-whether the reference's output equals rawconv's (the reference runs with TZ=UTC, as the
-run start is read from the file name in UTC by rawconv).
+without compression; reported: input MB/s, CPU seconds, peak RSS and peak private memory
+(benchmarks/_memory.py), and whether the reference's output equals rawconv's (the
+reference runs with TZ=UTC, as the run start is read from the file name in UTC by rawconv).
 
     python benchmarks/bench_llamadaq.py --size-mb 100 --reference-python /tmp/refvenv/bin/python
 """
@@ -49,14 +49,6 @@ def _convert(tool: str, src: str, out: str, comp: str) -> int:
         return sum(len(f[k]["packet_id"]) for k in f if k.startswith("LLAMAEvent"))
 
 
-def _peak_rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def child(tool: str, src: str, out: str, comp: str, warm: str) -> None:
     """One timed conversion in this (fresh) process; prints a JSON line."""
     t0 = time.perf_counter()
@@ -67,8 +59,11 @@ def child(tool: str, src: str, out: str, comp: str, warm: str) -> None:
     w0, c0 = time.perf_counter(), time.process_time()
     rows = _convert(tool, src, out, comp)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-    print(json.dumps({"seconds": wall, "cpu": cpu, "rows": rows, "rss_mb": _peak_rss_mb(),
-                      "startup": startup}))  # fmt: skip
+    from _memory import peak_memory_mb
+
+    rss, private = peak_memory_mb()
+    print(json.dumps({"seconds": wall, "cpu": cpu, "rows": rows, "rss_mb": rss,
+                      "private_mb": private, "startup": startup}))  # fmt: skip
 
 
 def run(python: str, tool: str, src: Path, out: Path, comp: str, warm: Path) -> dict:
@@ -122,7 +117,7 @@ def main() -> None:
         mb = src.stat().st_size / 1e6
         print(f"input: {mb:.0f} MB, {n} events (the pulser run repeated, ticks continued)")
         head = (f"{'tool':<10} {'comp':<5} {'MB/s':>7} {'CPU s':>7} {'wall s':>7} "
-                f"{'RSS MB':>7} {'out MB':>7} {'start s':>7}  output")  # fmt: skip
+                f"{'RSS MB':>7} {'priv MB':>7} {'out MB':>7} {'start s':>7}  output")  # fmt: skip
         print(head)
         print("-" * len(head))
         for comp in ("default", "none"):
@@ -136,7 +131,8 @@ def main() -> None:
                 theirs.unlink()
             for tool, r, note in rows:
                 print(f"{tool:<10} {label:<5} {mb / r['seconds']:7.1f} {r['cpu']:7.2f} "
-                      f"{r['seconds']:7.2f} {r['rss_mb']:7.0f} {r['out_mb']:7.1f} "
+                      f"{r['seconds']:7.2f} {r['rss_mb']:7.0f} {r['private_mb']:7.0f} "
+                      f"{r['out_mb']:7.1f} "
                       f"{r['startup']:7.2f}  {note}")  # fmt: skip
             if len(rows) > 1:
                 ratio = rows[1][1]["seconds"] / rows[0][1]["seconds"]

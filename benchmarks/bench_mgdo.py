@@ -95,10 +95,11 @@ def one(src: str, out: str, compression: str, repeat: int) -> None:
     seconds = time.perf_counter() - t0
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
-    with open("/proc/self/status") as f:
-        rss = next(int(x.split()[1]) / 1024 for x in f if x.startswith("VmHWM:"))
+    from _memory import peak_memory_mb
+
+    rss, private = peak_memory_mb()
     print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": rows, "rss_mb": rss,
-                      "startup": startup}))  # fmt: skip
+                      "private_mb": private, "startup": startup}))  # fmt: skip
 
 
 def run(src: Path, out: Path, compression: str, repeat: int = 1) -> dict:
@@ -115,7 +116,7 @@ def run(src: Path, out: Path, compression: str, repeat: int = 1) -> dict:
 def line(name: str, comp: str, r: dict) -> str:
     return (f"{name:<26} {comp:<5} {r['in_mb']:8.1f} {r['in_mb'] / r['seconds']:8.1f} "
             f"{r['rows'] / r['seconds']:9.0f} {r['cpu']:7.2f} {r['rss_mb']:7.0f} "
-            f"{r['out_mb']:7.1f}")  # fmt: skip
+            f"{r['private_mb']:7.0f} {r['out_mb']:7.1f}")  # fmt: skip
 
 
 def main() -> None:
@@ -131,7 +132,7 @@ def main() -> None:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench-mgdo-"))
     work.mkdir(parents=True, exist_ok=True)
     head = (f"{'input':<26} {'comp':<5} {'in MB':>8} {'MB/s':>8} {'rows/s':>9} "
-            f"{'CPU s':>7} {'RSS MB':>7} {'out MB':>7}")  # fmt: skip
+            f"{'CPU s':>7} {'RSS MB':>7} {'priv MB':>7} {'out MB':>7}")  # fmt: skip
     print(head)
     print("-" * len(head))
     startups = []
@@ -152,6 +153,7 @@ def main() -> None:
             grow(path, size)
             r = run(path, work / "rss.lh5", "default")
             print(f"  {r['in_mb']:8.1f} MB input: {r['rss_mb']:6.0f} MB peak RSS, "
+                  f"{r['private_mb']:6.0f} MB private, "
                   f"{r['in_mb'] / r['seconds']:6.1f} MB/s")  # fmt: skip
             path.unlink()
 
