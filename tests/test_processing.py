@@ -131,6 +131,7 @@ def test_presum_values_dtype_dt_t0_and_rate():
     np.testing.assert_array_equal(p["t0"].nda, tbl["waveform"]["t0"].nda[:LOC])
     np.testing.assert_array_equal(out["presum_rate"].nda, np.full(LOC, 5))
     assert out["presum_rate"].nda.dtype == np.uint16
+    assert out["presum_rate"].attrs["units"] == "ADC"  # as LEGEND's production files
 
 
 @pytest.mark.parametrize(
