@@ -17,6 +17,7 @@ from rawconv import RawBuffer, build_raw
 from rawconv.buffers import write_to_lh5_and_clear
 from rawconv.codecs import RadwareSigcompress, ULEB128ZigZagDiff
 from rawconv.errors import ProcSpecError
+from rawconv.layouts import LAYOUTS, l200_out_spec, l200_proc_spec
 from rawconv.lh5.columns import ArrayCol, ScalarCol, TableCol, VectorCol, waveform_table
 from rawconv.processing import presum_rows, process_buffer, process_table, select_db
 
@@ -321,7 +322,10 @@ def load_example() -> tuple[dict, dict]:
 
 
 def test_example_out_spec_embeds_the_example_proc_spec():
+    """The example files are the l200 layout's out_spec and proc_spec (--layout l200)."""
     out_spec, proc_spec = load_example()
+    assert out_spec == LAYOUTS["l200"].out_spec == l200_out_spec()
+    assert proc_spec == l200_proc_spec()
     for decoder in ("FCEventDecoder", "ORFCIOEventDecoder", "ORFlashCamADCWaveformDecoder"):
         assert out_spec[decoder]["ch{key:07d}/raw"]["proc_spec"] == proc_spec
 
@@ -341,7 +345,8 @@ def test_example_gives_the_production_layout(spms, tmp_path, buffer_size):
     lo, hi = proc["window"][1], proc["window"][2]
     factor = proc["presum"][1]
     with h5py.File(out, "r") as f:
-        assert sorted(f) == ["FCConfig", "FCStatus"] + [f"ch00528{i:02d}" for i in range(6)]
+        assert sorted(f) == [f"ch00528{i:02d}" for i in range(6)] + ["extra"]
+        assert sorted(f["extra"]) == ["FCConfig", "FCStatus"]
         grp = f["ch0052800/raw/waveform_windowed/values"]
         assert grp.attrs["datatype"] == "array_of_encoded_equalsized_arrays<1,1>{real}"
         assert grp.attrs["codec"] == "radware_sigcompress"
