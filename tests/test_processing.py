@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -22,7 +21,6 @@ from rawconv.lh5.columns import ArrayCol, ScalarCol, TableCol, VectorCol, wavefo
 from rawconv.processing import presum_rows, process_buffer, process_table, select_db
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-HAS_DSPEED = importlib.util.find_spec("dspeed") is not None
 
 SIZE, LOC, SAMPLES = 10, 7, 12
 
@@ -275,7 +273,6 @@ DSP_PRESUM = {
 }
 
 
-@pytest.mark.skipif(not HAS_DSPEED, reason="dspeed (optional) is not installed")
 def test_dsp_config_runs_dspeed_on_the_filled_rows():
     tbl, out = run({"dsp_config": DSP_PRESUM, "dtype_conv": {"presummed/values": "uint32"}})
     native = presum_rows(tbl["waveform"]["values"].nda[:LOC], 4)
