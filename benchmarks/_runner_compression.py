@@ -2,10 +2,10 @@
 prints a JSON line (used by bench_compression.py; not part of rawconv).
 
 Modes: ``fast-gzip`` (rawconv's default: its own shuffle + deflate of whole chunks),
-``h5py-gzip`` (the same filters applied by HDF5 through h5py), ``l200-proc`` (the production
-layout of examples/l200_raw_out_spec.json: per-channel tables, windowed and presummed
-waveforms with the LEGEND codecs), and any compression name rawconv accepts (``lzf``,
-``zstd``, ``none``...).
+``h5py-gzip`` (the same filters applied by HDF5 through h5py), ``l200-proc`` (the
+production layout, ``layout="l200"``: per-channel tables, windowed and presummed waveforms
+with the LEGEND codecs, t_sat_lo/hi through dspeed, extra/, zstd:3), and any compression
+name rawconv accepts (``lzf``, ``zstd``, ``none``...).
 """
 
 from __future__ import annotations
@@ -31,9 +31,7 @@ MODES: dict[str, object] = {
 def _l200_proc(src: str, out: str, _settings: object) -> int:
     from rawconv import build_raw
 
-    spec = Path(__file__).resolve().parents[1] / "examples" / "l200_raw_out_spec.json"
-    base = out[: -len(".lh5")] if out.endswith(".lh5") else out
-    return build_raw(src, out_spec=str(spec), overwrite=True, orig_basename=base).rows
+    return build_raw(src, layout="l200", out_spec=out, overwrite=True).rows
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """Compression modes: rawconv's fast gzip path against h5py's gzip filter, lzf, zstd, no
-compression, the production layout of examples/ (per-channel tables, windowed and presummed
+compression, the production layout (`layout="l200"`: per-channel tables, windowed and presummed
 waveforms with the LEGEND codecs), and legend-daq2lh5, on the FCIO shapes of bench_fcio.py.
 
 For each input shape, converts one synthetic FCIO file in fresh processes with rawconv in
@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE))
 from bench_fcio import SHAPES, WARM_UP, compare_outputs, has_reference, run  # noqa: E402
 
 MODES = ("fast-gzip", "h5py-gzip", "lzf", "zstd", "none", "l200-proc")
-"""rawconv's modes; l200-proc is the production layout of examples/ (not a floor)."""
+"""rawconv's modes; l200-proc is the production layout, layout="l200" (not a floor)."""
 
 
 def run_mode(mode: str, src: Path, out: Path) -> dict:

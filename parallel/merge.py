@@ -78,7 +78,11 @@ def read_rows(obj: h5py.HLObject, start: int, stop: int) -> Any:
         data.cumulative_length.nda = data.cumulative_length.nda.astype(np.uint32)
         size = obj["decoded_size"]
         decoded = int(size[()]) if size.ndim == 0 else read_rows(size, start, stop)
-        return EncodedCol(data, decoded, _attrs(obj))
+        attrs = _attrs(obj)
+        flat = obj["encoded_data/flattened_data"]
+        if DEFERRED_SETTINGS_ATTR in flat.attrs:  # the encoded bytes' own (shuffle only...)
+            attrs["hdf5_settings"] = decode_settings(flat.attrs[DEFERRED_SETTINGS_ATTR])
+        return EncodedCol(data, decoded, attrs)
     if dt.startswith("array<1>{array<1>"):
         cl = obj["cumulative_length"]
         base = int(cl[start - 1]) if start > 0 else 0

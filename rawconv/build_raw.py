@@ -20,6 +20,7 @@ from .formats import (
     implied_format,
     normalize_stream_type,
 )
+from .layouts import check_layout_out_spec, get_layout
 from .lh5.writer import LH5Writer
 from .locks import OutputLocks, remove_stale_temps
 from .outspec import expand_out_spec, format_template, load_out_spec
@@ -106,6 +107,7 @@ def build_raw(
     hdf5_settings: Mapping[str, Any] | str | None = None,
     db_dict: Mapping | None = None,
     progress: bool | None = None,
+    layout: str | None = None,
     **kwargs: Any,
 ) -> ConversionReport:
     """Convert one DAQ input to LH5 tables.
@@ -138,6 +140,10 @@ def build_raw(
         parameters for proc_spec processing, looked up by out_name then group.
     progress
         show a progress bar (None: when logging is at INFO or more verbose).
+    layout
+        a named layout (:mod:`rawconv.layouts`; ``"l200"``: LEGEND-200's production raw
+        tier) that brings the out_spec and, unless `hdf5_settings` is given, the write
+        settings; `out_spec` is then None (the default output) or an output file name.
     **kwargs
         values for ``{variables}`` in the out_spec; those a format names as options are
         also given to its streamer (``compass_config_file``: the CoMPASS settings XML,
@@ -164,7 +170,14 @@ def build_raw(
     check_keywords(kwargs, spec_variables(out_spec), (*_BUILD_RAW_ARGS, *format_options()))
     if isinstance(in_stream, str) and "://" not in in_stream:
         in_stream = expand_env(in_stream, "the input name")
+    if layout is not None:
+        preset = get_layout(layout)
+        check_layout_out_spec(out_spec)
     source = open_source(in_stream)
+    if layout is not None:
+        out_stream = out_spec_library(out_spec, source, kwargs)[1]
+        out_spec = preset.out_spec_for(out_stream)
+        hdf5_settings = preset.hdf5_settings if hdf5_settings is None else hdf5_settings
     if in_stream_type:
         stream_type = normalize_stream_type(in_stream_type)
     else:
@@ -267,4 +280,4 @@ def spec_variables(out_spec: Any) -> set[str]:
 
 
 _BUILD_RAW_ARGS = ("in_stream_type", "out_spec", "buffer_size", "n_max", "overwrite",
-                   "hdf5_settings", "db_dict", "progress")  # fmt: skip
+                   "hdf5_settings", "db_dict", "progress", "layout")  # fmt: skip

@@ -19,7 +19,9 @@ examples:
   rawconv run.dat -o out/run.lh5:/raw       # tables under /raw in out/run.lh5
   rawconv *.dat -o spec.json -k '{"run": "r004"}'
   rawconv run.dat -o out.lh5 -c lzf -n 10000
-  rawconv run.dat -o examples/l200_raw_out_spec.json   # LEGEND's per-channel layout
+  rawconv run.dat --layout l200             # LEGEND-200's production raw tier -> run.lh5
+  rawconv run.dat --layout l200 -o out/run.lh5
+  rawconv run.dat -o examples/l200_raw_out_spec.json   # the same layout as an out_spec file
   rawconv run.dat --compass-config run_settings.xml  # CoMPASS with its settings
 
 out_spec files map decoders to buffers, e.g.
@@ -55,6 +57,12 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-k", "--kwargs", default="{}",
         help="JSON dict of extra build_raw arguments and out_spec keywords",
+    )  # fmt: skip
+    parser.add_argument(
+        "--layout", default=None, type=layout_name,
+        help="a named output layout: l200 (LEGEND-200's production raw tier: ch<rawid>/raw "
+        "tables, windowed + presummed encoded waveforms, t_sat_lo/hi, extra/, zstd:3); "
+        "-o then names the output file",
     )  # fmt: skip
     parser.add_argument(
         "-c", "--compression", default=None, type=compression_name,
@@ -99,6 +107,16 @@ def compression_name(text: str) -> str:
     except (ValueError, ImportError) as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+def layout_name(text: str) -> str:
+    """An argparse type: the name of a layout rawconv knows."""
+    from .layouts import get_layout
+
+    try:
+        return get_layout(text).name
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("layout: ")) from None
 
 
 def error_line(exc: BaseException, in_stream: str) -> str:
@@ -168,6 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.compression is not None:
         kwargs["hdf5_settings"] = args.compression
+    if args.layout is not None:
+        if args.out_spec and _is_spec_file(args.out_spec):
+            print(
+                "rawconv: error: --layout brings its own out_spec; -o names the output file "
+                f"(file.lh5 or file.lh5:/group), not {args.out_spec}",
+                file=sys.stderr,
+            )
+            return 2
+        kwargs["layout"] = args.layout
     for option in format_option_flags():
         if getattr(args, option) is not None:
             kwargs[option] = getattr(args, option)

@@ -9,7 +9,8 @@ them into an LGDO table:
 - ``{"dtype": ..., "datatype": "array_of_equalsized_arrays<1,1>{real}", "length": n}``
   -> :class:`lgdo.ArrayOfEqualSizedArrays`;
 - ``{"dtype": ..., "datatype": "array<1>{array<1>{real}}", "length_guess": n}``
-  -> :class:`lgdo.VectorOfVectors`.
+  -> :class:`lgdo.VectorOfVectors`; a ``length`` (the longest possible row) is stored as
+  its ``length`` attribute, as legend-daq2lh5 stores it.
 
 Other entries (``units``, ``description``, ...) become attributes; ``compression`` and
 ``hdf5_settings`` carry per-column write settings.
@@ -198,6 +199,8 @@ def make_column(field: str, spec: dict[str, Any], size: int) -> Any:
         return ArrayCol(np.empty((size, int(spec["length"])), dtype=dtype), attrs)
     if datatype.startswith("array<1>{array<1>"):
         guess = int(spec.get("length_guess", spec.get("length", 16)))
+        if "length" in spec:
+            attrs["length"] = np.int64(spec["length"])
         return VectorCol.empty(size, max(guess, 1), dtype, attrs)
     return ArrayCol(np.empty(size, dtype=dtype), attrs)
 

@@ -14,7 +14,7 @@ of its table, in this fixed order (that of legend-daq2lh5's ``buffer_processor``
     not fill a group are dropped), as dspeed's ``presum`` with ``do_norm=0``. Integer
     samples are summed in a wider type (uint16 -> uint32, int16 -> int32, 32-bit -> 64-bit);
     ``out.dt = in.dt·factor``, ``out.t0 = in.t0``. ``rate`` names a uint16 column holding
-    ``factor`` (production's ``presum_rate``).
+    ``factor`` (production's ``presum_rate``, with production's ``units`` ``ADC``).
 ``dsp_config: {...}``
     a dspeed processing chain (dspeed is an optional dependency); every output becomes a
     column. Parameters come from the per-buffer ``db_dict`` (see :func:`select_db`).
@@ -288,7 +288,8 @@ class _Processor:
             dt = (dt * factor).astype(dt.dtype, copy=False)
             self.put(out_name, self._waveform(wf, t0, dt, summed))
         if len(args) == 4:
-            self.put(args[3], ArrayCol(np.full(self.n, factor, dtype=np.uint16)))
+            rate = np.full(self.n, factor, dtype=np.uint16)
+            self.put(args[3], ArrayCol(rate, {"units": "ADC"}))  # as production writes it
 
     def dsp_config(self, config: Any) -> None:
         try:

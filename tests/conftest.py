@@ -50,8 +50,9 @@ def read_column(path: str | Path, name: str) -> np.ndarray:
 
 def compare_with_reference(ref: str | Path, out: str | Path, known_wrong: Any) -> int:
     """Every object of the reference output `ref` is in `out` with the same ``datatype`` /
-    ``units``, and every dataset (but those ``known_wrong(name)``) has the same dtype, shape
-    and values; the two files hold the same top-level names. Returns datasets compared."""
+    ``units`` / ``length``, and every dataset (but those ``known_wrong(name)``) has the same
+    dtype, shape and values; the two files hold the same top-level names. Returns datasets
+    compared."""
     checked = 0
     with h5py.File(ref, "r") as fr, h5py.File(out, "r") as fo:
         names: list[str] = []
@@ -60,7 +61,7 @@ def compare_with_reference(ref: str | Path, out: str | Path, known_wrong: Any) -
         for name in names:
             assert name in fo, f"{name} missing in rawconv output"
             r, o = fr[name], fo[name]
-            for attr in ("datatype", "units"):
+            for attr in ("datatype", "units", "length"):
                 assert o.attrs.get(attr) == r.attrs.get(attr), (name, attr)
             if not isinstance(r, h5py.Dataset) or known_wrong(name):
                 continue

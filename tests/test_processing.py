@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -17,11 +16,11 @@ from rawconv import RawBuffer, build_raw
 from rawconv.buffers import write_to_lh5_and_clear
 from rawconv.codecs import RadwareSigcompress, ULEB128ZigZagDiff
 from rawconv.errors import ProcSpecError
+from rawconv.layouts import LAYOUTS, l200_out_spec, l200_proc_spec
 from rawconv.lh5.columns import ArrayCol, ScalarCol, TableCol, VectorCol, waveform_table
 from rawconv.processing import presum_rows, process_buffer, process_table, select_db
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-HAS_DSPEED = importlib.util.find_spec("dspeed") is not None
 
 SIZE, LOC, SAMPLES = 10, 7, 12
 
@@ -131,6 +130,7 @@ def test_presum_values_dtype_dt_t0_and_rate():
     np.testing.assert_array_equal(p["t0"].nda, tbl["waveform"]["t0"].nda[:LOC])
     np.testing.assert_array_equal(out["presum_rate"].nda, np.full(LOC, 5))
     assert out["presum_rate"].nda.dtype == np.uint16
+    assert out["presum_rate"].attrs["units"] == "ADC"  # as LEGEND's production files
 
 
 @pytest.mark.parametrize(
@@ -273,7 +273,6 @@ DSP_PRESUM = {
 }
 
 
-@pytest.mark.skipif(not HAS_DSPEED, reason="dspeed (optional) is not installed")
 def test_dsp_config_runs_dspeed_on_the_filled_rows():
     tbl, out = run({"dsp_config": DSP_PRESUM, "dtype_conv": {"presummed/values": "uint32"}})
     native = presum_rows(tbl["waveform"]["values"].nda[:LOC], 4)
@@ -320,7 +319,10 @@ def load_example() -> tuple[dict, dict]:
 
 
 def test_example_out_spec_embeds_the_example_proc_spec():
+    """The example files are the l200 layout's out_spec and proc_spec (--layout l200)."""
     out_spec, proc_spec = load_example()
+    assert out_spec == LAYOUTS["l200"].out_spec == l200_out_spec()
+    assert proc_spec == l200_proc_spec()
     for decoder in ("FCEventDecoder", "ORFCIOEventDecoder", "ORFlashCamADCWaveformDecoder"):
         assert out_spec[decoder]["ch{key:07d}/raw"]["proc_spec"] == proc_spec
 
@@ -340,7 +342,8 @@ def test_example_gives_the_production_layout(spms, tmp_path, buffer_size):
     lo, hi = proc["window"][1], proc["window"][2]
     factor = proc["presum"][1]
     with h5py.File(out, "r") as f:
-        assert sorted(f) == ["FCConfig", "FCStatus"] + [f"ch00528{i:02d}" for i in range(6)]
+        assert sorted(f) == [f"ch00528{i:02d}" for i in range(6)] + ["extra"]
+        assert sorted(f["extra"]) == ["FCConfig", "FCStatus"]
         grp = f["ch0052800/raw/waveform_windowed/values"]
         assert grp.attrs["datatype"] == "array_of_encoded_equalsized_arrays<1,1>{real}"
         assert grp.attrs["codec"] == "radware_sigcompress"

@@ -33,7 +33,7 @@ from ..codecs import WaveformCodec, as_codec, encode_rows, encode_vectors
 from ..errors import RawconvError
 from .columns import ArrayCol, ScalarCol, VectorCol
 from .compression import resolve_settings
-from .datasets import append_dataset, write_scalar
+from .datasets import append_dataset, obj_settings, write_scalar
 from .outfile import OpenFile
 
 __all__ = [
@@ -270,12 +270,14 @@ def write_encoded(
     flat = col.encoded_data.flattened_data.nda[: _end(cl)]
     array_attrs = {"datatype": "array<1>{real}"}
     append_dataset(out, ed, "flattened_data", flat, array_attrs, flat_settings)
-    append_dataset(
-        out, ed, "cumulative_length", (cl + offset).astype(np.uint32), array_attrs, settings
+    cl_settings = obj_settings(col.encoded_data.cumulative_length, settings)  # a merge's
+    append_dataset(  # part files carry each dataset's settings
+        out, ed, "cumulative_length", (cl + offset).astype(np.uint32), array_attrs, cl_settings
     )
     if size is None:
         sizes = np.asarray(col.decoded_size.nda, dtype=np.uint32)
-        append_dataset(out, grp, "decoded_size", sizes, array_attrs, settings)
+        size_settings = obj_settings(col.decoded_size, settings)
+        append_dataset(out, grp, "decoded_size", sizes, array_attrs, size_settings)
     elif path not in known and "decoded_size" not in grp:
         write_scalar(out, grp, "decoded_size", ScalarCol(np.int64(size)))
     known[path] = (attrs, size)

@@ -132,7 +132,7 @@ CONFIG_FIELDS: dict[str, dict[str, Any]] = {
         "uint32",
         "Per trace: card address << 16 | card input.",
         datatype="array<1>{array<1>{real}}",
-        length_guess=2400,
+        length=2400,  # FCIO's largest trace map; stored as the attribute `length`
     ),
 }
 

@@ -172,44 +172,20 @@ class _FSPDecoder(FCIODecoder):
 class FSPConfigDecoder(_FSPDecoder):
     """FSPConfig records -> FSPConfig table (one row per record, 47 columns).
 
-    The label columns hold one label per mapped trace; their width is set by `preview`
-    from the stream's first FSPConfig (else the number of FCIO traces). Longer label lists
-    of later records are cut, shorter ones padded with empty labels.
+    The label columns are ``MAX_CHANNELS`` labels wide, as the reference's: a record's labels
+    (one per mapped trace, at most ``MAX_CHANNELS``) then empty ones, so that no label of any
+    config is lost and the tables join the reference converter's.
     """
 
     decoded_values = FSP_CONFIG_FIELDS
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.label_width: dict[str, int] | None = None
-        self._cut_warned = False
-
     def get_key_lists(self) -> list[list[Any]]:
         return [[self._key("config")]]
-
-    def get_decoded_values(self, key: Any = None) -> dict[str, dict[str, Any]]:
-        values = dict(self.decoded_values)
-        default = 1 if self.config is None else self.config.ntraces
-        for proc, name in LABEL_FIELDS.items():
-            width = default if self.label_width is None else self.label_width[proc]
-            values[name] = dict(values[name], length=max(width, 1))
-        return values
 
     def parse(self, block: RecordBlock, i: int) -> dict[str, Any]:
         """The table values of record `i` of `block`."""
         offsets, lengths = block.frames(i)
         return parse_fsp_config(block.buf, offsets, lengths, block.where(i, self.name))
-
-    def preview(self, block: RecordBlock, i: int) -> None:
-        """Size the label columns after record `i` (call before the buffers are made).
-
-        A damaged record is reported when (and only if) it is decoded.
-        """
-        try:
-            values = self.parse(block, i)
-        except CorruptDataError:
-            return
-        self.label_width = {proc: len(values[name]) for proc, name in LABEL_FIELDS.items()}
 
     def decode_block(
         self, block: RecordBlock, first: int, last: int, table: Table, row0: int, max_rows: int
@@ -226,14 +202,9 @@ class FSPConfigDecoder(_FSPDecoder):
             col = table[name]
             if isinstance(col, VectorCol):
                 col.set_row(row, value)
-            elif col.nda.ndim == 2:  # labels
-                width = col.nda.shape[1]
-                if len(value) > width and not self._cut_warned:
-                    log.warning("FSPConfig labels beyond the first %d of a processor dropped",
-                                width)  # fmt: skip
-                    self._cut_warned = True
+            elif col.nda.ndim == 2:  # labels: at most MAX_CHANNELS (parse_fsp_config)
                 col.nda[row] = b""
-                col.nda[row, : min(width, len(value))] = value[:width]
+                col.nda[row, : len(value)] = value
             else:
                 col.nda[row] = value
 

@@ -1,8 +1,15 @@
 """FSP (libfsp software trigger) records: frame layouts and the columns of the FSP tables.
 
 Field names and dtypes are those of the reference converter's FSPConfig (47 fields),
-FSPEvent (24) and FSPStatus (18) tables (reference-converter.md, section 4); units are added
-where the quantity is a time or a rate.
+FSPEvent (24) and FSPStatus (18) tables (reference-converter.md, section 4). FSPConfig
+columns carry the reference's attributes exactly (no units: pipelines join its tables with
+the reference converter's); FSPStatus times and rates carry units.
+
+The three ``dsp_*_tracemap_label`` columns are ``MAX_CHANNELS`` (2400, FSP's and FCIO's
+largest trace map) labels wide, as the reference writes them: the labels of a processor's
+mapped traces first, then empty labels. No valid FSPConfig maps more traces (a longer map is
+refused as corrupt), so every label of every config is kept, however many traces a later
+config maps.
 
 Frame layouts (formats.md, section 1.6; libfsp writes no version number):
 
@@ -23,6 +30,8 @@ from collections import namedtuple
 from typing import Any
 
 import numpy as np
+
+from .layout import MAX_CHANNELS
 
 LABEL_BYTES = 8
 """Bytes per tracemap label in the record (a NUL-terminated C string)."""
@@ -69,7 +78,7 @@ CONFIG_FRAME = {name: i for i, name in enumerate(CONFIG_FRAMES)}
 FSP_CONFIG_FIELDS: dict[str, dict[str, Any]] = {
     "packet_id": PACKET_ID,
     "buffer_max_states": _col("int32", "Events the FSP buffer holds at most."),
-    "buffer_window_nsec": _col("int64", "Time span of the FSP buffer.", "ns"),
+    "buffer_window_nsec": _col("int64", "Time span of the FSP buffer, ns."),
     "trg_hwm_min_multiplicity": _col("int32", "HWM: traces with FPGA energy needed to trigger."),
     "trg_hwm_prescale_ratio": _vec("int32", "HWM prescale ratio, per HWM trace."),
     "trg_wps_prescale_ratio": _col("int32", "WPS prescale ratio."),
@@ -77,7 +86,7 @@ FSP_CONFIG_FIELDS: dict[str, dict[str, Any]] = {
         "float32", "WPS sum threshold in coincidence with a reference event."
     ),
     "trg_wps_sum_threshold": _col("float32", "WPS stand-alone sum threshold."),
-    "trg_wps_prescale_rate": _col("float32", "WPS prescale rate.", "Hz"),
+    "trg_wps_prescale_rate": _col("float32", "WPS prescale rate, Hz."),
     "trg_hwm_prescale_rate": _vec("float32", "HWM prescale rate, per HWM trace."),
     "trg_wps_ref_flags_hwm": _col("int64", "HWM flags that make an event a WPS reference."),
     "trg_wps_ref_flags_ct": _col("int64", "CT flags that make an event a WPS reference."),
@@ -85,13 +94,13 @@ FSP_CONFIG_FIELDS: dict[str, dict[str, Any]] = {
     "trg_wps_ref_map_idx": _vec("int32", "Traces whose triggers make WPS reference events."),
     "trg_enabled_write_flags_trigger": _col("int64", "Trigger flags that make FSP write."),
     "trg_enabled_write_flags_event": _col("int64", "Event flags that make FSP write."),
-    "trg_pre_trigger_window_nsec": _col("int64", "Coincidence window before a reference.", "ns"),
-    "trg_post_trigger_window_nsec": _col("int64", "Coincidence window after a reference.", "ns"),
+    "trg_pre_trigger_window_nsec": _col("int64", "Coincidence window before a reference, ns."),
+    "trg_post_trigger_window_nsec": _col("int64", "Coincidence window after a reference, ns."),
     "dsp_wps_tracemap_format": _col("int32", "Format of the WPS trace map entries."),
     "dsp_wps_tracemap_indices": _vec("int32", "WPS trace map."),
     "dsp_wps_tracemap_enabled": _vec("int32", "Enabled WPS traces."),
     "dsp_wps_tracemap_label": _col(
-        LABEL_DTYPE, "Labels of the WPS traces.", datatype=_AOESA_STR, length=1
+        LABEL_DTYPE, "Labels of the WPS traces.", datatype=_AOESA_STR, length=MAX_CHANNELS
     ),
     "dsp_wps_gains": _vec("float32", "WPS gain per trace."),
     "dsp_wps_thresholds": _vec("float32", "WPS peak threshold per trace."),
@@ -112,14 +121,14 @@ FSP_CONFIG_FIELDS: dict[str, dict[str, Any]] = {
     "dsp_hwm_tracemap_indices": _vec("int32", "HWM trace map."),
     "dsp_hwm_tracemap_enabled": _vec("int32", "Enabled HWM traces."),
     "dsp_hwm_tracemap_label": _col(
-        LABEL_DTYPE, "Labels of the HWM traces.", datatype=_AOESA_STR, length=1
+        LABEL_DTYPE, "Labels of the HWM traces.", datatype=_AOESA_STR, length=MAX_CHANNELS
     ),
     "dsp_hwm_fpga_energy_threshold_adc": _vec("uint16", "HWM FPGA energy threshold per trace."),
     "dsp_ct_tracemap_format": _col("int32", "Format of the CT trace map entries."),
     "dsp_ct_tracemap_indices": _vec("int32", "CT trace map."),
     "dsp_ct_tracemap_enabled": _vec("int32", "Enabled CT traces."),
     "dsp_ct_tracemap_label": _col(
-        LABEL_DTYPE, "Labels of the CT traces.", datatype=_AOESA_STR, length=1
+        LABEL_DTYPE, "Labels of the CT traces.", datatype=_AOESA_STR, length=MAX_CHANNELS
     ),
     "dsp_ct_thresholds": _vec("uint16", "CT threshold per trace."),
 }

@@ -168,8 +168,6 @@ class FCIOStreamer(DataStreamer):
             )
         config_at = self._cursor
         self._apply_config(self.config_decoder.parse(self._block, config_at))
-        if fsp_config >= 0:
-            self.fsp_config_decoder.preview(self._block, fsp_config)
         self._init_buffers(
             rb_lib, buffer_size, chunk_mode, out_stream, header_decoders=(self.config_decoder.name,)
         )

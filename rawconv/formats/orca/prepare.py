@@ -139,7 +139,6 @@ class PrepareMixin:
                         lst.apply(lst.config_dec.parse(sub, 0))
                 elif tag == _TAG_FSPCONFIG:
                     lst.fsp = True
-                    lst.fsp_config.preview(sub, 0)
         for fcid, lst in self.listeners.items():
             if lst.config is not None and fcid < len(self.ntr_lut):
                 self.ntr_lut[fcid] = lst.config.ntraces

@@ -24,8 +24,10 @@ from rawconv.formats.fcio.fsp_fields import (
     FSP_CONFIG_FIELDS,
     FSP_EVENT_FIELDS,
     FSP_STATUS_FIELDS,
+    LABEL_FIELDS,
 )
 from rawconv.formats.fcio.fsp_writer import fsp_config_frames, fsp_event_frames, fsp_status_frames
+from rawconv.formats.fcio.layout import MAX_CHANNELS
 from rawconv.formats.fcio.streamer import FCIOStreamer
 from rawconv.formats.fcio.writer import FCIOWriter, make_card_status
 from rawconv.lh5.columns import VectorCol
@@ -166,9 +168,18 @@ def expected_event_row(ev: dict) -> dict:
     return row
 
 
+def padded(labels: list[bytes]) -> list[bytes]:
+    """A label row as written: the labels, then empty ones up to MAX_CHANNELS."""
+    return list(labels) + [b""] * (MAX_CHANNELS - len(labels))
+
+
 def assert_row(table: dict, i: int, expected: dict) -> None:
+    """Row `i` of `table` has the `expected` values (label lists: then empty labels)."""
     for name, value in expected.items():
         got = table[name][i]
+        if name in LABEL_FIELDS.values():
+            assert np.asarray(got).tolist() == padded(value), name
+            continue
         if np.ndim(value) or isinstance(value, list):
             np.testing.assert_array_equal(np.asarray(got), np.asarray(value), err_msg=name)
         else:
@@ -596,7 +607,9 @@ def test_fsp_records_without_fsp_config_and_without_event():
     assert streamer.fsp_event_decoder.n_unannotated == 2
 
 
-def test_label_width_follows_the_first_fsp_config():
+def test_every_label_of_every_fsp_config_is_kept():
+    """Label columns are MAX_CHANNELS wide, as the reference converter's: a later config
+    that maps more traces than the first keeps all its labels."""
     w, buf = writer_stream()
     w.write_fsp_config(wps_map=[0, 1])
     config(w)
@@ -605,14 +618,33 @@ def test_label_width_follows_the_first_fsp_config():
     event(w)
     tables, _ = decode(buf.getvalue(), ALL_FSP)
     labels = tables["FSPConfig"]["dsp_wps_tracemap_label"]
-    assert [row.tolist() for row in labels] == [[b"wps0", b"wps1"], [b"x", b"y"]]
+    assert [row.tolist() for row in labels] == [padded([b"wps0", b"wps1"]),
+                                                padded([b"x", b"y", b"z"])]  # fmt: skip
     assert [len(v) for v in tables["FSPConfig"]["dsp_wps_gains"]] == [2, 3]
     assert tables["FSPConfig"]["packet_id"] == [0, 2]
-    # a processor without traces keeps a column of width 1 (HDF5 has no 0-wide chunks)
     assert [row.tolist() for row in tables["FSPConfig"]["dsp_hwm_tracemap_label"]] == [
-        [b""],
-        [b"hwm0"],
+        padded([]),
+        padded([b"hwm0"]),
     ]
+
+
+def test_fsp_config_attributes_are_the_references(tmp_path):
+    """No units on the FSPConfig windows and rate (the reference writes none); labels are
+    2400 wide in the file."""
+    data, _ = full_stream(n_events=1)
+    (tmp_path / "run.fcio").write_bytes(data)
+    out = tmp_path / "run.lh5"
+    build_raw(str(tmp_path / "run.fcio"), out_spec=str(out))
+    with h5py.File(out, "r") as f:
+        cfg = f["FSPConfig"]
+        for name in ("buffer_window_nsec", "trg_pre_trigger_window_nsec",
+                     "trg_post_trigger_window_nsec", "trg_wps_prescale_rate"):  # fmt: skip
+            assert "units" not in cfg[name].attrs, name
+        assert cfg["trg_pre_trigger_window_nsec"][0] == 1_000_000_002
+        for name in LABEL_FIELDS.values():
+            assert cfg[name].shape == (1, MAX_CHANNELS), name
+            assert cfg[name].dtype == np.dtype("S7"), name
+        assert cfg["dsp_wps_tracemap_label"][0, :4].tolist() == [b"a", b"bb", b"seven77", b""]
 
 
 # -- FlashCam's reader ------------------------------------------------------------------------
@@ -633,7 +665,7 @@ def test_fcio_reads_the_writers_fsp_records(tmp_path, layout):
     np.testing.assert_array_equal(wps["gains"][: wps["tracemap"]["n_mapped"]],
                                   cfg["dsp_wps_gains"][0])  # fmt: skip
     labels = cfg["dsp_wps_tracemap_label"][0].tolist()
-    assert [bytes(b) for b in wps["tracemap"]["label"][:3]] == labels
+    assert [bytes(b) for b in wps["tracemap"]["label"]] == labels == padded(labels[:3])
     ev = tables["FSPEvent"]
     row = 0
     names = [n for n in FSP_EVENT_FIELDS if n not in ("packet_id", "obs_ct_trace_idx",

@@ -53,10 +53,18 @@ def mixed_file(order: str = "<", n: int = 6) -> bytes:
     return out.getvalue()
 
 
-def fcio_file(fsp: bool = True, n: int = 8, extended_every: int = 3, fsp_ct: bool = True) -> bytes:
+def fcio_file(
+    fsp: bool = True,
+    n: int = 8,
+    extended_every: int = 3,
+    fsp_ct: bool = True,
+    fsp_configs: tuple[dict, ...] = ({},),
+) -> bytes:
     """Two FCIO listeners (one with FSP), events, sparse events, event headers, status.
     `fsp_ct`: FSPEvent records list a channel-threshold trace (the reference's FSP decoder
-    fails on those)."""
+    fails on those). `fsp_configs`: the FSPConfig values (fsp_config_frames) of listener 1's
+    config records; the second and later ones are written after the first half of the
+    events."""
     fc = [FlashCamSpec(1, cards=[(0, 1, 0x210, [True] * 4)], event_samples=12, fsp_enabled=fsp),
           FlashCamSpec(2, cards=[(0, 2, 0x211, [True] * 3)], event_samples=7)]  # fmt: skip
     decoders = ["ORRunDecoderForRun", "ORFCIOConfigDecoder", "ORFCIOEventDecoder",
@@ -70,10 +78,14 @@ def fcio_file(fsp: bool = True, n: int = 8, extended_every: int = 3, fsp_ct: boo
                             tracemap=[(0x211 << 16) | i for i in range(3)])  # fmt: skip
     w.write_run(1, 1_700_000_000, start=True)
     w.write_fcio("ORFCIOConfigDecoder", l2.streamid, l2.config_payload())
-    w.write_fcio("ORFCIOConfigDecoder", l1.streamid, l1.config_payload({} if fsp else None))
+    w.write_fcio("ORFCIOConfigDecoder", l1.streamid,
+                 l1.config_payload(fsp_configs[0] if fsp else None))  # fmt: skip
     fsp_ev = {"obs_ct_trace_idx": [1], "obs_ct_max": [9]} if fsp_ct else {}
     fsp_ev = fsp_ev if fsp else None
     for k in range(n):
+        if k == n // 2 and fsp:
+            for values in fsp_configs[1:]:
+                w.write_fcio("ORFCIOConfigDecoder", l1.streamid, l1.config_payload(values))
         ts = [k, 2, 100 * k, 249_999_999]
         tr, th = rng.integers(0, 2**16, (4, 12)), rng.integers(0, 2**16, (4, 2))
         w.write_fcio("ORFCIOEventDecoder", l1.streamid, l1.event(tr, th, timestamp=ts, fsp=fsp_ev),

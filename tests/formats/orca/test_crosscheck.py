@@ -1,7 +1,8 @@
 """A writer-made ORCA file with two FCIO listeners (one with FSP records), extended records,
 sparse events, event headers and a status record, converted by the reference converter
-and by rawconv: every reference dataset is equal, but for the FSP and status columns where
-the reference's own FCIO decoders differ (see tests/formats/fcio).
+and by rawconv: every reference dataset and its datatype / units / length attributes are
+equal (the FSPConfig labels 2400 wide, no units on its windows and rate), but for the
+columns in DIFFERENT.
 
 Runs when legend-daq2lh5 is installed in the interpreter named by ``RAWCONV_REFERENCE_PYTHON``
 (default ``/work/venv-ref/bin/python``); skipped otherwise.
@@ -25,9 +26,6 @@ REFERENCE_PYTHON = os.environ.get("RAWCONV_REFERENCE_PYTHON", "/work/venv-ref/bi
 
 DIFFERENT = {
     "ORFCIOStatus_0/n_link_errors": "the reference never fills it (uninitialised memory)",
-    "ORFCIOConfig_swtid_1/config/*_label": "FSPConfigDecoder sizes labels by the mapped traces",
-    "ORFCIOConfig_swtid_1/config/*_nsec": "FSPConfigDecoder gives the windows units (ns)",
-    "ORFCIOConfig_swtid_1/config/trg_wps_prescale_rate": "FSPConfigDecoder gives units (Hz)",
     "ORFCIOEvent_2/waveform/dt": (
         "the reference keeps its 16 ns default for a 12-bit (250 MHz) listener; rawconv "
         "writes 4 ns, the sampling period of that firmware (as for FCIO files)"
@@ -61,8 +59,8 @@ def test_fcio_listeners_match_the_reference(tmp_path):
                     assert set(fo[name][()].tolist()) == {4.0}
                 continue
             r, o = fr[name], fo[name]
-            assert o.attrs.get("datatype") == r.attrs.get("datatype"), name
-            assert o.attrs.get("units") == r.attrs.get("units"), name
+            for attr in ("datatype", "units", "length"):
+                assert o.attrs.get(attr) == r.attrs.get(attr), (name, attr)
             if isinstance(r, h5py.Dataset):
                 assert (o.dtype, o.shape) == (r.dtype, r.shape), name
                 np.testing.assert_array_equal(o[()], r[()], err_msg=name)
