@@ -180,9 +180,8 @@ class OpenFile:
         """Close the file, ignoring errors (the disk may be full), and delete it if it was
         written under a temporary name."""
         try:
-            self.close()
-        except Exception:  # noqa: S110 - the output is being given up
-            pass
+            with contextlib.suppress(Exception):  # the output is being given up
+                self.close()
         finally:
             if self.write_path != self.path:
                 Path(self.write_path).unlink(missing_ok=True)
