@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rawconv.build_raw import spec_variables
 from rawconv.formats import format_options
+from rawconv.interrupts import Interrupted, checkpoint, deferred
 from rawconv.locks import OutputLocks, remove_stale_temps
 from rawconv.validate import check_buffer_size, check_keywords
 
 from .plan import DEFAULT_CHUNK_BYTES
 from .report import FileReport, RunReport
+from .scratch import new_run_id, remove_stale_scratch
 from .tasks import FilePlan, JobSpec, PartResult, decode_chunk, index_task
 
 log = logging.getLogger(__name__)
@@ -116,14 +118,19 @@ def convert(
     scratch = os.path.abspath(scratch or Path(tempfile.gettempdir()) / "rawconv-scratch")
     job = JobSpec(
         out_spec=out_spec, kwargs=tuple(kwargs.items()), buffer_size=buffer_size,
-        hdf5_settings=hdf5_settings, scratch=scratch, run_id=uuid.uuid4().hex[:12],
+        hdf5_settings=hdf5_settings, scratch=scratch, run_id=new_run_id(),
         compress_threads=threads_per_worker, db_dict=db_dict,
     )  # fmt: skip
-    client, cluster = _client(client, n_workers, threads_per_worker)
-    report = RunReport(workers=_n_workers(client), chunk_bytes=chunk_size)
+    remove_stale_scratch(scratch)
+    client, cluster = None, None
+    locks = OutputLocks([])
     try:
+        client, cluster = _client(client, n_workers, threads_per_worker)
+        report = RunReport(workers=_n_workers(client), chunk_bytes=chunk_size)
+        checkpoint("parallel:cluster")
         plans = _index(client, inputs, stream_type, cache_dir, job, chunk_size, report)
         report.index_seconds = time.perf_counter() - t0
+        checkpoint("parallel:indexed")
         todo = _select(plans, report, overwrite, resume)
         # locked: the outputs to write, and the finished ones (a stale lock of theirs goes)
         outputs = [o for i in sorted(plans) for o in report.files[i].outputs]
@@ -131,15 +138,37 @@ def convert(
             report.files[i].chunks = len(plans[i].chunks)
             report.files[i].status = "planned"
         if not dry_run and todo:
-            with OutputLocks(outputs):
-                remove_stale_temps(outputs)
-                _run(client, {i: plans[i].chunks for i in todo}, job, report, progress)
-    finally:
+            locks = OutputLocks(outputs)
+            locks.acquire()
+            remove_stale_temps(outputs)
+            checkpoint("parallel:locked")
+            _run(client, {i: plans[i].chunks for i in todo}, job, report, progress)
+    except BaseException:
+        _clean_up(client, cluster, job, locks)
+        raise
+    try:
+        with deferred():  # the work is done: a signal now is raised after the cleanup
+            checkpoint("parallel:finished")
+            _clean_up(client, cluster, job, locks)
+    except Interrupted as exc:
+        exc.report = report  # type: ignore[attr-defined] # the outputs are complete
+        raise
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _clean_up(client: Any, cluster: Any, job: JobSpec, locks: OutputLocks) -> None:
+    """On every exit path: stop the embedded cluster (its tasks write nothing more), then
+    remove this run's scratch folder and the temporary files of merges cut short, then
+    release the output locks."""
+    try:
         if cluster is not None:
             client.close()
             cluster.close()
-    report.seconds = time.perf_counter() - t0
-    return report
+    finally:
+        shutil.rmtree(Path(job.scratch) / job.run_id, ignore_errors=True)
+        remove_stale_temps(locks.outputs if locks.held else [], warn=False)
+        locks.release()
 
 
 def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report) -> dict[int, FilePlan]:
@@ -225,6 +254,7 @@ def _collect(client, queue, futures, merges, plans, parts, pending, report, bar)
         if fut in merges:
             i, final = merges.pop(fut)
             _merge_done(report.files[i], final, fut)
+            checkpoint("parallel:merged")
             continue
         try:
             result: PartResult = fut.result()
@@ -236,6 +266,7 @@ def _collect(client, queue, futures, merges, plans, parts, pending, report, bar)
         if fr.status == "failed":
             continue
         parts[chunk.file_id].append(result)
+        checkpoint("parallel:part")
         fr.bytes += result.bytes_read
         fr.rows += result.rows
         fr.task_seconds += result.seconds
@@ -252,6 +283,7 @@ def _collect(client, queue, futures, merges, plans, parts, pending, report, bar)
                 mf = client.submit(merge_parts, final, files, pure=False)
                 merges[mf] = (chunk.file_id, final)
                 queue.add(mf)
+                checkpoint("parallel:merging")
 
 
 def _merge_done(fr: FileReport, final: str, fut: Any) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from rawconv.buffers import split_out_stream, write_to_lh5_and_clear
 from rawconv.build_raw import orig_basename, out_spec_library
+from rawconv.errors import RawconvError
 from rawconv.formats import (
     detect_format,
     get_format,
@@ -179,6 +180,9 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
                 first = next(iter(result.parts.values()))
                 streamer.garbage.write_out_garbage(first, "/", lh5_store=writer)
             written = set(writer.commit())
+        except RawconvError as exc:
+            writer.abort()
+            raise _named_after_output(exc, result.parts, job) from None
         except BaseException:
             writer.abort()
             raise
@@ -189,3 +193,15 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
     result.problems = list(streamer.problems)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _named_after_output(exc: RawconvError, parts: dict[str, str], job: JobSpec) -> RawconvError:
+    """An error about a part file, told about the output it is a part of (the part's name
+    means nothing to the user; the scratch folder may be on another disk)."""
+    for final, part in parts.items():
+        if exc.path == part and part != final:
+            return RawconvError(
+                f"{exc.reason} (writing its part in the scratch folder {job.scratch})",
+                path=final,
+            )
+    return exc
