@@ -18,7 +18,7 @@ from typing import Any
 
 import h5py
 
-from ..errors import RawconvError
+from ..errors import OutputError, RawconvError
 from .chunks import DirectChunkAppender
 
 __all__ = ["OpenFile", "failure", "temp_name"]
@@ -35,7 +35,7 @@ def temp_name(path: str | os.PathLike) -> str:
 _ERRNO = re.compile(r"errno = (\d+)")
 
 
-def failure(exc: BaseException, path: str, action: str = "cannot write the output") -> RawconvError:
+def failure(exc: BaseException, path: str, action: str = "cannot write the output") -> OutputError:
     """One-line error for an output that failed: the final `path` and the cause (``No space
     left on device (ENOSPC)``), never HDF5's multi-line message with the temporary name."""
     code = getattr(exc, "errno", None)
@@ -46,7 +46,7 @@ def failure(exc: BaseException, path: str, action: str = "cannot write the outpu
         cause = f"{os.strerror(code)} ({errno.errorcode[code]})"
     else:
         cause = " ".join(str(exc).split()) or type(exc).__name__
-    return RawconvError(f"{action}: {cause}", path=path)
+    return OutputError(f"{action}: {cause}", path=path)
 
 
 def _descriptor(h5: h5py.File) -> tuple[int | None, tuple[int, int] | None]:
