@@ -9,12 +9,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +27,23 @@ from rawconv.interrupts import Interrupted, checkpoint, deferred
 from rawconv.locks import OutputLocks, remove_stale_temps
 from rawconv.validate import check_buffer_size, check_keywords
 
+from .collect import Collector, IndexArgs
 from .plan import DEFAULT_CHUNK_BYTES
 from .report import FileReport, RunReport
 from .scratch import new_run_id, remove_stale_scratch
-from .tasks import FilePlan, JobSpec, PartResult, decode_chunk, index_task
+from .tasks import FilePlan, JobSpec, index_task
 
 log = logging.getLogger(__name__)
 
 __all__ = ["convert"]
 
 
-def _client(client: Any, n_workers: int | None, threads_per_worker: int) -> tuple[Any, Any]:
-    """(client, cluster we started or None)."""
+def _client(
+    client: Any, n_workers: int | None, threads_per_worker: int, folder: Path
+) -> tuple[Any, Any]:
+    """(client, cluster we started or None). The workers of a cluster we start keep their
+    files in `folder` (this run's scratch folder) and ignore SIGINT: a Ctrl-C in a
+    terminal reaches the whole process group, and only this process handles it."""
     if client is not None:
         return client, None
     try:
@@ -44,11 +52,29 @@ def _client(client: Any, n_workers: int | None, threads_per_worker: int) -> tupl
         raise ImportError(
             "the parallel layer needs dask.distributed: pip install distributed"
         ) from exc
-    cluster = LocalCluster(
-        n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=threads_per_worker,
-        processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL,
-    )  # fmt: skip
+    import dask
+
+    with _workers_ignore_sigint(), dask.config.set({"temporary-directory": str(folder / "dask")}):
+        cluster = LocalCluster(
+            n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=threads_per_worker,
+            processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL,
+            local_directory=str(folder / "dask"),
+        )  # fmt: skip
     return Client(cluster), cluster
+
+
+@contextlib.contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """SIGINT ignored while worker processes are started (they inherit it); outside the
+    main thread signal handlers cannot be changed, and nothing is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _n_workers(client: Any) -> int:
@@ -122,10 +148,12 @@ def convert(
         compress_threads=threads_per_worker, db_dict=db_dict,
     )  # fmt: skip
     remove_stale_scratch(scratch)
-    client, cluster = None, None
+    cluster = None
     locks = OutputLocks([])
     try:
-        client, cluster = _client(client, n_workers, threads_per_worker)
+        client, cluster = _client(
+            client, n_workers, threads_per_worker, Path(job.scratch) / job.run_id
+        )
         report = RunReport(workers=_n_workers(client), chunk_bytes=chunk_size)
         checkpoint("parallel:cluster")
         plans = _index(client, inputs, stream_type, cache_dir, job, chunk_size, report)
@@ -142,7 +170,8 @@ def convert(
             locks.acquire()
             remove_stale_temps(outputs)
             checkpoint("parallel:locked")
-            _run(client, {i: plans[i].chunks for i in todo}, job, report, progress)
+            index = IndexArgs(stream_type, cache_dir, chunk_size)
+            _run(client, {i: plans[i] for i in todo}, job, report, progress, index)
     except BaseException:
         _clean_up(client, cluster, job, locks)
         raise
@@ -221,91 +250,23 @@ def _select(plans, report, overwrite, resume) -> list[int]:
     return todo
 
 
-def _run(client, plans, job, report, progress) -> None:
-    from distributed import as_completed
-
+def _run(client, plans: dict[int, FilePlan], job, report, progress, index: IndexArgs) -> None:
     from .merge import remove_tree
 
-    total = sum(c.n_bytes for chunks in plans.values() for c in chunks)
-    bar = _bar(total, progress)
-    pending: dict[int, int] = {i: len(chunks) for i, chunks in plans.items()}
-    parts: dict[int, list[PartResult]] = {i: [] for i in plans}
-    futures = [client.submit(decode_chunk, c, job, pure=False)
-               for chunks in plans.values() for c in chunks]  # fmt: skip
-    merges: dict[Any, tuple[int, str]] = {}
-    queue = as_completed(futures)
+    bar = _bar(sum(c.n_bytes for p in plans.values() for c in p.chunks), progress)
+    tasks = Collector(client, job, report, index, bar)
     try:
-        _collect(client, queue, futures, merges, plans, parts, pending, report, bar)
+        for i, plan in plans.items():
+            tasks.submit(i, plan)
+        tasks.run()
     finally:  # every exit path, Ctrl-C included: no task writes on, no part file stays
-        client.cancel([f for f in [*futures, *merges] if not f.done()])
+        client.cancel([f for f in tasks.futures() if not f.done()])
         if bar is not None:
             bar.close()
         remove_tree(Path(job.scratch) / job.run_id)
     for fr in report.files:
         if fr.status == "planned":
             fr.status = "done"
-
-
-def _collect(client, queue, futures, merges, plans, parts, pending, report, bar) -> None:
-    """Gather decode results as they come; submit each output's merge once its parts are in."""
-    from .merge import merge_parts
-
-    for fut in queue:
-        if fut in merges:
-            i, final = merges.pop(fut)
-            _merge_done(report.files[i], final, fut)
-            checkpoint("parallel:merged")
-            continue
-        try:
-            result: PartResult = fut.result()
-        except Exception as exc:
-            _fail_from_future(futures, fut, plans, report, exc)
-            continue
-        chunk = result.chunk
-        fr = report.files[chunk.file_id]
-        if fr.status == "failed":
-            continue
-        parts[chunk.file_id].append(result)
-        checkpoint("parallel:part")
-        fr.bytes += result.bytes_read
-        fr.rows += result.rows
-        fr.task_seconds += result.seconds
-        fr.problems += result.problems
-        if bar is not None:
-            bar.update(chunk.n_bytes)
-        pending[chunk.file_id] -= 1
-        if pending[chunk.file_id] == 0:
-            ordered = sorted(parts[chunk.file_id], key=lambda r: r.chunk.chunk_id)
-            for final in fr.outputs:
-                files = [r.parts[final] for r in ordered if final in r.parts]
-                if not files:
-                    continue
-                mf = client.submit(merge_parts, final, files, pure=False)
-                merges[mf] = (chunk.file_id, final)
-                queue.add(mf)
-                checkpoint("parallel:merging")
-
-
-def _merge_done(fr: FileReport, final: str, fut: Any) -> None:
-    try:
-        rows = fut.result()
-    except Exception as exc:
-        fr.status, fr.reason = "failed", f"merge of {final} failed: {type(exc).__name__}: {exc}"
-        return
-    for path, n in rows.items():
-        fr.tables[f"{final}:{path}"] = n
-
-
-def _fail_from_future(futures, fut, plans, report, exc) -> None:
-    index = futures.index(fut)
-    flat = [c for chunks in plans.values() for c in chunks]
-    chunk = flat[index]
-    fr = report.files[chunk.file_id]
-    if fr.status != "failed":
-        fr.status, fr.reason = "failed", f"{chunk}: {type(exc).__name__}: {exc}"
-    for f, c in zip(futures, flat):
-        if c.file_id == chunk.file_id and not f.done():
-            f.cancel()
 
 
 def _bar(total: int, enabled: bool) -> Any:

@@ -102,15 +102,17 @@ class FilePlan:
     size: int
     outputs: list[str]
     chunks: list[Chunk]
+    from_cache: bool = False
+    """Its chunks were planned from a cached index."""
 
 
 def index_task(
     input: str, stream_type: str | None, cache_dir: str | None, job: JobSpec, file_id: int,
-    chunk_bytes: int,
+    chunk_bytes: int, refresh: bool = False,
 ) -> FilePlan:  # fmt: skip
     """Index and plan an input and resolve its outputs (runs on a worker: the index stays
     there, only the small plan travels). An input no larger than a chunk is one chunk:
-    it needs no index."""
+    it needs no index. `refresh`: drop its cache entry and index it anew."""
     tune_malloc()
     with open_source(input) as source:
         size = source.size
@@ -123,10 +125,10 @@ def index_task(
             size = size if size is not None else 0
             whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
             return FilePlan(input, kind, size, outputs_of(input, kind, job), [whole])
-    fi = index_file(input, kind, cache_dir)
+    fi = index_file(input, kind, cache_dir, refresh=refresh)
     chunks = plan_file(fi, file_id, chunk_bytes)
     return FilePlan(fi.input, fi.stream_type, fi.size, outputs_of(fi.input, fi.stream_type, job),
-                    chunks)  # fmt: skip
+                    chunks, fi.from_cache)  # fmt: skip
 
 
 def _stream_type(stream_type: str | None, source: Any, job: JobSpec) -> str:
