@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rawconv.build_raw import spec_variables
+from rawconv.diskspace import check_free_space, estimate_output_bytes
 from rawconv.formats import format_options
 from rawconv.interrupts import Interrupted, checkpoint, deferred
 from rawconv.locks import OutputLocks, remove_stale_temps
@@ -166,6 +167,7 @@ def convert(
             report.files[i].chunks = len(plans[i].chunks)
             report.files[i].status = "planned"
         if not dry_run and todo:
+            _check_space([plans[i] for i in todo], hdf5_settings, scratch)
             locks = OutputLocks(outputs)
             locks.acquire()
             remove_stale_temps(outputs)
@@ -184,6 +186,20 @@ def convert(
         raise
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _check_space(plans: list[FilePlan], hdf5_settings: Any, scratch: str) -> None:
+    """Refuse a run whose outputs (input size x compression factor) do not fit their disks,
+    or whose scratch folder cannot hold the uncompressed parts of its largest split input."""
+    needs = []
+    for plan in plans:
+        share = estimate_output_bytes(plan.size, hdf5_settings) // max(len(plan.outputs), 1)
+        needs += [(o, share) for o in plan.outputs]
+    check_free_space(needs)
+    split = [p.size for p in plans if len(p.chunks) > 1]
+    if split:
+        part = str(Path(scratch) / "part.lh5")
+        check_free_space([(part, estimate_output_bytes(max(split), "none"))], "parts")
 
 
 def _clean_up(client: Any, cluster: Any, job: JobSpec, locks: OutputLocks) -> None:

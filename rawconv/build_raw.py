@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .buffers import RawBufferLibrary, split_out_stream, write_to_lh5_and_clear
+from .diskspace import check_free_space, estimate_output_bytes
 from .errors import OutSpecError
 from .formats import (
     detect_format,
@@ -197,7 +198,11 @@ def build_raw(
                 path=source.name,
             )
         _check_outputs(outputs, overwrite)
-        locks = OutputLocks([o for o in outputs if "://" not in o])
+        local = [o for o in outputs if "://" not in o]
+        if source.size is not None and math.isinf(n_max) and local:  # a whole input
+            share = estimate_output_bytes(source.size, hdf5_settings) // len(local)
+            check_free_space([(o, share) for o in local])
+        locks = OutputLocks(local)
         stack.enter_context(locks)
         remove_stale_temps(locks.outputs)
         checkpoint("build_raw:locked")

@@ -21,9 +21,11 @@ import pytest
 from rawconv.parallel import convert
 
 from rawconv import build_raw
+from rawconv.errors import OutputError
 from rawconv.formats.fcio.synthetic import write_synthetic_run
 from tests.conftest import data_file
 from tests.parallel.conftest import assert_same_lh5
+from tests.test_diskspace import _free
 
 PARALLEL = [sys.executable, "-m", "rawconv.parallel.cli"]
 
@@ -187,3 +189,21 @@ def test_interrupt_at_named_points(work, point, status):
         assert_same_lh5(_serial(work), work / "out" / "a.lh5")
     assert _names(work / "scratch") == []
     assert _names(work / "tmp") == []
+
+
+def test_parallel_run_refused_before_writing(tmp_path, client, monkeypatch):
+    src = tmp_path / "a.fcio"
+    shutil.copy(data_file("fcio/th228.fcio"), src)
+    out, scratch = tmp_path / "out", tmp_path / "scratch"
+    scratch.mkdir()
+    kwargs = {"out_spec": str(out / "a.lh5"), "client": client, "chunk_size": 1 << 20,
+              "cache_dir": str(tmp_path / "c"), "scratch": str(scratch)}  # fmt: skip
+    _free(monkeypatch, 1 << 20)  # everywhere
+    with pytest.raises(OutputError, match=rf"^{tmp_path}: not enough free space for the output"):
+        convert([str(src)], **kwargs)
+    # the outputs fit, the uncompressed parts of th228 (1.5 x 3.7 MiB) do not
+    _free(monkeypatch, 4 << 20, only=scratch)
+    with pytest.raises(OutputError, match=rf"^{scratch}: not enough free space for the parts"):
+        convert([str(src)], **kwargs)
+    assert not out.exists()
+    assert list(scratch.iterdir()) == []
