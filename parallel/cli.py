@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .convert import convert
 
-    client = None
+    client = report = None
     try:
         with handlers(restore=argv is not None):  # the command: ignored once the work is done
             if args.scheduler:
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rawconv-parallel: error: {text}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
-        report = getattr(exc, "report", None)  # set when the outputs were complete
+        report = report or getattr(exc, "report", None)  # the outputs are complete
         if report is None:
             done = "outputs that were not complete were removed (--resume keeps the others)"
             print(f"rawconv-parallel: {interrupted_line(exc, done)}", file=sys.stderr)
