@@ -202,6 +202,7 @@ def test_parallel_run_refused_before_writing(tmp_path, client, monkeypatch):
     with pytest.raises(OutputError, match=rf"^{tmp_path}: not enough free space for the output"):
         convert([str(src)], **kwargs)
     # the outputs fit, the uncompressed parts of th228 (1.5 x 3.7 MiB) do not
+    monkeypatch.undo()
     _free(monkeypatch, 4 << 20, only=scratch)
     with pytest.raises(OutputError, match=rf"^{scratch}: not enough free space for the parts"):
         convert([str(src)], **kwargs)
