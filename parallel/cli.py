@@ -167,34 +167,51 @@ def main(argv: list[str] | None = None) -> int:
     if not inputs:
         print("rawconv-parallel: error: no input given", file=sys.stderr)
         return 2
+    from rawconv.cli import exit_status, interrupted_line
     from rawconv.errors import RawconvError
+    from rawconv.interrupts import checkpoint, handlers
 
     from .convert import convert
 
-    client = None
+    client = report = None
     try:
-        if args.scheduler:
-            client = _connect(args.scheduler, args.connect_timeout)
-        report = convert(
-            inputs, out_spec=args.out_spec, client=client, chunk_size=chunk,
-            n_workers=args.workers, threads_per_worker=args.threads, scratch=args.scratch,
-            overwrite=args.overwrite, resume=args.resume, dry_run=args.dry_run,
-            stream_type=args.stream_type, buffer_size=args.buffer_size,
-            hdf5_settings=args.compression, cache_dir=args.cache,
-            progress=not args.quiet and sys.stderr.isatty(), **kwargs,
-        )  # fmt: skip
+        with handlers(restore=argv is not None):  # the command: ignored once the work is done
+            if args.scheduler:
+                client = _connect(args.scheduler, args.connect_timeout)
+            report = _convert(convert, inputs, chunk, client, args, kwargs)
+            checkpoint("parallel:done")
     except (RawconvError, OSError, ValueError, TypeError) as exc:
         text = str(exc)
         if isinstance(exc, TypeError) and "unknown keyword argument" in text:
             text = f"-k/--kwargs: {text}"
         print(f"rawconv-parallel: error: {text}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("rawconv-parallel: interrupted; no partial output was left", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        report = report or getattr(exc, "report", None)  # the outputs are complete
+        if report is None:
+            done = "outputs that were not complete were removed (--resume keeps the others)"
+            print(f"rawconv-parallel: {interrupted_line(exc, done)}", file=sys.stderr)
+            return exit_status(exc)
     finally:
         if client is not None:
             client.close()
+    return _finish(args, report)
+
+
+def _convert(convert: Any, inputs: list[str], chunk: int, client: Any,
+             args: argparse.Namespace, kwargs: dict[str, Any]) -> Any:  # fmt: skip
+    return convert(
+        inputs, out_spec=args.out_spec, client=client, chunk_size=chunk,
+        n_workers=args.workers, threads_per_worker=args.threads, scratch=args.scratch,
+        overwrite=args.overwrite, resume=args.resume, dry_run=args.dry_run,
+        stream_type=args.stream_type, buffer_size=args.buffer_size,
+        hdf5_settings=args.compression, cache_dir=args.cache,
+        progress=not args.quiet and sys.stderr.isatty(), **kwargs,
+    )  # fmt: skip
+
+
+def _finish(args: argparse.Namespace, report: Any) -> int:
+    """Print the plan, the summary or the failures; write --summary; the exit status."""
     if args.dry_run:
         for f in report.files:
             print(f"{f.input}: {f.status}, {f.chunks} chunk(s) -> {', '.join(f.outputs) or '-'}"

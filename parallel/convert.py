@@ -9,31 +9,42 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
+import signal
 import tempfile
+import threading
 import time
-import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from rawconv.build_raw import spec_variables
+from rawconv.diskspace import check_free_space, estimate_output_bytes
 from rawconv.formats import format_options
+from rawconv.interrupts import Interrupted, checkpoint, deferred
 from rawconv.locks import OutputLocks, remove_stale_temps
 from rawconv.validate import check_buffer_size, check_keywords
 
+from .collect import Collector, IndexArgs
 from .plan import DEFAULT_CHUNK_BYTES
 from .report import FileReport, RunReport
-from .tasks import FilePlan, JobSpec, PartResult, decode_chunk, index_task
+from .scratch import new_run_id, remove_stale_scratch
+from .tasks import FilePlan, JobSpec, index_task
 
 log = logging.getLogger(__name__)
 
 __all__ = ["convert"]
 
 
-def _client(client: Any, n_workers: int | None, threads_per_worker: int) -> tuple[Any, Any]:
-    """(client, cluster we started or None)."""
+def _client(
+    client: Any, n_workers: int | None, threads_per_worker: int, folder: Path
+) -> tuple[Any, Any]:
+    """(client, cluster we started or None). The workers of a cluster we start keep their
+    files in `folder` (this run's scratch folder) and ignore SIGINT: a Ctrl-C in a
+    terminal reaches the whole process group, and only this process handles it."""
     if client is not None:
         return client, None
     try:
@@ -42,11 +53,29 @@ def _client(client: Any, n_workers: int | None, threads_per_worker: int) -> tupl
         raise ImportError(
             "the parallel layer needs dask.distributed: pip install distributed"
         ) from exc
-    cluster = LocalCluster(
-        n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=threads_per_worker,
-        processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL,
-    )  # fmt: skip
+    import dask
+
+    with _workers_ignore_sigint(), dask.config.set({"temporary-directory": str(folder / "dask")}):
+        cluster = LocalCluster(
+            n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=threads_per_worker,
+            processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL,
+            local_directory=str(folder / "dask"),
+        )  # fmt: skip
     return Client(cluster), cluster
+
+
+@contextlib.contextmanager
+def _workers_ignore_sigint() -> Iterator[None]:
+    """SIGINT ignored while worker processes are started (they inherit it); outside the
+    main thread signal handlers cannot be changed, and nothing is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _n_workers(client: Any) -> int:
@@ -116,14 +145,21 @@ def convert(
     scratch = os.path.abspath(scratch or Path(tempfile.gettempdir()) / "rawconv-scratch")
     job = JobSpec(
         out_spec=out_spec, kwargs=tuple(kwargs.items()), buffer_size=buffer_size,
-        hdf5_settings=hdf5_settings, scratch=scratch, run_id=uuid.uuid4().hex[:12],
+        hdf5_settings=hdf5_settings, scratch=scratch, run_id=new_run_id(),
         compress_threads=threads_per_worker, db_dict=db_dict,
     )  # fmt: skip
-    client, cluster = _client(client, n_workers, threads_per_worker)
-    report = RunReport(workers=_n_workers(client), chunk_bytes=chunk_size)
+    remove_stale_scratch(scratch)
+    cluster = None
+    locks = OutputLocks([])
     try:
+        client, cluster = _client(
+            client, n_workers, threads_per_worker, Path(job.scratch) / job.run_id
+        )
+        report = RunReport(workers=_n_workers(client), chunk_bytes=chunk_size)
+        checkpoint("parallel:cluster")
         plans = _index(client, inputs, stream_type, cache_dir, job, chunk_size, report)
         report.index_seconds = time.perf_counter() - t0
+        checkpoint("parallel:indexed")
         todo = _select(plans, report, overwrite, resume)
         # locked: the outputs to write, and the finished ones (a stale lock of theirs goes)
         outputs = [o for i in sorted(plans) for o in report.files[i].outputs]
@@ -131,15 +167,53 @@ def convert(
             report.files[i].chunks = len(plans[i].chunks)
             report.files[i].status = "planned"
         if not dry_run and todo:
-            with OutputLocks(outputs):
-                remove_stale_temps(outputs)
-                _run(client, {i: plans[i].chunks for i in todo}, job, report, progress)
-    finally:
+            _check_space([plans[i] for i in todo], hdf5_settings, scratch)
+            locks = OutputLocks(outputs)
+            locks.acquire()
+            remove_stale_temps(outputs)
+            checkpoint("parallel:locked")
+            index = IndexArgs(stream_type, cache_dir, chunk_size)
+            _run(client, {i: plans[i] for i in todo}, job, report, progress, index)
+    except BaseException:
+        _clean_up(client, cluster, job, locks)
+        raise
+    try:
+        with deferred():  # the work is done: a signal now is raised after the cleanup
+            checkpoint("parallel:finished")
+            _clean_up(client, cluster, job, locks)
+    except Interrupted as exc:
+        exc.report = report  # type: ignore[attr-defined] # the outputs are complete
+        raise
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _check_space(plans: list[FilePlan], hdf5_settings: Any, scratch: str) -> None:
+    """Refuse a run whose outputs (input size x compression factor) do not fit their disks,
+    or whose scratch folder cannot hold the uncompressed parts of its largest split input."""
+    needs = []
+    for plan in plans:
+        share = estimate_output_bytes(plan.size, hdf5_settings) // max(len(plan.outputs), 1)
+        needs += [(o, share) for o in plan.outputs]
+    check_free_space(needs)
+    split = [p.size for p in plans if len(p.chunks) > 1]
+    if split:
+        part = str(Path(scratch) / "part.lh5")
+        check_free_space([(part, estimate_output_bytes(max(split), "none"))], "parts")
+
+
+def _clean_up(client: Any, cluster: Any, job: JobSpec, locks: OutputLocks) -> None:
+    """On every exit path: stop the embedded cluster (its tasks write nothing more), then
+    remove this run's scratch folder and the temporary files of merges cut short, then
+    release the output locks."""
+    try:
         if cluster is not None:
             client.close()
             cluster.close()
-    report.seconds = time.perf_counter() - t0
-    return report
+    finally:
+        shutil.rmtree(Path(job.scratch) / job.run_id, ignore_errors=True)
+        remove_stale_temps(locks.outputs if locks.held else [], warn=False)
+        locks.release()
 
 
 def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report) -> dict[int, FilePlan]:
@@ -192,88 +266,23 @@ def _select(plans, report, overwrite, resume) -> list[int]:
     return todo
 
 
-def _run(client, plans, job, report, progress) -> None:
-    from distributed import as_completed
-
+def _run(client, plans: dict[int, FilePlan], job, report, progress, index: IndexArgs) -> None:
     from .merge import remove_tree
 
-    total = sum(c.n_bytes for chunks in plans.values() for c in chunks)
-    bar = _bar(total, progress)
-    pending: dict[int, int] = {i: len(chunks) for i, chunks in plans.items()}
-    parts: dict[int, list[PartResult]] = {i: [] for i in plans}
-    futures = [client.submit(decode_chunk, c, job, pure=False)
-               for chunks in plans.values() for c in chunks]  # fmt: skip
-    merges: dict[Any, tuple[int, str]] = {}
-    queue = as_completed(futures)
+    bar = _bar(sum(c.n_bytes for p in plans.values() for c in p.chunks), progress)
+    tasks = Collector(client, job, report, index, bar)
     try:
-        _collect(client, queue, futures, merges, plans, parts, pending, report, bar)
+        for i, plan in plans.items():
+            tasks.submit(i, plan)
+        tasks.run()
     finally:  # every exit path, Ctrl-C included: no task writes on, no part file stays
-        client.cancel([f for f in [*futures, *merges] if not f.done()])
+        client.cancel([f for f in tasks.futures() if not f.done()])
         if bar is not None:
             bar.close()
         remove_tree(Path(job.scratch) / job.run_id)
     for fr in report.files:
         if fr.status == "planned":
             fr.status = "done"
-
-
-def _collect(client, queue, futures, merges, plans, parts, pending, report, bar) -> None:
-    """Gather decode results as they come; submit each output's merge once its parts are in."""
-    from .merge import merge_parts
-
-    for fut in queue:
-        if fut in merges:
-            i, final = merges.pop(fut)
-            _merge_done(report.files[i], final, fut)
-            continue
-        try:
-            result: PartResult = fut.result()
-        except Exception as exc:
-            _fail_from_future(futures, fut, plans, report, exc)
-            continue
-        chunk = result.chunk
-        fr = report.files[chunk.file_id]
-        if fr.status == "failed":
-            continue
-        parts[chunk.file_id].append(result)
-        fr.bytes += result.bytes_read
-        fr.rows += result.rows
-        fr.task_seconds += result.seconds
-        fr.problems += result.problems
-        if bar is not None:
-            bar.update(chunk.n_bytes)
-        pending[chunk.file_id] -= 1
-        if pending[chunk.file_id] == 0:
-            ordered = sorted(parts[chunk.file_id], key=lambda r: r.chunk.chunk_id)
-            for final in fr.outputs:
-                files = [r.parts[final] for r in ordered if final in r.parts]
-                if not files:
-                    continue
-                mf = client.submit(merge_parts, final, files, pure=False)
-                merges[mf] = (chunk.file_id, final)
-                queue.add(mf)
-
-
-def _merge_done(fr: FileReport, final: str, fut: Any) -> None:
-    try:
-        rows = fut.result()
-    except Exception as exc:
-        fr.status, fr.reason = "failed", f"merge of {final} failed: {type(exc).__name__}: {exc}"
-        return
-    for path, n in rows.items():
-        fr.tables[f"{final}:{path}"] = n
-
-
-def _fail_from_future(futures, fut, plans, report, exc) -> None:
-    index = futures.index(fut)
-    flat = [c for chunks in plans.values() for c in chunks]
-    chunk = flat[index]
-    fr = report.files[chunk.file_id]
-    if fr.status != "failed":
-        fr.status, fr.reason = "failed", f"{chunk}: {type(exc).__name__}: {exc}"
-    for f, c in zip(futures, flat):
-        if c.file_id == chunk.file_id and not f.done():
-            f.cancel()
 
 
 def _bar(total: int, enabled: bool) -> Any:

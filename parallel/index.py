@@ -43,6 +43,8 @@ class FileIndex:
     """The record table (``rawconv.formats.base.RECORD_DTYPE``)."""
     format_index: RecordIndex = field(repr=False)
     """The format's index (boundaries and resume states)."""
+    from_cache: bool = False
+    """Loaded from the cache (not built by this run)."""
 
     @property
     def n_records(self) -> int:
@@ -68,9 +70,13 @@ def _load_cached(path: Path, identity: tuple, index_class: type[RecordIndex]) ->
 
 
 def index_file(
-    input: str, stream_type: str | None = None, cache_dir: str | Path | None = None
+    input: str,
+    stream_type: str | None = None,
+    cache_dir: str | Path | None = None,
+    refresh: bool = False,
 ) -> FileIndex:
-    """Index one input (from the cache when its identity is unchanged).
+    """Index one input (from the cache when its identity is unchanged, unless `refresh`:
+    then the cache entry is dropped and the index built anew).
 
     Raises ValueError for a format that has no index (its inputs are converted whole).
     """
@@ -83,7 +89,10 @@ def index_file(
     identity = source.identity()
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = cache / f"{_key((kind, *identity))}.npz"
-    fmt_index = _load_cached(path, identity, index_class)
+    if refresh:
+        path.unlink(missing_ok=True)
+    fmt_index = None if refresh else _load_cached(path, identity, index_class)
+    from_cache = fmt_index is not None
     if fmt_index is None:
         fmt_index = index_class.build(source)
         try:
@@ -95,7 +104,7 @@ def index_file(
             log.warning("cannot store index in %s: %s", cache, exc)
     size = source.size if source.size is not None else int(fmt_index.size)
     source.close()
-    return FileIndex(input, kind, identity, int(size), fmt_index.records, fmt_index)
+    return FileIndex(input, kind, identity, int(size), fmt_index.records, fmt_index, from_cache)
 
 
 def index(

@@ -16,6 +16,7 @@ from typing import Any
 
 from rawconv.buffers import split_out_stream, write_to_lh5_and_clear
 from rawconv.build_raw import orig_basename, out_spec_library
+from rawconv.errors import RawconvError
 from rawconv.formats import (
     detect_format,
     get_format,
@@ -101,15 +102,17 @@ class FilePlan:
     size: int
     outputs: list[str]
     chunks: list[Chunk]
+    from_cache: bool = False
+    """Its chunks were planned from a cached index."""
 
 
 def index_task(
     input: str, stream_type: str | None, cache_dir: str | None, job: JobSpec, file_id: int,
-    chunk_bytes: int,
+    chunk_bytes: int, refresh: bool = False,
 ) -> FilePlan:  # fmt: skip
     """Index and plan an input and resolve its outputs (runs on a worker: the index stays
     there, only the small plan travels). An input no larger than a chunk is one chunk:
-    it needs no index."""
+    it needs no index. `refresh`: drop its cache entry and index it anew."""
     tune_malloc()
     with open_source(input) as source:
         size = source.size
@@ -122,10 +125,10 @@ def index_task(
             size = size if size is not None else 0
             whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
             return FilePlan(input, kind, size, outputs_of(input, kind, job), [whole])
-    fi = index_file(input, kind, cache_dir)
+    fi = index_file(input, kind, cache_dir, refresh=refresh)
     chunks = plan_file(fi, file_id, chunk_bytes)
     return FilePlan(fi.input, fi.stream_type, fi.size, outputs_of(fi.input, fi.stream_type, job),
-                    chunks)  # fmt: skip
+                    chunks, fi.from_cache)  # fmt: skip
 
 
 def _stream_type(stream_type: str | None, source: Any, job: JobSpec) -> str:
@@ -179,6 +182,9 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
                 first = next(iter(result.parts.values()))
                 streamer.garbage.write_out_garbage(first, "/", lh5_store=writer)
             written = set(writer.commit())
+        except RawconvError as exc:
+            writer.abort()
+            raise _named_after_output(exc, result.parts, job) from None
         except BaseException:
             writer.abort()
             raise
@@ -189,3 +195,15 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
     result.problems = list(streamer.problems)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _named_after_output(exc: RawconvError, parts: dict[str, str], job: JobSpec) -> RawconvError:
+    """An error about a part file, told about the output it is a part of (the part's name
+    means nothing to the user; the scratch folder may be on another disk)."""
+    for final, part in parts.items():
+        if exc.path == part and part != final:
+            return RawconvError(
+                f"{exc.reason} (writing its part in the scratch folder {job.scratch})",
+                path=final,
+            )
+    return exc

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .buffers import RawBufferLibrary, split_out_stream, write_to_lh5_and_clear
+from .diskspace import check_free_space, estimate_output_bytes
 from .errors import OutSpecError
 from .formats import (
     detect_format,
@@ -20,6 +21,7 @@ from .formats import (
     implied_format,
     normalize_stream_type,
 )
+from .interrupts import checkpoint, deferred
 from .layouts import check_layout_out_spec, get_layout
 from .lh5.writer import LH5Writer
 from .locks import OutputLocks, remove_stale_temps
@@ -195,6 +197,7 @@ def build_raw(
             out_stream=default_out,
         )
         streamer.n_max = n_max
+        checkpoint("build_raw:opened")
         if isinstance(out_spec, MutableMapping) and not isinstance(out_spec, RawBufferLibrary):
             expanded = expand_out_spec(out_spec, kwargs)  # in place, as legend-daq2lh5 does
             out_spec.clear()
@@ -208,9 +211,14 @@ def build_raw(
                 path=source.name,
             )
         _check_outputs(outputs, overwrite)
-        locks = OutputLocks([o for o in outputs if "://" not in o])
+        local = [o for o in outputs if "://" not in o]
+        if source.size is not None and math.isinf(n_max) and local:  # a whole input
+            share = estimate_output_bytes(source.size, hdf5_settings) // len(local)
+            check_free_space([(o, share) for o in local])
+        locks = OutputLocks(local)
         stack.enter_context(locks)
         remove_stale_temps(locks.outputs)
+        checkpoint("build_raw:locked")
         log.info("outputs: %s; buffer size %d rows", ", ".join(outputs) or "none", buffer_size)
         report = ConversionReport(input=source.name, stream_type=stream_type)
         writer = LH5Writer(hdf5_settings=hdf5_settings, atomic=True)
@@ -218,17 +226,25 @@ def build_raw(
         try:
             with Progress(total=source.size, enabled=show, desc=Path(source.name).name) as bar:
                 _write(header_rbs, writer, db_dict, report)
+                checkpoint("build_raw:header")
+                n_chunks = 0
                 while True:
                     chunk = streamer.read_chunk()
                     if not chunk:
                         break
                     _write(chunk, writer, db_dict, report)
                     bar.update_to(streamer.n_bytes_read)
+                    n_chunks += 1
+                    checkpoint(f"build_raw:chunk:{n_chunks}")
                 bar.update_to(streamer.n_bytes_read)
             if streamer.garbage.n_garbage and outputs:
                 report.garbage_rows = streamer.garbage.n_garbage  # before writing clears it
                 streamer.garbage.write_out_garbage(outputs[0], "/", lh5_store=writer)
-            report.outputs = writer.commit()
+            checkpoint("build_raw:written")
+            with deferred():  # a signal now is raised once the outputs are complete
+                checkpoint("build_raw:commit")
+                report.outputs = writer.commit()
+                checkpoint("build_raw:committed")
         except BaseException:
             writer.abort()
             raise

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import math
+import signal
 import sys
 from typing import Any
 
@@ -207,15 +208,40 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from .build_raw import build_raw, orig_basename
+    from .interrupts import checkpoint, handlers
 
-    failed = 0
+    failed = done = 0
     try:
-        for in_stream in args.in_stream:
-            failed += _convert_one(args, in_stream, kwargs, build_raw, orig_basename)
-    except KeyboardInterrupt:
-        print("rawconv: interrupted; no partial output was left", file=sys.stderr)
-        return 130
+        with handlers(restore=argv is not None):  # the command: ignored once the work is done
+            for in_stream in args.in_stream:
+                failed += _convert_one(args, in_stream, kwargs, build_raw, orig_basename)
+                done += 1
+            checkpoint("cli:done")
+    except KeyboardInterrupt as exc:
+        if getattr(exc, "after_commit", False):
+            done += 1  # the signal came while the output was committed: it is complete
+        if done < len(args.in_stream):
+            converted = f"{done} of {len(args.in_stream)} input(s) converted"
+            converted += ", no partial output left"
+            print(f"rawconv: {interrupted_line(exc, converted)}", file=sys.stderr)
+            return exit_status(exc)
     return 1 if failed else 0
+
+
+def interrupted_line(exc: BaseException, left: str) -> str:
+    """``interrupted (SIGINT); <left>``: the signal and what it left."""
+    from .interrupts import Interrupted, signal_name
+
+    signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+    what = "terminated" if signum == signal.SIGTERM else "interrupted"
+    return f"{what} ({signal_name(signum)}); {left}"
+
+
+def exit_status(exc: BaseException) -> int:
+    """128 + the signal that ended the command (130: SIGINT, 143: SIGTERM)."""
+    from .interrupts import exit_status as status
+
+    return status(exc)
 
 
 def _convert_one(args: argparse.Namespace, in_stream: str, kwargs: dict, build_raw: Any,

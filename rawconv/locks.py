@@ -101,11 +101,13 @@ class OutputLocks:
         self.release()
 
 
-def remove_stale_temps(outputs: list[str]) -> None:
+def remove_stale_temps(outputs: list[str], warn: bool = True) -> None:
     """Temporary files of outputs whose locks this run holds belong to runs that died
-    (killed before they could clean up): remove them."""
+    (killed before they could clean up), or to this run's own tasks cut short (``warn``
+    False): remove them."""
     for output in outputs:
         p = Path(output)
         for temp in p.parent.glob(f".{glob.escape(p.name)}.*.rawconv-tmp"):
-            log.warning("removing %s, left by an interrupted run", temp)
+            if warn:
+                log.warning("removing %s, left by an interrupted run", temp)
             temp.unlink(missing_ok=True)

@@ -8,17 +8,20 @@ closed, so writers in several threads (Dask workers) share nothing but h5py itse
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import re
 import uuid
 from pathlib import Path
 from typing import Any
 
 import h5py
 
-from ..errors import RawconvError
+from ..errors import OutputError, RawconvError
 from .chunks import DirectChunkAppender
 
-__all__ = ["OpenFile", "temp_name"]
+__all__ = ["OpenFile", "failure", "temp_name"]
 
 _CHUNK_CACHE_BYTES = 8 << 20
 
@@ -27,6 +30,33 @@ def temp_name(path: str | os.PathLike) -> str:
     """The temporary name an output is written under until committed."""
     p = Path(path)
     return str(p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.rawconv-tmp"))
+
+
+_ERRNO = re.compile(r"errno = (\d+)")
+
+
+def failure(exc: BaseException, path: str, action: str = "cannot write the output") -> OutputError:
+    """One-line error for an output that failed: the final `path` and the cause (``No space
+    left on device (ENOSPC)``), never HDF5's multi-line message with the temporary name."""
+    code = getattr(exc, "errno", None)
+    found = _ERRNO.findall(str(exc))
+    if found:  # HDF5 reports the system's errno inside its message
+        code = int(found[-1])
+    if code in errno.errorcode:
+        cause = f"{os.strerror(code)} ({errno.errorcode[code]})"
+    else:
+        cause = " ".join(str(exc).split()) or type(exc).__name__
+    return OutputError(f"{action}: {cause}", path=path)
+
+
+def _descriptor(h5: h5py.File) -> tuple[int | None, tuple[int, int] | None]:
+    """HDF5's file descriptor of `h5` and (device, inode) of the file, where known."""
+    try:
+        fd = int(h5.id.get_vfd_handle())
+        st = os.fstat(fd)
+    except (OSError, ValueError, TypeError, RuntimeError):
+        return None, None
+    return fd, (st.st_dev, st.st_ino)
 
 
 class OpenFile:
@@ -55,9 +85,13 @@ class OpenFile:
         try:
             self.h5 = h5py.File(self.write_path, mode, rdcc_nbytes=_CHUNK_CACHE_BYTES, **kwargs)
         except OSError as exc:
-            raise RawconvError(f"cannot open output for writing: {exc}", path=path) from exc
+            raise failure(exc, path, "cannot open output for writing") from None
+        self.fd, self.inode = _descriptor(self.h5)
         if "datatype" not in self.h5.attrs:
             self.h5.attrs["datatype"] = "struct{}"
+        self.closed = False
+        """Closed, or its close failed: it is never closed twice (a second close of a file
+        whose close failed crashes HDF5)."""
         self.appenders: dict[str, DirectChunkAppender] = {}
         """Dataset path -> the appender that writes its chunks."""
         self.busy: set[DirectChunkAppender] = set()
@@ -96,16 +130,61 @@ class OpenFile:
         self.h5.flush()
 
     def close(self) -> None:
-        """Write pending chunks, close the file and forget what was cached."""
+        """Write pending chunks, close the file and forget what was cached (once: a second
+        call does nothing, whether the first succeeded or failed)."""
+        if self.closed:
+            return
+        self.closed = True
+        closing = False
         try:
             for appender in self.appenders.values():
                 appender.flush()
-        finally:
-            for cache in (self.appenders, self.objects, self.paths, self.fields,
-                          self.row_shapes, self.encoded):  # fmt: skip
-                cache.clear()
-            self.busy.clear()
+            self.h5.flush()  # a full disk raises here, not inside HDF5's close
+            self._forget_all()
+            closing = True
             self.h5.close()
+        except BaseException:
+            # HDF5 keeps the dirty file and retries its writes whenever an object of it is
+            # freed (and crashes at exit): its descriptor now writes to /dev/null instead,
+            # and a file whose close was not tried yet is closed (once) onto it
+            self.detach()
+            self._forget_all()
+            if not closing:
+                with contextlib.suppress(Exception):
+                    self.h5.close()
+            raise
+
+    def _forget_all(self) -> None:
+        for cache in (self.appenders, self.objects, self.paths, self.fields,
+                      self.row_shapes, self.encoded):  # fmt: skip
+            cache.clear()
+        self.busy.clear()
+
+    def detach(self) -> None:
+        """Point HDF5's descriptor of this file at /dev/null (if it still is this file's)."""
+        if self.fd is None:
+            return
+        try:
+            st = os.fstat(self.fd)
+        except OSError:
+            return
+        if (st.st_dev, st.st_ino) != self.inode:
+            return  # closed by HDF5, the number reused: not ours to touch
+        null = os.open(os.devnull, os.O_RDWR)
+        try:
+            os.dup2(null, self.fd)
+        finally:
+            os.close(null)
+
+    def discard(self) -> None:
+        """Close the file, ignoring errors (the disk may be full), and delete it if it was
+        written under a temporary name."""
+        try:
+            with contextlib.suppress(Exception):  # the output is being given up
+                self.close()
+        finally:
+            if self.write_path != self.path:
+                Path(self.write_path).unlink(missing_ok=True)
 
     # --- groups and datasets by path ----------------------------------------------------
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from ..errors import RawconvError
@@ -32,7 +31,7 @@ from .columns import ArrayCol, ScalarCol
 from .compression import resolve_settings
 from .convert import from_lgdo
 from .objects import write_object
-from .outfile import OpenFile
+from .outfile import OpenFile, failure
 
 __all__ = ["DEFAULT_HDF5_SETTINGS", "LH5Writer"]
 
@@ -96,19 +95,22 @@ class LH5Writer:
         obj = from_lgdo(obj)
         out = self._file(os.fspath(lh5_file))
         settings = resolve_settings(self.settings, h5py_kwargs) if h5py_kwargs else self.settings
-        parent = out.require_groups(out.h5, group.strip("/").split("/") if group.strip("/") else [])
         parts = [p for p in name.split("/") if p]
         if not parts:
             raise RawconvError(f"empty object name for group {group!r}", path=out.path)
-        parent = out.require_groups(parent, parts[:-1])
         try:
+            groups = group.strip("/").split("/") if group.strip("/") else []
+            parent = out.require_groups(out.require_groups(out.h5, groups), parts[:-1])
             write_object(out, parent, parts[-1], obj, n_rows, settings)
             if isinstance(obj, (ArrayCol, ScalarCol)) and out.is_struct(parent):
                 out.add_struct_field(parent, parts[-1])  # a struct lists its members
             out.wait()  # chunks are encoded from the caller's arrays: done before returning
         except RawconvError:
             raise
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, RuntimeError) as exc:  # disk full, file too large, I/O error
+            out.detach()  # the file is given up: HDF5's retries must not write, nor crash
+            raise failure(exc, out.path, f"cannot write {group.rstrip('/')}/{name}") from None
+        except (ValueError, TypeError) as exc:
             raise RawconvError(
                 f"cannot write {group.rstrip('/')}/{name}: {exc}", path=out.path
             ) from exc
@@ -119,25 +121,30 @@ class LH5Writer:
             out.flush()
 
     def commit(self) -> list[str]:
-        """Close every file and move it to its final name; returns the final paths."""
+        """Close every file and move it to its final name; returns the final paths.
+
+        A file that cannot be closed or moved (disk full...) raises RawconvError naming its
+        final path and the cause; it and the files not yet committed are removed."""
         done = []
-        for out in self._files.values():
-            out.close()
-            if out.write_path != out.path:
-                os.replace(out.write_path, out.path)
+        while self._files:
+            key, out = next(iter(self._files.items()))
+            try:
+                out.close()
+                if out.write_path != out.path:
+                    os.replace(out.write_path, out.path)
+            except (OSError, RuntimeError) as exc:
+                self.abort()
+                raise failure(exc, out.path) from None
+            del self._files[key]
             done.append(out.path)
-        self._files.clear()
         return done
 
     def abort(self) -> None:
-        """Close every file; temporary files are deleted (final names never appear)."""
-        for out in self._files.values():
-            try:
-                out.close()
-            finally:
-                if out.write_path != out.path:
-                    Path(out.write_path).unlink(missing_ok=True)
-        self._files.clear()
+        """Close every file, ignoring errors, and delete the temporary ones (final names
+        never appear). Safe to call twice, and after a failed :meth:`commit`."""
+        while self._files:
+            _, out = self._files.popitem()
+            out.discard()
 
     def close(self) -> None:
         """Commit (atomic writers) or just close the files."""

@@ -1,0 +1,177 @@
+"""Running the decode and merge tasks of a run and gathering their results.
+
+Decode results arrive in any order; an output's merge is submitted once every chunk of its
+input is in. A chunk planned from a cached index that fails to decode drops that cache entry:
+its input is indexed anew and all of its chunks decoded again (part files of the first
+attempt go to another folder, so that a task still running cannot overwrite new parts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any
+
+from rawconv.errors import OutputError
+from rawconv.interrupts import checkpoint
+
+from .plan import Chunk
+from .report import FileReport, RunReport
+from .tasks import FilePlan, JobSpec, PartResult, decode_chunk, index_task
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Collector", "IndexArgs"]
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexArgs:
+    """How the run indexed its inputs (to index one again)."""
+
+    stream_type: str | None
+    cache_dir: str | None
+    chunk_bytes: int
+
+
+class Collector:
+    """The tasks of a run in flight, and what they returned so far."""
+
+    def __init__(self, client: Any, job: JobSpec, report: RunReport, index: IndexArgs,
+                 bar: Any = None) -> None:  # fmt: skip
+        from distributed import as_completed
+
+        self.client, self.job, self.report, self.index, self.bar = client, job, report, index, bar
+        self.queue = as_completed()
+        self.plans: dict[int, FilePlan] = {}
+        self.chunk_of: dict[Any, tuple[Chunk, int]] = {}
+        """Decode future -> (its chunk, the attempt of its input it belongs to)."""
+        self.attempt: dict[int, int] = {}
+        self.merges: dict[Any, tuple[int, str]] = {}
+        self.reindexing: dict[Any, int] = {}
+        self.pending: dict[int, int] = {}
+        self.parts: dict[int, list[PartResult]] = {}
+
+    # --- submitting -------------------------------------------------------------------
+
+    def submit(self, file_id: int, plan: FilePlan, attempt: int = 0) -> None:
+        """Decode every chunk of an input (`attempt` 1: from a fresh index)."""
+        self.attempt[file_id] = attempt
+        job = self.job
+        if attempt:  # parts of another folder than the first attempt's
+            job = dataclasses.replace(job, run_id=f"{job.run_id}/retry{attempt}")
+        self.plans[file_id] = plan
+        self.pending[file_id] = len(plan.chunks)
+        self.parts[file_id] = []
+        for chunk in plan.chunks:
+            fut = self.client.submit(decode_chunk, chunk, job, pure=False)
+            self.chunk_of[fut] = (chunk, attempt)
+            self.queue.add(fut)
+
+    def futures(self) -> list[Any]:
+        """Every task submitted (to cancel those not done)."""
+        return [*self.chunk_of, *self.merges, *self.reindexing]
+
+    # --- gathering --------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Gather results as they come until every task is done."""
+        for fut in self.queue:
+            if fut in self.merges:
+                i, final = self.merges.pop(fut)
+                _merge_done(self.report.files[i], final, fut)
+                checkpoint("parallel:merged")
+            elif fut in self.reindexing:
+                self._reindexed(self.reindexing.pop(fut), fut)
+            else:
+                self._decoded(fut)
+
+    def _decoded(self, fut: Any) -> None:
+        chunk, attempt = self.chunk_of[fut]
+        fr = self.report.files[chunk.file_id]
+        if attempt != self.attempt[chunk.file_id] or fr.status == "failed":
+            return  # of an attempt given up
+        try:
+            result: PartResult = fut.result()
+        except Exception as exc:
+            self._failed(chunk, exc)
+            return
+        self.parts[chunk.file_id].append(result)
+        checkpoint("parallel:part")
+        fr.bytes += result.bytes_read
+        fr.rows += result.rows
+        fr.task_seconds += result.seconds
+        fr.problems += result.problems
+        if self.bar is not None:
+            self.bar.update(chunk.n_bytes)
+        self.pending[chunk.file_id] -= 1
+        if self.pending[chunk.file_id] == 0:
+            self._merge(chunk.file_id, fr)
+
+    def _merge(self, file_id: int, fr: FileReport) -> None:
+        from .merge import merge_parts
+
+        ordered = sorted(self.parts[file_id], key=lambda r: r.chunk.chunk_id)
+        for final in fr.outputs:
+            files = [r.parts[final] for r in ordered if final in r.parts]
+            if not files:
+                continue
+            mf = self.client.submit(merge_parts, final, files, pure=False)
+            self.merges[mf] = (file_id, final)
+            self.queue.add(mf)
+            checkpoint("parallel:merging")
+
+    def _failed(self, chunk: Chunk, exc: BaseException) -> None:
+        i = chunk.file_id
+        fr, plan = self.report.files[i], self.plans[i]
+        self._cancel_chunks(i)
+        if plan.from_cache and self.attempt[i] == 0 and not isinstance(exc, OutputError):
+            self.attempt[i] = 1  # what the first attempt still returns is ignored
+            log.warning(
+                "%s: a chunk planned from the cached index failed to decode (%s: %s); the "
+                "cache entry is dropped and the file indexed again",
+                plan.input, type(exc).__name__, exc,
+            )  # fmt: skip
+            self._drop_parts(i)
+            fut = self.client.submit(
+                index_task, plan.input, self.index.stream_type, self.index.cache_dir, self.job,
+                i, self.index.chunk_bytes, refresh=True, pure=False,
+            )  # fmt: skip
+            self.reindexing[fut] = i
+            self.queue.add(fut)
+            return
+        fr.status, fr.reason = "failed", f"{chunk}: {type(exc).__name__}: {exc}"
+
+    def _reindexed(self, file_id: int, fut: Any) -> None:
+        fr = self.report.files[file_id]
+        try:
+            plan: FilePlan = fut.result()
+        except Exception as exc:
+            fr.status, fr.reason = "failed", f"indexing again: {type(exc).__name__}: {exc}"
+            return
+        fr.bytes = fr.rows = 0
+        fr.task_seconds, fr.problems, fr.chunks = 0.0, [], len(plan.chunks)
+        self.submit(file_id, plan, attempt=1)
+
+    def _cancel_chunks(self, file_id: int) -> None:
+        for f, (c, _) in self.chunk_of.items():
+            if c.file_id == file_id and not f.done():
+                f.cancel()
+
+    def _drop_parts(self, file_id: int) -> None:
+        scratch = Path(self.job.scratch)
+        for result in self.parts[file_id]:
+            for part in result.parts.values():
+                if scratch in Path(part).parents:
+                    Path(part).unlink(missing_ok=True)
+        self.parts[file_id] = []
+
+
+def _merge_done(fr: FileReport, final: str, fut: Any) -> None:
+    try:
+        rows = fut.result()
+    except Exception as exc:
+        fr.status, fr.reason = "failed", f"merge of {final} failed: {type(exc).__name__}: {exc}"
+        return
+    for path, n in rows.items():
+        fr.tables[f"{final}:{path}"] = n
