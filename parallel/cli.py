@@ -12,6 +12,7 @@ from typing import Any
 
 from rawconv._version import __version__
 from rawconv.cli import compression_name, formats_help, positive_int
+from rawconv.storage_options import STORAGE_OPTION_HELP, parse_storage_options
 
 EPILOG = """\
 inputs are paths, fsspec URLs, glob patterns ('run*/*.dat') or @listfile (one per line).
@@ -24,6 +25,8 @@ examples:
   rawconv-parallel 'data/*.dat' -o 'out/{orig_basename}.lh5' --scheduler tcp://head:8786
   rawconv-parallel 'data/*.dat' -o 'out/{orig_basename}.lh5' --resume --summary run.json
   rawconv-parallel 'data/*.dat' -o examples/l200_raw_out_spec.json --dry-run
+  rawconv-parallel s3://bucket/run1.dat -o 's3://bucket/raw/{orig_basename}.lh5' \
+      --storage-option s3.yaml
 """
 
 
@@ -62,6 +65,8 @@ def make_parser() -> argparse.ArgumentParser:
                    help="skip inputs whose outputs all exist; redo the others")  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="index and print the plan only")
     p.add_argument("--summary", help="write a JSON summary to this file")
+    p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
+                   help=STORAGE_OPTION_HELP)  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     return p
@@ -163,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, RawconvError) as exc:
             print(f"rawconv-parallel: error: -o/--out-spec: {exc}", file=sys.stderr)
             return 2
+    try:
+        storage_options = parse_storage_options(args.storage_option)
+    except ValueError as exc:
+        print(f"rawconv-parallel: error: --storage-option {exc}", file=sys.stderr)
+        return 2
     chunk = args.chunk_size
     if not inputs:
         print("rawconv-parallel: error: no input given", file=sys.stderr)
@@ -181,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             overwrite=args.overwrite, resume=args.resume, dry_run=args.dry_run,
             stream_type=args.stream_type, buffer_size=args.buffer_size,
             hdf5_settings=args.compression, cache_dir=args.cache,
-            progress=not args.quiet and sys.stderr.isatty(), **kwargs,
+            progress=not args.quiet and sys.stderr.isatty(),
+            storage_options=storage_options, **kwargs,
         )  # fmt: skip
     except (RawconvError, OSError, ValueError, TypeError) as exc:
         text = str(exc)

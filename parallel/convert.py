@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rawconv.build_raw import spec_variables
+from rawconv.buffers import split_out_stream
+from rawconv.build_raw import check_storage_options, spec_variables
 from rawconv.formats import format_options
 from rawconv.locks import OutputLocks, remove_stale_temps
+from rawconv.remote import check_output_url, is_url, output_exists
 from rawconv.validate import check_buffer_size, check_keywords
 
 from .plan import DEFAULT_CHUNK_BYTES
@@ -74,6 +76,7 @@ def convert(
     db_dict: Any = None,
     cache_dir: str | None = None,
     progress: bool = False,
+    storage_options: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> RunReport:
     """Convert `inputs` (paths or fsspec URLs) with the parallel layer.
@@ -96,6 +99,8 @@ def convert(
         are complete files, unfinished ones never have their final name).
     dry_run
         index and plan only; the report lists the plan.
+    storage_options
+        fsspec options for inputs and outputs named by URLs, given to every task.
     **kwargs
         values for ``{variables}`` of the out_spec.
 
@@ -113,26 +118,32 @@ def convert(
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(f"{name} must be an integer of at least 1, not {value!r}")
     check_keywords(kwargs, spec_variables(out_spec), format_options())
+    storage_options = check_storage_options(storage_options)
+    if isinstance(out_spec, str) and is_url(out_spec) and not _is_spec_file(out_spec):
+        # a scheme that cannot be written, or a missing backend: refused before any work
+        check_output_url(split_out_stream(out_spec)[0], overwrite, storage_options, probe=False)
     scratch = os.path.abspath(scratch or Path(tempfile.gettempdir()) / "rawconv-scratch")
     job = JobSpec(
         out_spec=out_spec, kwargs=tuple(kwargs.items()), buffer_size=buffer_size,
         hdf5_settings=hdf5_settings, scratch=scratch, run_id=uuid.uuid4().hex[:12],
         compress_threads=threads_per_worker, db_dict=db_dict,
+        storage_options=storage_options or None,
     )  # fmt: skip
     client, cluster = _client(client, n_workers, threads_per_worker)
     report = RunReport(workers=_n_workers(client), chunk_bytes=chunk_size)
     try:
         plans = _index(client, inputs, stream_type, cache_dir, job, chunk_size, report)
         report.index_seconds = time.perf_counter() - t0
-        todo = _select(plans, report, overwrite, resume)
+        todo = _select(plans, report, overwrite, resume, storage_options)
         # locked: the outputs to write, and the finished ones (a stale lock of theirs goes)
         outputs = [o for i in sorted(plans) for o in report.files[i].outputs]
         for i in todo:
             report.files[i].chunks = len(plans[i].chunks)
             report.files[i].status = "planned"
         if not dry_run and todo:
-            with OutputLocks(outputs):
-                remove_stale_temps(outputs)
+            local = [o for o in outputs if not is_url(o)]
+            with OutputLocks(local):
+                remove_stale_temps(local)
                 _run(client, {i: plans[i].chunks for i in todo}, job, report, progress)
     finally:
         if cluster is not None:
@@ -171,12 +182,23 @@ def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report) -> d
     return {i: p for i, p in plans.items() if report.files[i].status != "failed"}
 
 
-def _select(plans, report, overwrite, resume) -> list[int]:
+def _exists(output: str, storage_options: dict[str, Any]) -> bool:
+    return output_exists(output, storage_options) if is_url(output) else Path(output).exists()
+
+
+def _is_spec_file(name: str) -> bool:
+    return name.lower().endswith((".json", ".yaml", ".yml"))
+
+
+def _select(plans, report, overwrite, resume, storage_options) -> list[int]:
     """Inputs to convert: with `resume`, those whose outputs do not all exist."""
     todo, existing = [], []
     for i in sorted(plans):
         fr = report.files[i]
-        present = [o for o in fr.outputs if Path(o).exists()]
+        for out in fr.outputs:
+            if is_url(out):
+                check_output_url(out, True, storage_options, probe=False)
+        present = [o for o in fr.outputs if _exists(o, storage_options)]
         if resume and fr.outputs and len(present) == len(fr.outputs):
             fr.status = "skipped"
             continue
@@ -206,7 +228,8 @@ def _run(client, plans, job, report, progress) -> None:
     merges: dict[Any, tuple[int, str]] = {}
     queue = as_completed(futures)
     try:
-        _collect(client, queue, futures, merges, plans, parts, pending, report, bar)
+        _collect(client, queue, futures, merges, plans, parts, pending, report, bar,
+                 job.storage_options)  # fmt: skip
     finally:  # every exit path, Ctrl-C included: no task writes on, no part file stays
         client.cancel([f for f in [*futures, *merges] if not f.done()])
         if bar is not None:
@@ -217,7 +240,8 @@ def _run(client, plans, job, report, progress) -> None:
             fr.status = "done"
 
 
-def _collect(client, queue, futures, merges, plans, parts, pending, report, bar) -> None:
+def _collect(client, queue, futures, merges, plans, parts, pending, report, bar,
+             job_options) -> None:  # fmt: skip
     """Gather decode results as they come; submit each output's merge once its parts are in."""
     from .merge import merge_parts
 
@@ -249,7 +273,7 @@ def _collect(client, queue, futures, merges, plans, parts, pending, report, bar)
                 files = [r.parts[final] for r in ordered if final in r.parts]
                 if not files:
                     continue
-                mf = client.submit(merge_parts, final, files, pure=False)
+                mf = client.submit(merge_parts, final, files, False, job_options, pure=False)
                 merges[mf] = (chunk.file_id, final)
                 queue.add(mf)
 

@@ -68,13 +68,14 @@ def _load_cached(path: Path, identity: tuple, index_class: type[RecordIndex]) ->
 
 
 def index_file(
-    input: str, stream_type: str | None = None, cache_dir: str | Path | None = None
-) -> FileIndex:
+    input: str, stream_type: str | None = None, cache_dir: str | Path | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> FileIndex:  # fmt: skip
     """Index one input (from the cache when its identity is unchanged).
 
     Raises ValueError for a format that has no index (its inputs are converted whole).
     """
-    source = open_source(input)
+    source = open_source(input, **(storage_options or {}))
     kind = normalize_stream_type(stream_type) if stream_type else detect_format(source)
     index_class = get_format(kind).index_class()
     if index_class is None:

@@ -25,6 +25,7 @@ from rawconv.formats import (
 )
 from rawconv.lh5.chunks import set_compress_threads
 from rawconv.lh5.writer import LH5Writer
+from rawconv.remote import is_url, local_or_url
 from rawconv.sources import open_source
 from rawconv.validate import check_env_expanded
 
@@ -49,6 +50,13 @@ class JobSpec:
     run_id: str = "run"
     compress_threads: int | None = 1
     db_dict: Any = None
+    storage_options: Any = None
+    """fsspec options for inputs and outputs named by URLs (a dict, or None)."""
+
+    @property
+    def fs_options(self) -> dict[str, Any]:
+        """The storage options as keywords."""
+        return dict(self.storage_options or {})
 
 
 @dataclass
@@ -73,7 +81,7 @@ def file_kwargs(job: JobSpec, input: str) -> dict[str, Any]:
 
 def outputs_of(input: str, stream_type: str, job: JobSpec) -> list[str]:
     """Final output files of an input: its library resolved against its header."""
-    source = open_source(input)
+    source = open_source(input, **job.fs_options)
     kwargs = file_kwargs(job, input)
     streamer = get_streamer(stream_type, **kwargs)  # with the format's options
     rb_lib, default_out = out_spec_library(job.out_spec, source, kwargs)
@@ -85,8 +93,8 @@ def outputs_of(input: str, stream_type: str, job: JobSpec) -> list[str]:
         for rb in streamer.rb_lib.all_buffers():
             name = split_out_stream(rb.out_stream)[0]
             check_env_expanded(name)
-            if name and os.path.abspath(name) not in files:
-                files.append(os.path.abspath(name))
+            if name and local_or_url(name) not in files:
+                files.append(local_or_url(name))
         return files
     finally:
         streamer.close_stream()
@@ -111,7 +119,7 @@ def index_task(
     there, only the small plan travels). An input no larger than a chunk is one chunk:
     it needs no index."""
     tune_malloc()
-    with open_source(input) as source:
+    with open_source(input, **job.fs_options) as source:
         size = source.size
         if size is not None and size <= chunk_bytes:
             kind = _stream_type(stream_type, source, job)
@@ -122,7 +130,7 @@ def index_task(
             size = size if size is not None else 0
             whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
             return FilePlan(input, kind, size, outputs_of(input, kind, job), [whole])
-    fi = index_file(input, kind, cache_dir)
+    fi = index_file(input, kind, cache_dir, job.fs_options)
     chunks = plan_file(fi, file_id, chunk_bytes)
     return FilePlan(fi.input, fi.stream_type, fi.size, outputs_of(fi.input, fi.stream_type, job),
                     chunks)  # fmt: skip
@@ -148,7 +156,7 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
     t0 = time.perf_counter()
     tune_malloc()
     set_compress_threads(job.compress_threads)
-    source = open_source(chunk.input)
+    source = open_source(chunk.input, **job.fs_options)
     kwargs = file_kwargs(job, chunk.input)
     streamer = get_streamer(chunk.stream_type, **kwargs)  # with the format's options
     rb_lib, default_out = out_spec_library(job.out_spec, source, kwargs)
@@ -160,11 +168,10 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
         )  # fmt: skip
         for rb in streamer.rb_lib.all_buffers():
             name, group = split_out_stream(rb.out_stream)
-            if name:  # a file of one chunk is written in place, as build_raw writes it
-                final = os.path.abspath(name)
-                result.parts.setdefault(
-                    final, final if chunk.n_chunks == 1 else part_path(job, chunk, final)
-                )
+            if name:  # a local file of one chunk is written in place, as build_raw writes it
+                final = local_or_url(name)
+                in_place = chunk.n_chunks == 1 and not is_url(final)
+                result.parts.setdefault(final, final if in_place else part_path(job, chunk, final))
                 rb.out_stream = f"{result.parts[final]}:{group}"
         # several parts are stored uncompressed and compressed once by the merge
         writer = LH5Writer(

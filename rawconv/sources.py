@@ -9,6 +9,7 @@ pickled and reopen lazily, so they can be sent to Dask workers.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import os
@@ -19,6 +20,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .errors import RawconvError
+from .remote import filesystem, remote_error
 
 __all__ = [
     "CompressedSource",
@@ -143,18 +145,24 @@ class MemorySource(Source):
 
 
 class FsspecSource(Source):
-    """Any fsspec URL (``file://``, ``memory://``, ``s3://``, ``https://``, ...)."""
+    """Any fsspec URL (``file://``, ``memory://``, ``s3://``, ``https://``, ...).
+
+    Opening asks for the object's details once (``fs.info``: size, ETag...); every
+    failure (missing backend, refused connection, 403, 404, a server that ignores byte
+    ranges) is a one-line :class:`~rawconv.errors.RawconvError` naming the URL.
+    """
 
     def __init__(self, url: str, **storage_options: Any) -> None:
-        import fsspec
-
         self.url = url
         self.name = url
         self.storage_options = storage_options
-        self._fs, self._path = fsspec.core.url_to_fs(url, **storage_options)
-        if not self._fs.exists(self._path):
-            raise FileNotFoundError(f"no such input: {url}")
-        self._info = self._fs.info(self._path)
+        self._fs, self._path = filesystem(url, storage_options)
+        try:
+            self._info = self._fs.info(self._path)
+        except Exception as exc:
+            raise remote_error(exc, url, "cannot open the input") from None
+        if self._info.get("type") == "directory":
+            raise RawconvError("cannot open the input: it is a folder, not a file", path=url)
         self._fh: BinaryIO | None = None
 
     def _handle(self) -> BinaryIO:
@@ -169,15 +177,21 @@ class FsspecSource(Source):
 
     def readinto(self, start: int, out: np.ndarray | memoryview) -> int:
         view = memoryview(out).cast("B")
-        fh = self._handle()
-        fh.seek(start)
         total = 0
-        while total < len(view):
-            chunk = fh.read(len(view) - total)
-            if not chunk:
-                break
-            view[total : total + len(chunk)] = chunk
-            total += len(chunk)
+        try:
+            fh = self._handle()
+            fh.seek(start)
+            while total < len(view):
+                chunk = fh.read(len(view) - total)
+                if not chunk:
+                    break
+                view[total : total + len(chunk)] = chunk
+                total += len(chunk)
+        except RawconvError:
+            raise
+        except Exception as exc:
+            self.close()
+            raise remote_error(exc, self.url, "cannot read", offset=start + total) from None
         return total
 
     def identity(self) -> tuple:
@@ -187,8 +201,9 @@ class FsspecSource(Source):
 
     def close(self) -> None:
         if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+            fh, self._fh = self._fh, None
+            with contextlib.suppress(Exception):  # a handle whose connection broke
+                fh.close()
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)

@@ -13,7 +13,9 @@ attribute ``hdf5_settings``.
 
 With ``atomic=True`` (what ``build_raw`` uses), each output is written under a temporary name
 in its folder and moved to its final name by :meth:`LH5Writer.commit`; :meth:`LH5Writer.abort`
-deletes it. A final-named output therefore always is a complete file.
+deletes it. A final-named output therefore always is a complete file. An output named by
+an fsspec URL (``s3://``, ``memory://``...) is written to a local temporary file and put at
+its URL by :meth:`LH5Writer.commit` (:mod:`rawconv.remote`).
 
 The writer keeps its files open (:class:`~rawconv.lh5.outfile.OpenFile`, which caches the
 groups and datasets it wrote) until committed; :mod:`rawconv.lh5.objects` lays the objects
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RawconvError
+from ..remote import discard_staging, is_url, staging_path, upload
 from .columns import ArrayCol, ScalarCol
 from .compression import resolve_settings
 from .convert import from_lgdo
@@ -56,6 +59,8 @@ class LH5Writer:
         write to temporary names and move them into place on :meth:`commit`.
     locking
         HDF5 file locking (None: HDF5's default; False is needed on some network file systems).
+    storage_options
+        fsspec options for outputs named by a URL.
     """
 
     def __init__(
@@ -64,11 +69,13 @@ class LH5Writer:
         atomic: bool = True,
         locking: bool | None = None,
         defer_compression: bool = False,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = resolve_settings(DEFAULT_HDF5_SETTINGS, hdf5_settings)
         self.atomic = atomic
         self.locking = locking
         self.defer_compression = defer_compression
+        self.storage_options = dict(storage_options or {})
         self._files: dict[str, OpenFile] = {}
 
     @property
@@ -77,6 +84,17 @@ class LH5Writer:
         return list(self._files)
 
     def _file(self, path: str) -> OpenFile:
+        if is_url(path):  # staged in a private local folder, uploaded by commit()
+            if path not in self._files:
+                staged = staging_path(path)
+                try:
+                    out = OpenFile(staged, False, self.locking, self.defer_compression)
+                except BaseException:
+                    discard_staging(staged)
+                    raise
+                out.path = path  # named in errors and returned by commit()
+                self._files[path] = out
+            return self._files[path]
         key = os.path.abspath(path)
         if key not in self._files:
             self._files[key] = OpenFile(key, self.atomic, self.locking, self.defer_compression)
@@ -119,23 +137,33 @@ class LH5Writer:
             out.flush()
 
     def commit(self) -> list[str]:
-        """Close every file and move it to its final name; returns the final paths."""
+        """Close every file and move it to its final name (upload it to its URL); returns
+        the final paths. A file that fails is deleted with those not committed yet."""
         done = []
-        for out in self._files.values():
+        for key in list(self._files):
+            out = self._files[key]
             out.close()
-            if out.write_path != out.path:
+            if is_url(out.path):
+                del self._files[key]
+                upload(out.write_path, out.path, self.storage_options)
+            elif out.write_path != out.path:
                 os.replace(out.write_path, out.path)
+                del self._files[key]
+            else:
+                del self._files[key]
             done.append(out.path)
-        self._files.clear()
         return done
 
     def abort(self) -> None:
         """Close every file; temporary files are deleted (final names never appear)."""
         for out in self._files.values():
             try:
-                out.close()
+                if out.h5.id.valid:
+                    out.close()
             finally:
-                if out.write_path != out.path:
+                if is_url(out.path):
+                    discard_staging(out.write_path)
+                elif out.write_path != out.path:
                     Path(out.write_path).unlink(missing_ok=True)
         self._files.clear()
 
