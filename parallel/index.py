@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from rawconv.formats import RecordIndex, detect_format, get_format, normalize_stream_type
-from rawconv.sources import open_source
+from rawconv.sources import Source, open_source
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +69,14 @@ def _load_cached(path: Path, identity: tuple, index_class: type[RecordIndex]) ->
 
 def index_file(
     input: str, stream_type: str | None = None, cache_dir: str | Path | None = None,
-    storage_options: dict[str, Any] | None = None,
+    storage_options: dict[str, Any] | None = None, source: Source | None = None,
 ) -> FileIndex:  # fmt: skip
-    """Index one input (from the cache when its identity is unchanged).
+    """Index one input (from the cache when its identity is unchanged); `source`: the input
+    already open (else it is opened with `storage_options`; closed when done either way).
 
     Raises ValueError for a format that has no index (its inputs are converted whole).
     """
-    source = open_source(input, **(storage_options or {}))
+    source = source if source is not None else open_source(input, **(storage_options or {}))
     kind = normalize_stream_type(stream_type) if stream_type else detect_format(source)
     index_class = get_format(kind).index_class()
     if index_class is None:

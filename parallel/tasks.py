@@ -26,7 +26,7 @@ from rawconv.formats import (
 from rawconv.lh5.chunks import set_compress_threads
 from rawconv.lh5.writer import LH5Writer
 from rawconv.remote import is_url, local_or_url
-from rawconv.sources import open_source
+from rawconv.sources import Source, open_source
 from rawconv.validate import check_env_expanded
 
 from .index import index_file
@@ -79,9 +79,12 @@ def file_kwargs(job: JobSpec, input: str) -> dict[str, Any]:
     return kwargs
 
 
-def outputs_of(input: str, stream_type: str, job: JobSpec) -> list[str]:
-    """Final output files of an input: its library resolved against its header."""
-    source = open_source(input, **job.fs_options)
+def outputs_of(
+    input: str, stream_type: str, job: JobSpec, source: Source | None = None
+) -> list[str]:
+    """Final output files of an input: its library resolved against its header (`source`:
+    the input already open)."""
+    source = source if source is not None else open_source(input, **job.fs_options)
     kwargs = file_kwargs(job, input)
     streamer = get_streamer(stream_type, **kwargs)  # with the format's options
     rb_lib, default_out = out_spec_library(job.out_spec, source, kwargs)
@@ -119,21 +122,17 @@ def index_task(
     there, only the small plan travels). An input no larger than a chunk is one chunk:
     it needs no index."""
     tune_malloc()
-    with open_source(input, **job.fs_options) as source:
+    with open_source(input, **job.fs_options) as source:  # opened once for all three steps
         size = source.size
-        if size is not None and size <= chunk_bytes:
-            kind = _stream_type(stream_type, source, job)
-            whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
-            return FilePlan(input, kind, size, outputs_of(input, kind, job), [whole])
         kind = _stream_type(stream_type, source, job)
-        if get_format(kind).index_class() is None:  # converted whole by one task
-            size = size if size is not None else 0
+        if (size is not None and size <= chunk_bytes) or get_format(kind).index_class() is None:
+            size = size if size is not None else 0  # converted whole by one task
             whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
-            return FilePlan(input, kind, size, outputs_of(input, kind, job), [whole])
-    fi = index_file(input, kind, cache_dir, job.fs_options)
-    chunks = plan_file(fi, file_id, chunk_bytes)
-    return FilePlan(fi.input, fi.stream_type, fi.size, outputs_of(fi.input, fi.stream_type, job),
-                    chunks)  # fmt: skip
+            return FilePlan(input, kind, size, outputs_of(input, kind, job, source), [whole])
+        fi = index_file(input, kind, cache_dir, source=source)
+        chunks = plan_file(fi, file_id, chunk_bytes, source)
+        outputs = outputs_of(fi.input, fi.stream_type, job, source)
+    return FilePlan(fi.input, fi.stream_type, fi.size, outputs, chunks)
 
 
 def _stream_type(stream_type: str | None, source: Any, job: JobSpec) -> str:

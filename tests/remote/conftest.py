@@ -80,3 +80,16 @@ def s3(moto_endpoint):
     fs = s3fs.S3FileSystem(**options, skip_instance_cache=True)
     fs.mkdir(bucket)
     return f"s3://{bucket}", options, fs
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A Dask cluster of two worker processes."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                           dashboard_address=":0")  # fmt: skip
+    c = Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
