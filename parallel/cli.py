@@ -215,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     else:  # quiet: the failures alone, one line each
         for f in report.files:
             if f.status == "failed":
-                print(f"rawconv-parallel: error: {f.input}: {f.reason}", file=sys.stderr)
+                text = f.reason if f.reason.startswith(f.input) else f"{f.input}: {f.reason}"
+                print(f"rawconv-parallel: error: {text}", file=sys.stderr)
     if args.summary:
         Path(args.summary).write_text(report.to_json())
     return 1 if report.failed else 0

@@ -20,9 +20,10 @@ from typing import Any
 
 from rawconv.buffers import split_out_stream
 from rawconv.build_raw import check_storage_options, spec_variables
+from rawconv.errors import RawconvError
 from rawconv.formats import format_options
 from rawconv.locks import OutputLocks, remove_stale_temps
-from rawconv.remote import check_output_url, is_url, output_exists
+from rawconv.remote import check_output_url, filesystem, is_url, output_exists
 from rawconv.validate import check_buffer_size, check_keywords
 
 from .plan import DEFAULT_CHUNK_BYTES
@@ -122,6 +123,9 @@ def convert(
     if isinstance(out_spec, str) and is_url(out_spec) and not _is_spec_file(out_spec):
         # a scheme that cannot be written, or a missing backend: refused before any work
         check_output_url(split_out_stream(out_spec)[0], overwrite, storage_options, probe=False)
+    for inp in inputs:  # a missing backend, an unset S3 endpoint: refused before any work
+        if is_url(inp):
+            filesystem(inp, storage_options)
     scratch = os.path.abspath(scratch or Path(tempfile.gettempdir()) / "rawconv-scratch")
     job = JobSpec(
         out_spec=out_spec, kwargs=tuple(kwargs.items()), buffer_size=buffer_size,
@@ -164,6 +168,9 @@ def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report) -> d
         report.files.append(fr)
         try:
             plans[i] = fut.result()
+        except RawconvError as exc:  # names the input and the cause already
+            fr.status, fr.reason = "failed", str(exc)
+            continue
         except Exception as exc:
             fr.status, fr.reason = "failed", f"{type(exc).__name__}: {exc}"
             continue

@@ -2,8 +2,9 @@
 
 An index is built by walking record headers (large sequential reads, no payload decoding)
 and stored in a cache folder under a name derived from the file's identity (path, size and
-modification time, or ETag for URLs). A changed file gets a new identity and is
-re-indexed; an unreadable or inconsistent cache entry is ignored and rebuilt.
+modification time; for URLs the ETag, else Last-Modified). A changed file gets a new
+identity and is re-indexed; a URL whose server sends neither is indexed every time; an
+unreadable or inconsistent cache entry is ignored and rebuilt.
 """
 
 from __future__ import annotations
@@ -85,9 +86,11 @@ def index_file(
     identity = source.identity()
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = cache / f"{_key((kind, *identity))}.npz"
-    fmt_index = _load_cached(path, identity, index_class)
+    cacheable = source.cacheable  # a URL with no ETag or Last-Modified: never from a cache
+    fmt_index = _load_cached(path, identity, index_class) if cacheable else None
     if fmt_index is None:
         fmt_index = index_class.build(source)
+    if cacheable and not path.exists():
         try:
             cache.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rawconv.buffers import split_out_stream, write_to_lh5_and_clear
 from rawconv.build_raw import orig_basename, out_spec_library
 from rawconv.formats import (
@@ -26,7 +28,7 @@ from rawconv.formats import (
 from rawconv.lh5.chunks import set_compress_threads
 from rawconv.lh5.writer import LH5Writer
 from rawconv.remote import is_url, local_or_url
-from rawconv.sources import Source, open_source
+from rawconv.sources import PrefixSource, Source, open_source
 from rawconv.validate import check_env_expanded
 
 from .index import index_file
@@ -80,17 +82,20 @@ def file_kwargs(job: JobSpec, input: str) -> dict[str, Any]:
 
 
 def outputs_of(
-    input: str, stream_type: str, job: JobSpec, source: Source | None = None
-) -> list[str]:
+    input: str, stream_type: str, job: JobSpec, source: Source | None = None,
+    header_bytes: int | None = None,
+) -> list[str]:  # fmt: skip
     """Final output files of an input: its library resolved against its header (`source`:
-    the input already open)."""
+    the input already open; `header_bytes`: where its header ends at the latest, so that
+    no data is read)."""
     source = source if source is not None else open_source(input, **job.fs_options)
     kwargs = file_kwargs(job, input)
     streamer = get_streamer(stream_type, **kwargs)  # with the format's options
     rb_lib, default_out = out_spec_library(job.out_spec, source, kwargs)
+    head = PrefixSource(source, header_bytes) if header_bytes else source
     try:  # reads the header only
         streamer.open_stream(
-            source, rb_lib=rb_lib, buffer_size=job.buffer_size, out_stream=default_out
+            head, rb_lib=rb_lib, buffer_size=job.buffer_size, out_stream=default_out
         )
         files = []
         for rb in streamer.rb_lib.all_buffers():
@@ -131,8 +136,15 @@ def index_task(
             return FilePlan(input, kind, size, outputs_of(input, kind, job, source), [whole])
         fi = index_file(input, kind, cache_dir, source=source)
         chunks = plan_file(fi, file_id, chunk_bytes, source)
-        outputs = outputs_of(fi.input, fi.stream_type, job, source)
+        outputs = outputs_of(fi.input, fi.stream_type, job, source, _header_end(fi))
     return FilePlan(fi.input, fi.stream_type, fi.size, outputs, chunks)
+
+
+def _header_end(fi: Any) -> int | None:
+    """Where the first record a chunk may start at begins: the header is before it."""
+    bounds = np.asarray(fi.format_index.boundaries())
+    later = bounds[bounds > 0]
+    return int(fi.records["start"][later[0]]) if len(later) else None
 
 
 def _stream_type(stream_type: str | None, source: Any, job: JobSpec) -> str:

@@ -13,7 +13,7 @@ import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from .errors import OutputError, OutputExistsError, RawconvError
 
 __all__ = [
     "READ_ONLY_SCHEMES",
+    "attempt",
     "check_output_url",
     "filesystem",
     "is_url",
@@ -64,15 +65,25 @@ def filesystem(url: str, storage_options: Mapping[str, Any] | None = None) -> tu
     except ImportError as exc:
         extra = _EXTRAS.get(scheme)
         hint = f"pip install 'rawconv[{extra}]'" if extra else f"install it ({exc})"
-        raise RawconvError(
-            f"{scheme}:// URLs need a package that is not installed: {hint}", path=url
-        ) from None
+        reason = f"{scheme}:// URLs need a package that is not installed: {hint}"
     except ValueError as exc:
-        if "not known" in str(exc) or "Protocol" in str(exc):
-            raise RawconvError(f"unknown URL scheme {scheme}://", path=url) from None
-        raise RawconvError(f"bad storage options: {exc}", path=url) from None
+        known = "not known" not in str(exc) and "Protocol" not in str(exc)
+        reason = f"bad storage options: {exc}" if known else f"unknown URL scheme {scheme}://"
     except TypeError as exc:
-        raise RawconvError(f"bad storage options for {scheme}://: {exc}", path=url) from None
+        reason = f"bad storage options for {scheme}://: {exc}"
+    raise RawconvError(reason, path=url)  # outside the handler: no backend error chained
+
+
+def attempt(call: Callable[[], Any], url: str, what: str, offset: int | None = None) -> Any:
+    """``call()``; its failure as a one-line RawconvError (:func:`remote_error`) raised with
+    no backend exception chained, so that it pickles (Dask sends it to the client)."""
+    try:
+        return call()
+    except RawconvError:
+        raise
+    except Exception as exc:
+        error = remote_error(exc, url, what, offset)
+    raise error
 
 
 _S3_ENV = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "FSSPEC_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
@@ -107,6 +118,27 @@ def _check_s3_configured(url: str, options: Mapping[str, Any]) -> None:
         "AWS_ENDPOINT_URL and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
         path=url,
     )
+
+
+_TRANSIENT = ("ClientPayloadError", "ServerDisconnectedError", "ClientOSError",
+              "ConnectionResetError", "TimeoutError", "IncompleteRead", "ResponseStreamingError",
+              "ReadTimeoutError", "ConnectionClosedError", "BrokenPipeError",
+              "ServerTimeoutError")  # fmt: skip
+"""Exception names of failures that another attempt may not meet."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed request is worth another attempt: a dropped connection, a timeout,
+    a 5xx answer (never a 4xx, a refused connection or a missing object)."""
+    for e in _chain(exc):
+        status = _status(e)
+        if isinstance(status, int):
+            return status >= 500
+        if isinstance(e, (ConnectionRefusedError, FileNotFoundError, PermissionError)):
+            return False
+        if type(e).__name__ in _TRANSIENT:
+            return True
+    return False
 
 
 def _status(exc: BaseException) -> int | None:
@@ -227,10 +259,7 @@ def check_output_url(
 def output_exists(url: str, storage_options: Mapping[str, Any] | None = None) -> bool:
     """Whether an output URL names an existing object (errors as RawconvError)."""
     fs, path = filesystem(url, storage_options)
-    try:
-        return bool(fs.exists(path))
-    except Exception as exc:
-        raise remote_error(exc, url, "cannot check the output") from None
+    return bool(attempt(lambda: fs.exists(path), url, "cannot check the output"))
 
 
 def staging_path(url: str) -> str:
@@ -252,12 +281,13 @@ def upload(local: str, url: str, storage_options: Mapping[str, Any] | None = Non
     try:
         fs, path = filesystem(url, storage_options)
         parent = path.rsplit("/", 1)[0] if "/" in path else ""
-        try:
+
+        def put() -> None:
             if parent and scheme_of(url) not in ("s3", "s3a", "gs", "gcs"):
                 fs.makedirs(parent, exist_ok=True)
             fs.put_file(local, path)
-        except Exception as exc:
-            raise remote_error(exc, url, "cannot upload the output") from None
+
+        attempt(put, url, "cannot upload the output")
     finally:
         if Path(local).parent.name.startswith("rawconv-upload-"):
             discard_staging(local)

@@ -44,6 +44,7 @@ def http(http_session) -> HttpFiles:
     http_session.reset()
     http_session.forbidden.clear()
     http_session.validators = True
+    http_session.drop = 0
     return http_session
 
 

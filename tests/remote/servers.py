@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,8 @@ class HttpFiles:
     """File names answered with 403."""
     validators: bool = True
     """Whether ETag and Last-Modified headers are sent."""
+    drop: int = 0
+    """The next this many ranged GETs send half their body and close the connection."""
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
     """(method, path, Range header) of every request."""
     bytes_sent: int = 0
@@ -76,6 +79,12 @@ def _handler(files: HttpFiles) -> type[BaseHTTPRequestHandler]:
                     self._send(416, b"", body, {"Content-Range": f"bytes */{len(data)}"})
                     return
                 headers["Content-Range"] = f"bytes {start}-{stop - 1}/{len(data)}"
+                with files.lock:
+                    drop = body and files.drop > 0
+                    files.drop -= drop
+                if drop:
+                    self._send_cut(data[start:stop], headers)
+                    return
                 self._send(206, data[start:stop], body, headers)
                 return
             self._send(200, data, body, headers)
@@ -94,6 +103,20 @@ def _handler(files: HttpFiles) -> type[BaseHTTPRequestHandler]:
                     return
                 with files.lock:
                     files.bytes_sent += len(data)
+
+        def _send_cut(self, data: bytes, headers: dict) -> None:
+            """Headers for all of `data`, half of it, then the connection closes."""
+            self.send_response(206)
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            with files.lock:
+                files.bytes_sent += len(data) // 2
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
 
         def do_GET(self) -> None:
             self._serve(True)

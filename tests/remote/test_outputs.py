@@ -39,6 +39,17 @@ def test_build_raw_to_memory_url(spms, reference, tmp_path, monkeypatch):
     assert _staging_folders() == before
 
 
+def test_output_folder_url_gets_the_input_name(spms, reference, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    report = build_raw(str(spms), out_spec="memory://rawconv-out/folder/")
+    assert report.outputs == ["memory://rawconv-out/folder/L200-comm-20211130-phy-spms.lh5"]
+    back = tmp_path / "back.lh5"
+    fsspec.filesystem("memory").get_file(
+        "/rawconv-out/folder/L200-comm-20211130-phy-spms.lh5", str(back)
+    )
+    assert assert_same_lh5(reference, back) > 20
+
+
 def test_build_raw_to_s3_with_group(spms, reference, tmp_path, s3, monkeypatch):
     bucket, options, fs = s3
     monkeypatch.chdir(tmp_path)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import fsspec
 import pytest
-
-from rawconv import build_raw
 from rawconv.parallel import convert
 from rawconv.parallel.cli import main as parallel_main
+
+from rawconv import build_raw
 
 from ..parallel.conftest import assert_same_lh5
 
