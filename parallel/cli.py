@@ -15,7 +15,8 @@ from rawconv.cli import compression_name, formats_help, positive_int
 from rawconv.storage_options import STORAGE_OPTION_HELP, parse_storage_options
 
 EPILOG = """\
-inputs are paths, fsspec URLs, glob patterns ('run*/*.dat') or @listfile (one per line).
+inputs are paths, fsspec URLs, glob patterns ('run*/*.dat', 's3://bucket/run*.dat') or
+@listfile (one per line).
 Formats with a record index are split into chunks; the others are converted whole by one
 task each.
 
@@ -100,14 +101,20 @@ def chunk_size(text: str) -> int:
     return size
 
 
-def expand_inputs(items: list[str]) -> list[str]:
-    """Globs and @listfiles to a list of inputs (URLs pass unchanged)."""
+def expand_inputs(items: list[str], storage_options: dict[str, Any] | None = None) -> list[str]:
+    """Globs (also of URLs, listed with `storage_options`; not of http(s)://) and @listfiles
+    to a list of inputs; other URLs pass unchanged."""
+    from rawconv.remote import is_url, scheme_of
+
     out: list[str] = []
     for item in items:
         if item.startswith("@"):
             lines = Path(item[1:]).read_text().splitlines()
-            out += expand_inputs([s.strip() for s in lines if s.strip() and not s.startswith("#")])
-        elif "://" not in item and any(c in item for c in "*?["):
+            listed = [s.strip() for s in lines if s.strip() and not s.startswith("#")]
+            out += expand_inputs(listed, storage_options)
+        elif is_url(item) and scheme_of(item) not in ("http", "https") and _has_glob(item):
+            out += _expand_url(item, storage_options or {})
+        elif "://" not in item and _has_glob(item):
             matches = sorted(glob.glob(item))  # noqa: PTH207 (patterns may be absolute)
             if not matches:
                 raise FileNotFoundError(f"no input matches {item!r}")
@@ -115,6 +122,22 @@ def expand_inputs(items: list[str]) -> list[str]:
         else:
             out.append(item)
     return out
+
+
+def _has_glob(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+def _expand_url(pattern: str, storage_options: dict[str, Any]) -> list[str]:
+    """The files a URL glob matches, as URLs, sorted; FileNotFoundError when none."""
+    from rawconv.remote import attempt, filesystem
+
+    fs, path = filesystem(pattern, storage_options)
+    found = attempt(lambda: fs.glob(path, detail=True), pattern, "cannot list the inputs")
+    files = sorted(name for name, info in found.items() if info.get("type") != "directory")
+    if not files:
+        raise FileNotFoundError(f"no input matches {pattern!r}")
+    return [fs.unstrip_protocol(name) for name in files]
 
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
@@ -146,8 +169,18 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rawconv-parallel``; returns the exit status."""
     args = make_parser().parse_args(argv)
     _configure_logging(args.verbose, args.quiet)
+    from rawconv.errors import RawconvError
+
     try:
-        inputs = expand_inputs(args.inputs)
+        storage_options = parse_storage_options(args.storage_option)
+    except ValueError as exc:
+        print(f"rawconv-parallel: error: --storage-option {exc}", file=sys.stderr)
+        return 2
+    try:
+        inputs = expand_inputs(args.inputs, storage_options)
+    except RawconvError as exc:  # a listing that failed on the way (not a bad argument)
+        print(f"rawconv-parallel: error: {exc}", file=sys.stderr)
+        return 1
     except (OSError, ValueError) as exc:
         print(f"rawconv-parallel: error: {exc}", file=sys.stderr)
         return 2
@@ -160,7 +193,6 @@ def main(argv: list[str] | None = None) -> int:
         print("rawconv-parallel: error: -k/--kwargs must be a JSON object", file=sys.stderr)
         return 2
     if args.out_spec and args.out_spec.lower().endswith((".json", ".yaml", ".yml")):
-        from rawconv.errors import RawconvError
         from rawconv.outspec import load_out_spec
 
         try:
@@ -168,17 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, RawconvError) as exc:
             print(f"rawconv-parallel: error: -o/--out-spec: {exc}", file=sys.stderr)
             return 2
-    try:
-        storage_options = parse_storage_options(args.storage_option)
-    except ValueError as exc:
-        print(f"rawconv-parallel: error: --storage-option {exc}", file=sys.stderr)
-        return 2
     chunk = args.chunk_size
     if not inputs:
         print("rawconv-parallel: error: no input given", file=sys.stderr)
         return 2
-    from rawconv.errors import RawconvError
-
     from .convert import convert
 
     client = None

@@ -95,3 +95,26 @@ def test_cli_refuses_http_output_before_starting_a_cluster(th228, tmp_path, caps
         "output to a https:// URL (rawconv reads https:// but writes only to local paths and "
         "writable fsspec URLs such as s3:// or memory://)\n"
     )
+
+
+def test_url_glob_lists_the_bucket(th228, spms, tmp_path, s3, capsys):
+    bucket, options, fs = s3
+    fs.put_file(str(th228), f"{bucket}/in/th228.fcio")
+    fs.put_file(str(spms), f"{bucket}/in/spms.fcio")
+    fs.put_file(str(spms), f"{bucket}/other/x.fcio")
+    endpoint = options["client_kwargs"]["endpoint_url"]
+    flags = ["--storage-option", f"client_kwargs.endpoint_url={endpoint}",
+             "--storage-option", "key=testing", "--storage-option", "secret=testing"]  # fmt: skip
+    out = str(tmp_path / "{orig_basename}.lh5")
+    argv = [f"{bucket}/in/*.fcio", "-o", out, "--dry-run", "--workers", "1",
+            "--chunk-size", "1M", "--cache", str(tmp_path / "c"), *flags]  # fmt: skip
+    assert parallel_main(argv) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.splitlines() == [
+        f"{bucket}/in/spms.fcio: planned, 4 chunk(s) -> {tmp_path / 'spms.lh5'}",
+        f"{bucket}/in/th228.fcio: planned, 4 chunk(s) -> {tmp_path / 'th228.lh5'}",
+    ]
+    argv = [f"{bucket}/none/*.fcio", "-o", str(tmp_path / "{orig_basename}.lh5"), *flags]
+    assert parallel_main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"rawconv-parallel: error: no input matches '{bucket}/none/*.fcio'\n"
+    )
