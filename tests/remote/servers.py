@@ -6,6 +6,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -127,13 +128,24 @@ def _handler(files: HttpFiles) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+TLS = Path(__file__).parent / "tls"
+"""A self-signed certificate for 127.0.0.1 (no client trusts it), made for these tests."""
+
+
 @contextmanager
-def http_files(root: Path, ranges: bool = True) -> Iterator[HttpFiles]:
-    """Serve the files of `root` on 127.0.0.1 (a free port) while the block runs."""
+def http_files(root: Path, ranges: bool = True, tls: bool = False) -> Iterator[HttpFiles]:
+    """Serve the files of `root` on 127.0.0.1 (a free port) while the block runs (`tls`:
+    HTTPS with the self-signed certificate of :data:`TLS`)."""
     files = HttpFiles(root=root, url="", ranges=ranges)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(files))
     server.daemon_threads = True
-    files.url = f"http://127.0.0.1:{server.server_address[1]}"
+    scheme = "http"
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(TLS / "localhost.pem", TLS / "localhost.key")
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    files.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

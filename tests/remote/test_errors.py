@@ -53,6 +53,19 @@ def test_not_found(http, tmp_path, capsys):
     assert line == f"rawconv: error: {url}: cannot open the input: not found (HTTP 404)"
 
 
+def test_tls_failure(th228, served, tmp_path, capsys):
+    from .servers import http_files
+
+    shutil.copyfile(th228, served / "th228.fcio")
+    with http_files(served, tls=True) as https:
+        url = f"{https.url}/th228.fcio"
+        assert rawconv_main([url, "-o", str(tmp_path / "x.lh5")]) == 1
+    line = _one_error_line(capsys)
+    assert line.startswith(f"rawconv: error: {url}: cannot open the input: TLS failure (")
+    assert "CERTIFICATE_VERIFY_FAILED" in line
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_server_ignoring_range(th228, served, http_norange, tmp_path, capsys):
     shutil.copyfile(th228, served / "th228.fcio")
     url = f"{http_norange.url}/th228.fcio"
