@@ -20,7 +20,7 @@ from typing import Any
 
 from rawconv.buffers import split_out_stream
 from rawconv.build_raw import check_storage_options, spec_variables
-from rawconv.errors import RawconvError
+from rawconv.errors import RemoteError
 from rawconv.formats import format_options
 from rawconv.locks import OutputLocks, remove_stale_temps
 from rawconv.remote import check_output_url, filesystem, is_url, output_exists
@@ -168,7 +168,7 @@ def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report) -> d
         report.files.append(fr)
         try:
             plans[i] = fut.result()
-        except RawconvError as exc:  # names the input and the cause already
+        except RemoteError as exc:  # names the input and the cause already
             fr.status, fr.reason = "failed", str(exc)
             continue
         except Exception as exc:

@@ -17,7 +17,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import OutputError, OutputExistsError, RawconvError
+from .errors import (
+    OutputError,
+    OutputExistsError,
+    RawconvError,
+    RemoteError,
+    RemoteNotFoundError,
+)
 
 __all__ = [
     "READ_ONLY_SCHEMES",
@@ -71,7 +77,7 @@ def filesystem(url: str, storage_options: Mapping[str, Any] | None = None) -> tu
         reason = f"bad storage options: {exc}" if known else f"unknown URL scheme {scheme}://"
     except TypeError as exc:
         reason = f"bad storage options for {scheme}://: {exc}"
-    raise RawconvError(reason, path=url)  # outside the handler: no backend error chained
+    raise RemoteError(reason, path=url)  # outside the handler: no backend error chained
 
 
 def attempt(call: Callable[[], Any], url: str, what: str, offset: int | None = None) -> Any:
@@ -112,7 +118,7 @@ def _check_s3_configured(url: str, options: Mapping[str, Any]) -> None:
              os.environ.get("AWS_CONFIG_FILE") or aws / "config")  # fmt: skip
     if any(Path(f).is_file() for f in files):
         return
-    raise RawconvError(
+    raise RemoteError(
         "no S3 endpoint and no credentials are set: give --storage-option "
         "client_kwargs.endpoint_url=URL (with key=/secret=, or anon=true), or set "
         "AWS_ENDPOINT_URL and AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY",
@@ -212,19 +218,15 @@ def _cause(exc: BaseException) -> str:
 def remote_error(
     exc: BaseException, url: str, what: str = "", offset: int | None = None
 ) -> RawconvError:
-    """A RawconvError naming `url` (and `offset`) and the cause of `exc` in one line
+    """A RemoteError naming `url` (and `offset`) and the cause of `exc` in one line
     (errors that already are rawconv's pass unchanged)."""
     if isinstance(exc, RawconvError):
         return exc
     cause = _cause(exc)
     reason = f"{what}: {cause}" if what else cause
     if isinstance(exc, FileNotFoundError) or cause.startswith("not found"):
-        return _NotFoundError(reason, path=url, offset=offset)
-    return RawconvError(reason, path=url, offset=offset)
-
-
-class _NotFoundError(RawconvError, FileNotFoundError):
-    """A URL that names nothing (so callers that look for FileNotFoundError see one)."""
+        return RemoteNotFoundError(reason, path=url, offset=offset)
+    return RemoteError(reason, path=url, offset=offset)
 
 
 def _writable(url: str, fs: Any) -> None:

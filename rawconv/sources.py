@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .errors import RawconvError
+from .errors import RawconvError, RemoteError
 from .remote import attempt, filesystem, is_transient, remote_error
 
 __all__ = [
@@ -174,7 +174,7 @@ class FsspecSource(Source):
         self._fs, self._path = filesystem(url, storage_options)
         self._info = attempt(lambda: self._fs.info(self._path), url, "cannot open the input")
         if self._info.get("type") == "directory":
-            raise RawconvError("cannot open the input: it is a folder, not a file", path=url)
+            raise RemoteError("cannot open the input: it is a folder, not a file", path=url)
         self._fh: BinaryIO | None = None
         self._ahead: tuple[int, bytes] = (0, b"")
         """(offset, bytes) fetched beyond the last small read."""
@@ -224,7 +224,7 @@ class FsspecSource(Source):
             if error is not None:
                 raise error  # outside the handler: no backend error chained
             if len(data) > stop - start:
-                raise RawconvError(
+                raise RemoteError(
                     f"cannot read: asked for bytes {start}-{stop - 1} and got {len(data)} bytes: "
                     "the server ignores HTTP Range requests (rawconv reads inputs by byte "
                     "ranges; download the file first, or serve it with Range support)",
@@ -236,7 +236,7 @@ class FsspecSource(Source):
             if n < self.RETRIES:  # a body cut short: the connection dropped
                 time.sleep(0.1 * 2**n)
                 continue
-            raise RawconvError(
+            raise RemoteError(
                 f"cannot read: got {len(data)} of {stop - start} bytes (the input is shorter "
                 "than its listed size, or the connection keeps dropping)",
                 path=self.url,
