@@ -12,9 +12,11 @@ from typing import Any
 
 from rawconv._version import __version__
 from rawconv.cli import compression_name, formats_help, positive_int
+from rawconv.storage_options import STORAGE_OPTION_HELP, parse_storage_options
 
 EPILOG = """\
-inputs are paths, fsspec URLs, glob patterns ('run*/*.dat') or @listfile (one per line).
+inputs are paths, fsspec URLs, glob patterns ('run*/*.dat', 's3://bucket/run*.dat') or
+@listfile (one per line).
 Formats with a record index are split into chunks; the others are converted whole by one
 task each.
 
@@ -24,6 +26,8 @@ examples:
   rawconv-parallel 'data/*.dat' -o 'out/{orig_basename}.lh5' --scheduler tcp://head:8786
   rawconv-parallel 'data/*.dat' -o 'out/{orig_basename}.lh5' --resume --summary run.json
   rawconv-parallel 'data/*.dat' -o examples/l200_raw_out_spec.json --dry-run
+  rawconv-parallel s3://bucket/run1.dat -o 's3://bucket/raw/{orig_basename}.lh5' \
+      --storage-option s3.yaml
 """
 
 
@@ -62,6 +66,8 @@ def make_parser() -> argparse.ArgumentParser:
                    help="skip inputs whose outputs all exist; redo the others")  # fmt: skip
     p.add_argument("--dry-run", action="store_true", help="index and print the plan only")
     p.add_argument("--summary", help="write a JSON summary to this file")
+    p.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
+                   help=STORAGE_OPTION_HELP)  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     return p
@@ -95,14 +101,20 @@ def chunk_size(text: str) -> int:
     return size
 
 
-def expand_inputs(items: list[str]) -> list[str]:
-    """Globs and @listfiles to a list of inputs (URLs pass unchanged)."""
+def expand_inputs(items: list[str], storage_options: dict[str, Any] | None = None) -> list[str]:
+    """Globs (also of URLs, listed with `storage_options`; not of http(s)://) and @listfiles
+    to a list of inputs; other URLs pass unchanged."""
+    from rawconv.remote import is_url, scheme_of
+
     out: list[str] = []
     for item in items:
         if item.startswith("@"):
             lines = Path(item[1:]).read_text().splitlines()
-            out += expand_inputs([s.strip() for s in lines if s.strip() and not s.startswith("#")])
-        elif "://" not in item and any(c in item for c in "*?["):
+            listed = [s.strip() for s in lines if s.strip() and not s.startswith("#")]
+            out += expand_inputs(listed, storage_options)
+        elif is_url(item) and scheme_of(item) not in ("http", "https") and _has_glob(item):
+            out += _expand_url(item, storage_options or {})
+        elif "://" not in item and _has_glob(item):
             matches = sorted(glob.glob(item))  # noqa: PTH207 (patterns may be absolute)
             if not matches:
                 raise FileNotFoundError(f"no input matches {item!r}")
@@ -110,6 +122,22 @@ def expand_inputs(items: list[str]) -> list[str]:
         else:
             out.append(item)
     return out
+
+
+def _has_glob(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+def _expand_url(pattern: str, storage_options: dict[str, Any]) -> list[str]:
+    """The files a URL glob matches, as URLs, sorted; FileNotFoundError when none."""
+    from rawconv.remote import attempt, filesystem
+
+    fs, path = filesystem(pattern, storage_options)
+    found = attempt(lambda: fs.glob(path, detail=True), pattern, "cannot list the inputs")
+    files = sorted(name for name, info in found.items() if info.get("type") != "directory")
+    if not files:
+        raise FileNotFoundError(f"no input matches {pattern!r}")
+    return [fs.unstrip_protocol(name) for name in files]
 
 
 def _configure_logging(verbose: bool, quiet: bool) -> None:
@@ -141,8 +169,18 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rawconv-parallel``; returns the exit status."""
     args = make_parser().parse_args(argv)
     _configure_logging(args.verbose, args.quiet)
+    from rawconv.errors import RawconvError
+
     try:
-        inputs = expand_inputs(args.inputs)
+        storage_options = parse_storage_options(args.storage_option)
+    except ValueError as exc:
+        print(f"rawconv-parallel: error: --storage-option {exc}", file=sys.stderr)
+        return 2
+    try:
+        inputs = expand_inputs(args.inputs, storage_options)
+    except RawconvError as exc:  # a listing that failed on the way (not a bad argument)
+        print(f"rawconv-parallel: error: {exc}", file=sys.stderr)
+        return 1
     except (OSError, ValueError) as exc:
         print(f"rawconv-parallel: error: {exc}", file=sys.stderr)
         return 2
@@ -155,7 +193,6 @@ def main(argv: list[str] | None = None) -> int:
         print("rawconv-parallel: error: -k/--kwargs must be a JSON object", file=sys.stderr)
         return 2
     if args.out_spec and args.out_spec.lower().endswith((".json", ".yaml", ".yml")):
-        from rawconv.errors import RawconvError
         from rawconv.outspec import load_out_spec
 
         try:
@@ -168,7 +205,6 @@ def main(argv: list[str] | None = None) -> int:
         print("rawconv-parallel: error: no input given", file=sys.stderr)
         return 2
     from rawconv.cli import exit_status, interrupted_line
-    from rawconv.errors import RawconvError
     from rawconv.interrupts import checkpoint, handlers
 
     from .convert import convert
@@ -178,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         with handlers(restore=argv is not None):  # the command: ignored once the work is done
             if args.scheduler:
                 client = _connect(args.scheduler, args.connect_timeout)
-            report = _convert(convert, inputs, chunk, client, args, kwargs)
+            report = _convert(convert, inputs, chunk, client, args,
+                              {**kwargs, "storage_options": storage_options})  # fmt: skip
             checkpoint("parallel:done")
     except (RawconvError, OSError, ValueError, TypeError) as exc:
         text = str(exc)
@@ -221,7 +258,8 @@ def _finish(args: argparse.Namespace, report: Any) -> int:
     else:  # quiet: the failures alone, one line each
         for f in report.files:
             if f.status == "failed":
-                print(f"rawconv-parallel: error: {f.input}: {f.reason}", file=sys.stderr)
+                text = f.reason if f.reason.startswith(f.input) else f"{f.input}: {f.reason}"
+                print(f"rawconv-parallel: error: {text}", file=sys.stderr)
     if args.summary:
         Path(args.summary).write_text(report.to_json())
     return 1 if report.failed else 0

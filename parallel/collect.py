@@ -116,7 +116,8 @@ class Collector:
             files = [r.parts[final] for r in ordered if final in r.parts]
             if not files:
                 continue
-            mf = self.client.submit(merge_parts, final, files, pure=False)
+            mf = self.client.submit(merge_parts, final, files, False, self.job.storage_options,
+                                    pure=False)  # fmt: skip
             self.merges[mf] = (file_id, final)
             self.queue.add(mf)
             checkpoint("parallel:merging")

@@ -21,11 +21,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rawconv.build_raw import spec_variables
+from rawconv.buffers import split_out_stream
+from rawconv.build_raw import check_storage_options, spec_variables
 from rawconv.diskspace import check_free_space, estimate_output_bytes
+from rawconv.errors import RemoteError
 from rawconv.formats import format_options
 from rawconv.interrupts import Interrupted, checkpoint, deferred
 from rawconv.locks import OutputLocks, remove_stale_temps
+from rawconv.remote import check_output_url, filesystem, is_url, output_exists
 from rawconv.validate import check_buffer_size, check_keywords
 
 from .collect import Collector, IndexArgs
@@ -103,6 +106,7 @@ def convert(
     db_dict: Any = None,
     cache_dir: str | None = None,
     progress: bool = False,
+    storage_options: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> RunReport:
     """Convert `inputs` (paths or fsspec URLs) with the parallel layer.
@@ -125,6 +129,8 @@ def convert(
         are complete files, unfinished ones never have their final name).
     dry_run
         index and plan only; the report lists the plan.
+    storage_options
+        fsspec options for inputs and outputs named by URLs, given to every task.
     **kwargs
         values for ``{variables}`` of the out_spec.
 
@@ -142,11 +148,19 @@ def convert(
         if value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(f"{name} must be an integer of at least 1, not {value!r}")
     check_keywords(kwargs, spec_variables(out_spec), format_options())
+    storage_options = check_storage_options(storage_options)
+    if isinstance(out_spec, str) and is_url(out_spec) and not _is_spec_file(out_spec):
+        # a scheme that cannot be written, or a missing backend: refused before any work
+        check_output_url(split_out_stream(out_spec)[0], overwrite, storage_options, probe=False)
+    for inp in inputs:  # a missing backend, an unset S3 endpoint: refused before any work
+        if is_url(inp):
+            filesystem(inp, storage_options)
     scratch = os.path.abspath(scratch or Path(tempfile.gettempdir()) / "rawconv-scratch")
     job = JobSpec(
         out_spec=out_spec, kwargs=tuple(kwargs.items()), buffer_size=buffer_size,
         hdf5_settings=hdf5_settings, scratch=scratch, run_id=new_run_id(),
         compress_threads=threads_per_worker, db_dict=db_dict,
+        storage_options=storage_options or None,
     )  # fmt: skip
     remove_stale_scratch(scratch)
     cluster = None
@@ -160,7 +174,7 @@ def convert(
         plans = _index(client, inputs, stream_type, cache_dir, job, chunk_size, report)
         report.index_seconds = time.perf_counter() - t0
         checkpoint("parallel:indexed")
-        todo = _select(plans, report, overwrite, resume)
+        todo = _select(plans, report, overwrite, resume, storage_options)
         # locked: the outputs to write, and the finished ones (a stale lock of theirs goes)
         outputs = [o for i in sorted(plans) for o in report.files[i].outputs]
         for i in todo:
@@ -168,9 +182,10 @@ def convert(
             report.files[i].status = "planned"
         if not dry_run and todo:
             _check_space([plans[i] for i in todo], hdf5_settings, scratch)
-            locks = OutputLocks(outputs)
+            local = [o for o in outputs if not is_url(o)]
+            locks = OutputLocks(local)
             locks.acquire()
-            remove_stale_temps(outputs)
+            remove_stale_temps(local)
             checkpoint("parallel:locked")
             index = IndexArgs(stream_type, cache_dir, chunk_size)
             _run(client, {i: plans[i] for i in todo}, job, report, progress, index)
@@ -227,6 +242,9 @@ def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report) -> d
         report.files.append(fr)
         try:
             plans[i] = fut.result()
+        except RemoteError as exc:  # names the input and the cause already
+            fr.status, fr.reason = "failed", str(exc)
+            continue
         except Exception as exc:
             fr.status, fr.reason = "failed", f"{type(exc).__name__}: {exc}"
             continue
@@ -245,12 +263,23 @@ def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report) -> d
     return {i: p for i, p in plans.items() if report.files[i].status != "failed"}
 
 
-def _select(plans, report, overwrite, resume) -> list[int]:
+def _exists(output: str, storage_options: dict[str, Any]) -> bool:
+    return output_exists(output, storage_options) if is_url(output) else Path(output).exists()
+
+
+def _is_spec_file(name: str) -> bool:
+    return name.lower().endswith((".json", ".yaml", ".yml"))
+
+
+def _select(plans, report, overwrite, resume, storage_options) -> list[int]:
     """Inputs to convert: with `resume`, those whose outputs do not all exist."""
     todo, existing = [], []
     for i in sorted(plans):
         fr = report.files[i]
-        present = [o for o in fr.outputs if Path(o).exists()]
+        for out in fr.outputs:
+            if is_url(out):
+                check_output_url(out, True, storage_options, probe=False)
+        present = [o for o in fr.outputs if _exists(o, storage_options)]
         if resume and fr.outputs and len(present) == len(fr.outputs):
             fr.status = "skipped"
             continue

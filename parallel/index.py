@@ -2,8 +2,9 @@
 
 An index is built by walking record headers (large sequential reads, no payload decoding)
 and stored in a cache folder under a name derived from the file's identity (path, size and
-modification time, or ETag for URLs). A changed file gets a new identity and is
-re-indexed; an unreadable or inconsistent cache entry is ignored and rebuilt.
+modification time; for URLs the ETag, else Last-Modified). A changed file gets a new
+identity and is re-indexed; a URL whose server sends neither is indexed every time; an
+unreadable or inconsistent cache entry is ignored and rebuilt.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from rawconv.formats import RecordIndex, detect_format, get_format, normalize_stream_type
-from rawconv.sources import open_source
+from rawconv.sources import Source, open_source
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +75,16 @@ def index_file(
     stream_type: str | None = None,
     cache_dir: str | Path | None = None,
     refresh: bool = False,
+    storage_options: dict[str, Any] | None = None,
+    source: Source | None = None,
 ) -> FileIndex:
     """Index one input (from the cache when its identity is unchanged, unless `refresh`:
-    then the cache entry is dropped and the index built anew).
+    then the cache entry is dropped and the index built anew); `source`: the input already
+    open (else it is opened with `storage_options`; closed when done either way).
 
     Raises ValueError for a format that has no index (its inputs are converted whole).
     """
-    source = open_source(input)
+    source = source if source is not None else open_source(input, **(storage_options or {}))
     kind = normalize_stream_type(stream_type) if stream_type else detect_format(source)
     index_class = get_format(kind).index_class()
     if index_class is None:
@@ -89,12 +93,14 @@ def index_file(
     identity = source.identity()
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = cache / f"{_key((kind, *identity))}.npz"
+    cacheable = source.cacheable  # a URL with no ETag or Last-Modified: never from a cache
     if refresh:
         path.unlink(missing_ok=True)
-    fmt_index = None if refresh else _load_cached(path, identity, index_class)
+    fmt_index = _load_cached(path, identity, index_class) if cacheable and not refresh else None
     from_cache = fmt_index is not None
     if fmt_index is None:
         fmt_index = index_class.build(source)
+    if cacheable and not from_cache:
         try:
             cache.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")

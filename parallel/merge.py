@@ -23,6 +23,7 @@ from rawconv.lh5.compression import decode_settings
 from rawconv.lh5.datasets import DEFERRED_SETTINGS_ATTR
 from rawconv.lh5.encoded import AOEESA_DATATYPE, VOEV_DATATYPE, EncodedCol
 from rawconv.lh5.writer import LH5Writer
+from rawconv.remote import is_url, staging_path, upload
 
 from .malloc import tune_malloc
 
@@ -122,10 +123,14 @@ def _row_bytes(obj: h5py.HLObject, rows: int) -> int:
     return max(1, total // max(rows, 1))
 
 
-def merge_parts(final: str, parts: list[str], keep_parts: bool = False) -> dict[str, int]:
+def merge_parts(
+    final: str, parts: list[str], keep_parts: bool = False,
+    storage_options: dict[str, Any] | None = None,
+) -> dict[str, int]:  # fmt: skip
     """Append the tables of `parts` (in order) into `final`; returns rows per table path.
 
-    `final` appears only when complete; the parts are deleted unless `keep_parts`.
+    `final` (a path, or an fsspec URL the finished file is uploaded to) appears only when
+    complete; the parts are deleted unless `keep_parts`.
     """
     tune_malloc()
     rows: dict[str, int] = {}
@@ -133,13 +138,19 @@ def merge_parts(final: str, parts: list[str], keep_parts: bool = False) -> dict[
         return _count_rows(final)
     if len(parts) == 1 and not _has_deferred(parts[0]):
         rows = _count_rows(parts[0])
-        if keep_parts:
+        if is_url(final):  # the upload deletes the file it puts
+            local = parts[0]
+            if keep_parts:
+                local = staging_path(final)
+                shutil.copyfile(parts[0], local)
+            upload(local, final, storage_options)
+        elif keep_parts:
             shutil.copyfile(parts[0], final)
         else:
             Path(final).parent.mkdir(parents=True, exist_ok=True)
             shutil.move(parts[0], final)
         return rows
-    writer = LH5Writer(hdf5_settings=None, atomic=True)
+    writer = LH5Writer(hdf5_settings=None, atomic=True, storage_options=storage_options)
     try:
         for part in parts:
             with h5py.File(part, "r") as f:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rawconv.formats import RecordRange, ResumeState
-from rawconv.sources import open_source
+from rawconv.sources import Source, open_source
 
 from .index import FileIndex
 
@@ -53,9 +53,12 @@ class Chunk:
         )
 
 
-def plan_file(fi: FileIndex, file_id: int, chunk_bytes: int) -> list[Chunk]:
+def plan_file(
+    fi: FileIndex, file_id: int, chunk_bytes: int, source: Source | None = None
+) -> list[Chunk]:
     """Chunks of one indexed input (at least one; the last one ends at the end of the file,
-    so that a truncated tail is handled as in a serial conversion)."""
+    so that a truncated tail is handled as in a serial conversion). `source`: the input
+    already open (else it is opened by name)."""
     if chunk_bytes < 1:
         raise ValueError(f"chunk size must be at least 1 byte, got {chunk_bytes}")
     bounds = fi.format_index.boundaries()
@@ -71,7 +74,10 @@ def plan_file(fi: FileIndex, file_id: int, chunk_bytes: int) -> list[Chunk]:
         start = 0 if k == 0 else int(starts[first])
         stop = fi.size if k == len(ranges) - 1 else int(starts[last])
         spans.append(RecordRange(first, last, start, stop))
-    with open_source(fi.input) as source:
+    if source is None:
+        with open_source(fi.input) as opened:
+            states = fi.format_index.resume_states(opened, spans)
+    else:
         states = fi.format_index.resume_states(source, spans)
     if len(states) != len(spans):
         raise RuntimeError(f"{fi.stream_type} index gave {len(states)} states for {len(spans)}")

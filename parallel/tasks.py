@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rawconv.buffers import split_out_stream, write_to_lh5_and_clear
 from rawconv.build_raw import orig_basename, out_spec_library
 from rawconv.errors import RawconvError
@@ -26,7 +28,8 @@ from rawconv.formats import (
 )
 from rawconv.lh5.chunks import set_compress_threads
 from rawconv.lh5.writer import LH5Writer
-from rawconv.sources import open_source
+from rawconv.remote import is_url, local_or_url
+from rawconv.sources import PrefixSource, Source, open_source
 from rawconv.validate import check_env_expanded
 
 from .index import index_file
@@ -50,6 +53,13 @@ class JobSpec:
     run_id: str = "run"
     compress_threads: int | None = 1
     db_dict: Any = None
+    storage_options: Any = None
+    """fsspec options for inputs and outputs named by URLs (a dict, or None)."""
+
+    @property
+    def fs_options(self) -> dict[str, Any]:
+        """The storage options as keywords."""
+        return dict(self.storage_options or {})
 
 
 @dataclass
@@ -72,22 +82,28 @@ def file_kwargs(job: JobSpec, input: str) -> dict[str, Any]:
     return kwargs
 
 
-def outputs_of(input: str, stream_type: str, job: JobSpec) -> list[str]:
-    """Final output files of an input: its library resolved against its header."""
-    source = open_source(input)
+def outputs_of(
+    input: str, stream_type: str, job: JobSpec, source: Source | None = None,
+    header_bytes: int | None = None,
+) -> list[str]:  # fmt: skip
+    """Final output files of an input: its library resolved against its header (`source`:
+    the input already open; `header_bytes`: where its header ends at the latest, so that
+    no data is read)."""
+    source = source if source is not None else open_source(input, **job.fs_options)
     kwargs = file_kwargs(job, input)
     streamer = get_streamer(stream_type, **kwargs)  # with the format's options
     rb_lib, default_out = out_spec_library(job.out_spec, source, kwargs)
+    head = PrefixSource(source, header_bytes) if header_bytes else source
     try:  # reads the header only
         streamer.open_stream(
-            source, rb_lib=rb_lib, buffer_size=job.buffer_size, out_stream=default_out
+            head, rb_lib=rb_lib, buffer_size=job.buffer_size, out_stream=default_out
         )
         files = []
         for rb in streamer.rb_lib.all_buffers():
             name = split_out_stream(rb.out_stream)[0]
             check_env_expanded(name)
-            if name and os.path.abspath(name) not in files:
-                files.append(os.path.abspath(name))
+            if name and local_or_url(name) not in files:
+                files.append(local_or_url(name))
         return files
     finally:
         streamer.close_stream()
@@ -114,21 +130,24 @@ def index_task(
     there, only the small plan travels). An input no larger than a chunk is one chunk:
     it needs no index. `refresh`: drop its cache entry and index it anew."""
     tune_malloc()
-    with open_source(input) as source:
+    with open_source(input, **job.fs_options) as source:  # opened once for all three steps
         size = source.size
-        if size is not None and size <= chunk_bytes:
-            kind = _stream_type(stream_type, source, job)
-            whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
-            return FilePlan(input, kind, size, outputs_of(input, kind, job), [whole])
         kind = _stream_type(stream_type, source, job)
-        if get_format(kind).index_class() is None:  # converted whole by one task
-            size = size if size is not None else 0
+        if (size is not None and size <= chunk_bytes) or get_format(kind).index_class() is None:
+            size = size if size is not None else 0  # converted whole by one task
             whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
-            return FilePlan(input, kind, size, outputs_of(input, kind, job), [whole])
-    fi = index_file(input, kind, cache_dir, refresh=refresh)
-    chunks = plan_file(fi, file_id, chunk_bytes)
-    return FilePlan(fi.input, fi.stream_type, fi.size, outputs_of(fi.input, fi.stream_type, job),
-                    chunks, fi.from_cache)  # fmt: skip
+            return FilePlan(input, kind, size, outputs_of(input, kind, job, source), [whole])
+        fi = index_file(input, kind, cache_dir, refresh=refresh, source=source)
+        chunks = plan_file(fi, file_id, chunk_bytes, source)
+        outputs = outputs_of(fi.input, fi.stream_type, job, source, _header_end(fi))
+    return FilePlan(fi.input, fi.stream_type, fi.size, outputs, chunks, fi.from_cache)
+
+
+def _header_end(fi: Any) -> int | None:
+    """Where the first record a chunk may start at begins: the header is before it."""
+    bounds = np.asarray(fi.format_index.boundaries())
+    later = bounds[bounds > 0]
+    return int(fi.records["start"][later[0]]) if len(later) else None
 
 
 def _stream_type(stream_type: str | None, source: Any, job: JobSpec) -> str:
@@ -151,7 +170,7 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
     t0 = time.perf_counter()
     tune_malloc()
     set_compress_threads(job.compress_threads)
-    source = open_source(chunk.input)
+    source = open_source(chunk.input, **job.fs_options)
     kwargs = file_kwargs(job, chunk.input)
     streamer = get_streamer(chunk.stream_type, **kwargs)  # with the format's options
     rb_lib, default_out = out_spec_library(job.out_spec, source, kwargs)
@@ -163,11 +182,10 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
         )  # fmt: skip
         for rb in streamer.rb_lib.all_buffers():
             name, group = split_out_stream(rb.out_stream)
-            if name:  # a file of one chunk is written in place, as build_raw writes it
-                final = os.path.abspath(name)
-                result.parts.setdefault(
-                    final, final if chunk.n_chunks == 1 else part_path(job, chunk, final)
-                )
+            if name:  # a local file of one chunk is written in place, as build_raw writes it
+                final = local_or_url(name)
+                in_place = chunk.n_chunks == 1 and not is_url(final)
+                result.parts.setdefault(final, final if in_place else part_path(job, chunk, final))
                 rb.out_stream = f"{result.parts[final]}:{group}"
         # several parts are stored uncompressed and compressed once by the merge
         writer = LH5Writer(

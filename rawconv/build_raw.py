@@ -27,6 +27,7 @@ from .lh5.writer import LH5Writer
 from .locks import OutputLocks, remove_stale_temps
 from .outspec import expand_out_spec, format_template, load_out_spec
 from .progress import Progress
+from .remote import check_output_url, is_url
 from .report import ConversionReport
 from .sources import CompressedSource, FileSource, FsspecSource, Source, open_source
 from .validate import (
@@ -42,7 +43,8 @@ from .validate import (
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "build_raw", "default_output_name", "orig_basename", "out_spec_library", "spec_variables",
+    "build_raw", "check_storage_options", "default_output_name", "orig_basename",
+    "out_spec_library", "spec_variables",
 ]  # fmt: skip
 
 
@@ -90,7 +92,8 @@ def out_spec_library(
         text = expand_env(text, "the output name")
         name, group = split_out_stream(text)
         if name.endswith(("/", os.sep)):  # "out/": inside that folder, named after the input
-            inside = str(Path(name) / Path(default_output_name(source)).name)
+            base = Path(default_output_name(source)).name
+            inside = name + base if is_url(name) else str(Path(name) / base)
             text = inside if group == "/" and ":" not in text else f"{inside}:{group}"
         return None, text
     raise TypeError(
@@ -110,6 +113,7 @@ def build_raw(
     db_dict: Mapping | None = None,
     progress: bool | None = None,
     layout: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> ConversionReport:
     """Convert one DAQ input to LH5 tables.
@@ -146,6 +150,10 @@ def build_raw(
         a named layout (:mod:`rawconv.layouts`; ``"l200"``: LEGEND-200's production raw
         tier) that brings the out_spec and, unless `hdf5_settings` is given, the write
         settings; `out_spec` is then None (the default output) or an output file name.
+    storage_options
+        fsspec options for inputs and outputs named by URLs (``s3://``, ``https://``...),
+        e.g. ``{"client_kwargs": {"endpoint_url": "http://127.0.0.1:9000"}, "anon": True}``.
+        An output URL is written to a local temporary file and put in place when complete.
     **kwargs
         values for ``{variables}`` in the out_spec; those a format names as options are
         also given to its streamer (``compass_config_file``: the CoMPASS settings XML,
@@ -170,12 +178,16 @@ def build_raw(
     if not isinstance(overwrite, bool):
         raise TypeError(f"overwrite must be True or False, not {overwrite!r}")
     check_keywords(kwargs, spec_variables(out_spec), (*_BUILD_RAW_ARGS, *format_options()))
+    storage_options = check_storage_options(storage_options)
     if isinstance(in_stream, str) and "://" not in in_stream:
         in_stream = expand_env(in_stream, "the input name")
     if layout is not None:
         preset = get_layout(layout)
         check_layout_out_spec(out_spec)
-    source = open_source(in_stream)
+    if isinstance(out_spec, str) and is_url(out_spec) and not _is_spec_file(out_spec):
+        # a scheme that cannot be written, or a missing backend: refused before any work
+        check_output_url(split_out_stream(out_spec)[0], overwrite, storage_options, probe=False)
+    source = open_source(in_stream, **storage_options)
     if layout is not None:
         out_stream = out_spec_library(out_spec, source, kwargs)[1]
         out_spec = preset.out_spec_for(out_stream)
@@ -210,8 +222,8 @@ def build_raw(
                 f"(its decoders: {names})",
                 path=source.name,
             )
-        _check_outputs(outputs, overwrite)
-        local = [o for o in outputs if "://" not in o]
+        _check_outputs(outputs, overwrite, storage_options)
+        local = [o for o in outputs if not is_url(o)]
         if source.size is not None and math.isinf(n_max) and local:  # a whole input
             share = estimate_output_bytes(source.size, hdf5_settings) // len(local)
             check_free_space([(o, share) for o in local])
@@ -221,7 +233,8 @@ def build_raw(
         checkpoint("build_raw:locked")
         log.info("outputs: %s; buffer size %d rows", ", ".join(outputs) or "none", buffer_size)
         report = ConversionReport(input=source.name, stream_type=stream_type)
-        writer = LH5Writer(hdf5_settings=hdf5_settings, atomic=True)
+        writer = LH5Writer(hdf5_settings=hdf5_settings, atomic=True,
+                           storage_options=storage_options)  # fmt: skip
         show = progress if progress is not None else log.getEffectiveLevel() <= logging.INFO
         try:
             with Progress(total=source.size, enabled=show, desc=Path(source.name).name) as bar:
@@ -273,11 +286,29 @@ def _output_files(streamer: Any) -> list[str]:
     return files
 
 
-def _check_outputs(outputs: list[str], overwrite: bool) -> None:
+def _check_outputs(outputs: list[str], overwrite: bool, storage_options: Mapping) -> None:
     for path in outputs:
         check_env_expanded(path)
-        if "://" not in path:
+        if is_url(path):
+            check_output_url(path, overwrite, storage_options)
+        else:
             check_output_path(path, overwrite)
+
+
+def _is_spec_file(name: str) -> bool:
+    return name.lower().endswith((".json", ".yaml", ".yml"))
+
+
+def check_storage_options(storage_options: Any) -> dict[str, Any]:
+    """fsspec storage options as a dict (None: none); TypeError for anything else."""
+    if storage_options is None:
+        return {}
+    if not isinstance(storage_options, Mapping):
+        raise TypeError(
+            f"storage_options must be a dict of fsspec options, not "
+            f"{type(storage_options).__name__}"
+        )
+    return dict(storage_options)
 
 
 def spec_variables(out_spec: Any) -> set[str]:
@@ -296,4 +327,5 @@ def spec_variables(out_spec: Any) -> set[str]:
 
 
 _BUILD_RAW_ARGS = ("in_stream_type", "out_spec", "buffer_size", "n_max", "overwrite",
-                   "hdf5_settings", "db_dict", "progress", "layout")  # fmt: skip
+                   "hdf5_settings", "db_dict", "progress", "layout",
+                   "storage_options")  # fmt: skip

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from ._version import __version__
+from .storage_options import STORAGE_OPTION_HELP, parse_storage_options
 
 log = logging.getLogger("rawconv")
 
@@ -24,6 +25,8 @@ examples:
   rawconv run.dat --layout l200 -o out/run.lh5
   rawconv run.dat -o examples/l200_raw_out_spec.json   # the same layout as an out_spec file
   rawconv run.dat --compass-config run_settings.xml  # CoMPASS with its settings
+  rawconv https://host/run.dat -o s3://bucket/run.lh5 \
+      --storage-option client_kwargs.endpoint_url=http://127.0.0.1:9000
 
 out_spec files map decoders to buffers, e.g.
   {"FCEventDecoder": {"ch{key}": {"key_list": ["*"], "out_stream": "{orig_basename}.lh5:/{name}",
@@ -74,6 +77,8 @@ def make_parser() -> argparse.ArgumentParser:
             option_flag(option), dest=option, metavar="FILE" if option.endswith("_file") else "X",
             help=f"{fmt_name} inputs: the build_raw keyword {option}",
         )  # fmt: skip
+    parser.add_argument("--storage-option", action="append", default=[], metavar="KEY=VALUE",
+                        help=STORAGE_OPTION_HELP)  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
     parser.add_argument("-d", "--debug", action="store_true", help="log everything (DEBUG)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
@@ -196,6 +201,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         kwargs["layout"] = args.layout
+    try:
+        storage_options = parse_storage_options(args.storage_option)
+    except ValueError as exc:
+        print(f"rawconv: error: --storage-option {exc}", file=sys.stderr)
+        return 2
+    if storage_options:
+        kwargs["storage_options"] = storage_options
     for option in format_option_flags():
         if getattr(args, option) is not None:
             kwargs[option] = getattr(args, option)

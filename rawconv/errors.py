@@ -75,6 +75,15 @@ class ProcSpecError(RawconvError, ValueError):
     """A proc_spec names a column that does not exist or is malformed."""
 
 
+class RemoteError(RawconvError):
+    """An fsspec URL cannot be reached, listed, read or written (its message names the URL
+    and the cause: connection refused, HTTP 403, a missing backend...)."""
+
+
+class RemoteNotFoundError(RemoteError, FileNotFoundError):
+    """An fsspec URL names no object."""
+
+
 class OutputError(RawconvError, OSError):
     """An output cannot be written where it was asked for (not a regular file, a parent
     that is not a folder, an output that exists without overwrite)."""

@@ -9,22 +9,26 @@ pickled and reopen lazily, so they can be sent to Dask workers.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import os
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
-from .errors import RawconvError
+from .errors import RawconvError, RemoteError
+from .remote import attempt, filesystem, is_transient, remote_error
 
 __all__ = [
     "CompressedSource",
     "FileSource",
     "FsspecSource",
     "MemorySource",
+    "PrefixSource",
     "Source",
     "open_source",
 ]
@@ -55,6 +59,11 @@ class Source(ABC):
     def identity(self) -> tuple:
         """What identifies this version of the input (name, size, modification stamp)."""
         return (self.name, self.size)
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether :meth:`identity` tells versions apart (so an index may be cached)."""
+        return True
 
     def close(self) -> None:
         """Release handles; the source reopens itself on the next read."""
@@ -143,19 +152,34 @@ class MemorySource(Source):
 
 
 class FsspecSource(Source):
-    """Any fsspec URL (``file://``, ``memory://``, ``s3://``, ``https://``, ...)."""
+    """Any fsspec URL (``file://``, ``memory://``, ``s3://``, ``https://``, ...).
+
+    Opening asks for the object's details once (``fs.info``: size, ETag...); then each
+    read fetches exactly the byte range asked for (one ranged request, at least
+    :data:`MIN_FETCH` bytes; a small read ahead serves the next small reads), retried with
+    backoff on transient errors. Every failure (missing backend, refused connection, 403,
+    404, a server that ignores byte ranges) is a one-line
+    :class:`~rawconv.errors.RawconvError` naming the URL.
+    """
+
+    MIN_FETCH = 64 << 10
+    """Smallest request: reads of header words do not each cost a round trip."""
+    RETRIES = 3
+    """Attempts after the first for a transient error (dropped connection, 5xx)."""
 
     def __init__(self, url: str, **storage_options: Any) -> None:
-        import fsspec
-
         self.url = url
         self.name = url
         self.storage_options = storage_options
-        self._fs, self._path = fsspec.core.url_to_fs(url, **storage_options)
-        if not self._fs.exists(self._path):
-            raise FileNotFoundError(f"no such input: {url}")
-        self._info = self._fs.info(self._path)
+        self._fs, self._path = filesystem(url, storage_options)
+        self._info = attempt(lambda: self._fs.info(self._path), url, "cannot open the input")
+        if self._info.get("type") == "directory":
+            raise RemoteError("cannot open the input: it is a folder, not a file", path=url)
         self._fh: BinaryIO | None = None
+        self._ahead: tuple[int, bytes] = (0, b"")
+        """(offset, bytes) fetched beyond the last small read."""
+        self.requests = 0
+        """Ranged requests made (retries included)."""
 
     def _handle(self) -> BinaryIO:
         if self._fh is None:
@@ -169,31 +193,131 @@ class FsspecSource(Source):
 
     def readinto(self, start: int, out: np.ndarray | memoryview) -> int:
         view = memoryview(out).cast("B")
-        fh = self._handle()
-        fh.seek(start)
+        size = self.size
+        if size is None:  # no size from the server: read through a file object
+            return self._read_stream(start, view)
+        n = max(0, min(len(view), size - start))
+        if n == 0:
+            return 0
+        base, ahead = self._ahead
+        if base <= start and start + n <= base + len(ahead):
+            view[:n] = ahead[start - base : start - base + n]
+            return n
+        stop = min(size, start + max(n, self.MIN_FETCH))
+        data = self._fetch(start, stop)
+        view[:n] = data[:n]
+        self._ahead = (start, data) if n < len(data) else (0, b"")
+        return n
+
+    def _fetch(self, start: int, stop: int) -> bytes:
+        """Bytes ``[start, stop)`` in one ranged request (retried when transient)."""
+        for n in range(self.RETRIES + 1):
+            self.requests += 1
+            error = None
+            try:
+                data = self._fs.cat_file(self._path, start=start, end=stop)
+            except Exception as exc:
+                if n < self.RETRIES and is_transient(exc):
+                    time.sleep(0.1 * 2**n)
+                    continue
+                error = remote_error(exc, self.url, "cannot read", offset=start)
+            if error is not None:
+                raise error  # outside the handler: no backend error chained
+            if len(data) > stop - start:
+                raise RemoteError(
+                    f"cannot read: asked for bytes {start}-{stop - 1} and got {len(data)} bytes: "
+                    "the server ignores HTTP Range requests (rawconv reads inputs by byte "
+                    "ranges; download the file first, or serve it with Range support)",
+                    path=self.url,
+                    offset=start,
+                )
+            if len(data) == stop - start:
+                return data
+            if n < self.RETRIES:  # a body cut short: the connection dropped
+                time.sleep(0.1 * 2**n)
+                continue
+            raise RemoteError(
+                f"cannot read: got {len(data)} of {stop - start} bytes (the input is shorter "
+                "than its listed size, or the connection keeps dropping)",
+                path=self.url,
+                offset=start,
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read_stream(self, start: int, view: memoryview) -> int:
+        """Read through a file object (inputs whose size the server does not tell)."""
         total = 0
-        while total < len(view):
-            chunk = fh.read(len(view) - total)
-            if not chunk:
-                break
-            view[total : total + len(chunk)] = chunk
-            total += len(chunk)
+
+        def read() -> None:
+            nonlocal total
+            fh = self._handle()
+            fh.seek(start)
+            while total < len(view):
+                chunk = fh.read(len(view) - total)
+                if not chunk:
+                    break
+                view[total : total + len(chunk)] = chunk
+                total += len(chunk)
+
+        try:
+            attempt(read, self.url, "cannot read", offset=start)
+        except RawconvError:
+            self.close()
+            raise
         return total
 
     def identity(self) -> tuple:
+        """(url, size, version stamp): the ETag, else the modification time the filesystem
+        lists (Last-Modified), else None (:attr:`cacheable` is then False)."""
         info = self._info
-        stamp = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("created")
-        return (self.url, self.size, str(stamp))
+        stamp = None
+        for key in ("ETag", "etag", "Last-Modified", "LastModified", "last_modified", "mtime",
+                    "created"):  # fmt: skip
+            if info.get(key):
+                stamp = f"{key}={info[key]}"
+                break
+        return (self.url, self.size, stamp)
+
+    @property
+    def cacheable(self) -> bool:
+        return self.identity()[-1] is not None
 
     def close(self) -> None:
         if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+            fh, self._fh = self._fh, None
+            with contextlib.suppress(Exception):  # a handle whose connection broke
+                fh.close()
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_fh"] = None
         return state
+
+
+class PrefixSource(Source):
+    """The first `stop` bytes of another source, which end there (a header read without
+    reading on into the data behind it)."""
+
+    def __init__(self, inner: Source, stop: int) -> None:
+        self.inner = inner
+        self.stop = stop
+        self.name = inner.name
+
+    @property
+    def size(self) -> int:
+        inner = self.inner.size
+        return self.stop if inner is None else min(inner, self.stop)
+
+    def readinto(self, start: int, out: np.ndarray | memoryview) -> int:
+        view = memoryview(out).cast("B")
+        n = max(0, min(len(view), self.stop - start))
+        return self.inner.readinto(start, view[:n]) if n else 0
+
+    def identity(self) -> tuple:
+        return (*self.inner.identity(), "prefix", self.stop)
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class CompressedSource(Source):
@@ -252,6 +376,10 @@ class CompressedSource(Source):
 
     def identity(self) -> tuple:
         return (*self.inner.identity(), self.codec)
+
+    @property
+    def cacheable(self) -> bool:
+        return self.inner.cacheable
 
     def close(self) -> None:
         if self._stream is not None:

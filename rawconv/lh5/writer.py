@@ -13,7 +13,9 @@ attribute ``hdf5_settings``.
 
 With ``atomic=True`` (what ``build_raw`` uses), each output is written under a temporary name
 in its folder and moved to its final name by :meth:`LH5Writer.commit`; :meth:`LH5Writer.abort`
-deletes it. A final-named output therefore always is a complete file.
+deletes it. A final-named output therefore always is a complete file. An output named by
+an fsspec URL (``s3://``, ``memory://``...) is written to a local temporary file and put at
+its URL by :meth:`LH5Writer.commit` (:mod:`rawconv.remote`).
 
 The writer keeps its files open (:class:`~rawconv.lh5.outfile.OpenFile`, which caches the
 groups and datasets it wrote) until committed; :mod:`rawconv.lh5.objects` lays the objects
@@ -27,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import RawconvError
+from ..remote import discard_staging, is_url, staging_path, upload
 from .columns import ArrayCol, ScalarCol
 from .compression import resolve_settings
 from .convert import from_lgdo
@@ -55,6 +58,8 @@ class LH5Writer:
         write to temporary names and move them into place on :meth:`commit`.
     locking
         HDF5 file locking (None: HDF5's default; False is needed on some network file systems).
+    storage_options
+        fsspec options for outputs named by a URL.
     """
 
     def __init__(
@@ -63,11 +68,13 @@ class LH5Writer:
         atomic: bool = True,
         locking: bool | None = None,
         defer_compression: bool = False,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = resolve_settings(DEFAULT_HDF5_SETTINGS, hdf5_settings)
         self.atomic = atomic
         self.locking = locking
         self.defer_compression = defer_compression
+        self.storage_options = dict(storage_options or {})
         self._files: dict[str, OpenFile] = {}
 
     @property
@@ -76,6 +83,17 @@ class LH5Writer:
         return list(self._files)
 
     def _file(self, path: str) -> OpenFile:
+        if is_url(path):  # staged in a private local folder, uploaded by commit()
+            if path not in self._files:
+                staged = staging_path(path)
+                try:
+                    out = OpenFile(staged, False, self.locking, self.defer_compression)
+                except BaseException:
+                    discard_staging(staged)
+                    raise
+                out.path = path  # named in errors and returned by commit()
+                self._files[path] = out
+            return self._files[path]
         key = os.path.abspath(path)
         if key not in self._files:
             self._files[key] = OpenFile(key, self.atomic, self.locking, self.defer_compression)
@@ -121,20 +139,26 @@ class LH5Writer:
             out.flush()
 
     def commit(self) -> list[str]:
-        """Close every file and move it to its final name; returns the final paths.
+        """Close every file and move it to its final name (upload it to its URL); returns
+        the final paths.
 
-        A file that cannot be closed or moved (disk full...) raises RawconvError naming its
-        final path and the cause; it and the files not yet committed are removed."""
+        A file that cannot be closed, moved or uploaded (disk full...) raises RawconvError
+        naming its final path and the cause; it and the files not yet committed are removed."""
         done = []
         while self._files:
             key, out = next(iter(self._files.items()))
             try:
                 out.close()
-                if out.write_path != out.path:
+                if is_url(out.path):
+                    upload(out.write_path, out.path, self.storage_options)
+                elif out.write_path != out.path:
                     os.replace(out.write_path, out.path)
             except (OSError, RuntimeError) as exc:
                 self.abort()
                 raise failure(exc, out.path) from None
+            except BaseException:
+                self.abort()
+                raise
             del self._files[key]
             done.append(out.path)
         return done
@@ -145,6 +169,8 @@ class LH5Writer:
         while self._files:
             _, out = self._files.popitem()
             out.discard()
+            if is_url(out.path):
+                discard_staging(out.write_path)
 
     def close(self) -> None:
         """Commit (atomic writers) or just close the files."""

@@ -1,0 +1,156 @@
+"""Servers the remote-data tests start on 127.0.0.1: a static HTTP file server that counts
+requests and bytes (with or without Range support), and moto's S3 server."""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class HttpFiles:
+    """What a running test HTTP server serves and what it has sent."""
+
+    root: Path
+    url: str
+    ranges: bool = True
+    """Whether Range requests are honoured (else every GET sends the whole file)."""
+    forbidden: set[str] = field(default_factory=set)
+    """File names answered with 403."""
+    validators: bool = True
+    """Whether ETag and Last-Modified headers are sent."""
+    drop: int = 0
+    """The next this many ranged GETs send half their body and close the connection."""
+    requests: list[tuple[str, str, str | None]] = field(default_factory=list)
+    """(method, path, Range header) of every request."""
+    bytes_sent: int = 0
+    """Body bytes sent (all requests)."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.bytes_sent = 0
+
+    def get_requests(self, name: str) -> list[tuple[str, str, str | None]]:
+        return [r for r in self.requests if r[1] == f"/{name}"]
+
+
+def _handler(files: HttpFiles) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # quiet
+            pass
+
+        def _serve(self, body: bool) -> None:
+            rng = self.headers.get("Range")
+            with files.lock:
+                files.requests.append((self.command, self.path, rng))
+            name = self.path.lstrip("/")
+            path = files.root / name
+            if name in files.forbidden:
+                self._send(403, b"forbidden", body)
+                return
+            if not name or not path.is_file():
+                self._send(404, b"not found", body)
+                return
+            data = path.read_bytes()
+            headers = {}
+            if files.validators:
+                st = path.stat()
+                headers["ETag"] = '"' + hashlib.md5(data).hexdigest() + '"'
+                headers["Last-Modified"] = email.utils.formatdate(st.st_mtime, usegmt=True)
+            if files.ranges:
+                headers["Accept-Ranges"] = "bytes"
+            if rng and files.ranges and rng.startswith("bytes="):
+                first, _, last = rng[6:].partition("-")
+                start = int(first)
+                stop = min(len(data), int(last) + 1) if last else len(data)
+                if start >= len(data):
+                    self._send(416, b"", body, {"Content-Range": f"bytes */{len(data)}"})
+                    return
+                headers["Content-Range"] = f"bytes {start}-{stop - 1}/{len(data)}"
+                with files.lock:
+                    drop = body and files.drop > 0
+                    files.drop -= drop
+                if drop:
+                    self._send_cut(data[start:stop], headers)
+                    return
+                self._send(206, data[start:stop], body, headers)
+                return
+            self._send(200, data, body, headers)
+
+        def _send(self, status: int, data: bytes, body: bool, headers: dict | None = None):
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Content-Type", "application/octet-stream")
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            if body:
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+                with files.lock:
+                    files.bytes_sent += len(data)
+
+        def _send_cut(self, data: bytes, headers: dict) -> None:
+            """Headers for all of `data`, half of it, then the connection closes."""
+            self.send_response(206)
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            with files.lock:
+                files.bytes_sent += len(data) // 2
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+        def do_GET(self) -> None:
+            self._serve(True)
+
+        def do_HEAD(self) -> None:
+            self._serve(False)
+
+    return Handler
+
+
+TLS = Path(__file__).parent / "tls"
+"""A self-signed certificate for 127.0.0.1 (no client trusts it), made for these tests."""
+
+
+@contextmanager
+def http_files(root: Path, ranges: bool = True, tls: bool = False) -> Iterator[HttpFiles]:
+    """Serve the files of `root` on 127.0.0.1 (a free port) while the block runs (`tls`:
+    HTTPS with the self-signed certificate of :data:`TLS`)."""
+    files = HttpFiles(root=root, url="", ranges=ranges)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(files))
+    server.daemon_threads = True
+    scheme = "http"
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(TLS / "localhost.pem", TLS / "localhost.key")
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    files.url = f"{scheme}://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield files
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
