@@ -153,6 +153,9 @@ class LH5Writer:
                     upload(out.write_path, out.path, self.storage_options)
                 elif out.write_path != out.path:
                     os.replace(out.write_path, out.path)
+            except RawconvError:  # names the output and the cause already (an upload)
+                self.abort()
+                raise
             except (OSError, RuntimeError) as exc:
                 self.abort()
                 raise failure(exc, out.path) from None
