@@ -138,6 +138,7 @@ class FCIOStreamer(DataStreamer):
         self._next, self._cursor = 0, 0
         self._pid_counter = -1
         self._pending_error: Exception | None = None
+        self._damaged_at: int | None = None
         self._event_frames = 0
         self.skipped_records = {}
         self.config = None
@@ -232,7 +233,7 @@ class FCIOStreamer(DataStreamer):
         block, reader = self._block, self._reader
         assert block is not None and self.source is not None
         if self._pending_error is not None:
-            raise self._pending_error
+            return self._stop_at_damage()
         if reader.eof and self._next >= reader.fill:
             return False
         reader.compact(self._next)
@@ -248,6 +249,8 @@ class FCIOStreamer(DataStreamer):
                 reader.grow()
                 continue
             break
+        if status in _INDEX_ERRORS:
+            n, nxt = self._records_before(spos)
         block.n = n
         self._next = nxt
         self._cursor = 0
@@ -255,7 +258,8 @@ class FCIOStreamer(DataStreamer):
             block.tag, n, self._pid_counter, min(FSP_TAGS), max(FSP_TAGS), block.pid
         )
         if status in _INDEX_ERRORS:
-            # raised once the valid records before the damage are decoded
+            # reported once the valid records before the damage are decoded
+            self._damaged_at = nxt
             self._pending_error = CorruptDataError(
                 f"{_INDEX_ERRORS[status]}: a frame header reads {int(read_i32(block.buf, spos))}"
                 f" at offset {block.base + spos}, inside the record that starts at offset "
@@ -266,8 +270,48 @@ class FCIOStreamer(DataStreamer):
         elif reader.eof and status != INDEX_FULL:
             self._check_tail(nxt)
         if block.n == 0 and self._pending_error is not None:
-            raise self._pending_error
+            return self._stop_at_damage()
         return block.n > 0
+
+    def _records_before(self, spos: int) -> tuple[int, int]:
+        """(records, end) of the block as if the input ended at the damaged frame header at
+        `spos`: the last record is kept when it has all its frames."""
+        block = self._block
+        assert block is not None
+        n, _, nxt, _, _ = index_records(
+            block.buf, spos, 0, True, self._max_frame, block.tag, block.start, block.stop,
+            block.frame0, block.nframes, block.frame_off, block.frame_len,
+        )  # fmt: skip
+        block.n = n
+        if n > 0 and not self._complete(n - 1):
+            n -= 1
+            nxt = int(block.start[n])
+        return n, nxt
+
+    def _stop_at_damage(self) -> bool:
+        """After the records before a damaged frame header: FCIO has no sync word, so
+        decoding ends there; the damaged record's bytes (up to 1 MiB) go to the garbage
+        table and the problem is reported. Damage before the FCIOConfig is an error."""
+        block, err = self._block, self._pending_error
+        assert block is not None and isinstance(err, CorruptDataError)
+        if self.config is None:
+            raise err
+        if self._damaged_at is not None:
+            start, self._damaged_at = self._damaged_at, None
+            end = min(self._reader.fill, start + (1 << 20))
+            msg = (f"{err.reason}; decoding ends there (FCIO has no sync word): the "
+                   f"{self.source.size - block.base - start} bytes from offset "
+                   f"{block.base + start} to the end are not decoded, the first "
+                   f"{end - start} kept in the garbage table")  # fmt: skip
+            log.warning("%s: %s", self.name, msg)
+            self.problems.append(msg)
+            self.garbage.put_in_garbage(block.buf[start:end], self._pid_counter + 1,
+                                        GarbageCode.BAD_LENGTH,
+                                        offset=int(block.base + start))  # fmt: skip
+            self._next = self._reader.fill
+        block.n = 0
+        self._cursor = 0
+        return False
 
     def _check_tail(self, nxt: int) -> None:
         """At the end of the input: drop (and report) a record cut by truncation."""
