@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .buffers import RawBufferLibrary, split_out_stream, write_to_lh5_and_clear
-from .errors import OutSpecError
+from .errors import CorruptDataError, OutSpecError
 from .formats import (
     detect_format,
     format_options,
@@ -216,6 +216,12 @@ def build_raw(
                 report.garbage_rows = streamer.garbage.n_garbage  # before writing clears it
                 streamer.garbage.write_out_garbage(outputs[0], "/", lh5_store=writer)
             report.outputs = writer.commit()
+            if not report.outputs:  # not even a header table: say why instead of a silent 0
+                last = streamer.problems[-1] if streamer.problems else ""
+                last = last.removeprefix(f"{source.name}: ")
+                why = f" ({last})" if last else ""
+                raise CorruptDataError(f"nothing could be decoded, no output written{why}",
+                                       path=source.name)  # fmt: skip
         except BaseException:
             writer.abort()
             raise

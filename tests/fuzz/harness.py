@@ -106,7 +106,10 @@ def convert(fmt: str, data: bytes, workdir: Path, tag: str) -> Result:
             f"{str(exc)[:300]}"
         )
     else:
-        res.tables = table_rows(out)
+        if out.exists():
+            res.tables = table_rows(out)
+        else:
+            res.problems.append(f"{tag}: converted, but no output file")
     left = sorted({p.name for p in workdir.iterdir()} - _OURS)
     if left:
         res.problems.append(f"{tag}: files left behind: {left}")

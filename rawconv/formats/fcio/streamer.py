@@ -22,6 +22,7 @@ from ...streamer import DataStreamer
 from ..base import ResumeState
 from .block import RecordBlock
 from .config import FCIOConfig
+from .damage import TAG_DAMAGED, DamageHandling
 from .decoders import (
     FCConfigDecoder,
     FCEventDecoder,
@@ -73,7 +74,7 @@ _INDEX_ERRORS = {
 }
 
 
-class FCIOStreamer(DataStreamer):
+class FCIOStreamer(DamageHandling, DataStreamer):
     """Decodes FCIO files and streams into FCConfig, FCEvent and FCStatus tables."""
 
     def __init__(self, block_bytes: int = BLOCK_BYTES) -> None:
@@ -139,6 +140,7 @@ class FCIOStreamer(DataStreamer):
         self._pid_counter = -1
         self._pending_error: Exception | None = None
         self._damaged_at: int | None = None
+        self._damage_reasons: dict[int, str] = {}
         self._event_frames = 0
         self.skipped_records = {}
         self.config = None
@@ -238,6 +240,7 @@ class FCIOStreamer(DataStreamer):
             return False
         reader.compact(self._next)
         self._next = 0
+        self._damage_reasons = {}
         while True:
             self.n_bytes_read += reader.read()
             n, _, nxt, status, spos = index_records(
@@ -272,46 +275,6 @@ class FCIOStreamer(DataStreamer):
         if block.n == 0 and self._pending_error is not None:
             return self._stop_at_damage()
         return block.n > 0
-
-    def _records_before(self, spos: int) -> tuple[int, int]:
-        """(records, end) of the block as if the input ended at the damaged frame header at
-        `spos`: the last record is kept when it has all its frames."""
-        block = self._block
-        assert block is not None
-        n, _, nxt, _, _ = index_records(
-            block.buf, spos, 0, True, self._max_frame, block.tag, block.start, block.stop,
-            block.frame0, block.nframes, block.frame_off, block.frame_len,
-        )  # fmt: skip
-        block.n = n
-        if n > 0 and not self._complete(n - 1):
-            n -= 1
-            nxt = int(block.start[n])
-        return n, nxt
-
-    def _stop_at_damage(self) -> bool:
-        """After the records before a damaged frame header: FCIO has no sync word, so
-        decoding ends there; the damaged record's bytes (up to 1 MiB) go to the garbage
-        table and the problem is reported. Damage before the FCIOConfig is an error."""
-        block, err = self._block, self._pending_error
-        assert block is not None and isinstance(err, CorruptDataError)
-        if self.config is None:
-            raise err
-        if self._damaged_at is not None:
-            start, self._damaged_at = self._damaged_at, None
-            end = min(self._reader.fill, start + (1 << 20))
-            msg = (f"{err.reason}; decoding ends there (FCIO has no sync word): the "
-                   f"{self.source.size - block.base - start} bytes from offset "
-                   f"{block.base + start} to the end are not decoded, the first "
-                   f"{end - start} kept in the garbage table")  # fmt: skip
-            log.warning("%s: %s", self.name, msg)
-            self.problems.append(msg)
-            self.garbage.put_in_garbage(block.buf[start:end], self._pid_counter + 1,
-                                        GarbageCode.BAD_LENGTH,
-                                        offset=int(block.base + start))  # fmt: skip
-            self._next = self._reader.fill
-        block.n = 0
-        self._cursor = 0
-        return False
 
     def _check_tail(self, nxt: int) -> None:
         """At the end of the input: drop (and report) a record cut by truncation."""
@@ -362,10 +325,33 @@ class FCIOStreamer(DataStreamer):
         return nframes > 0 or tag == TAG_PROTOCOL
 
     def _decode_step(self, single: bool) -> bool:
+        """Decode the next run of records. A record whose frames do not match its tag's
+        layout goes to the garbage table (its framing is intact, so decoding goes on): the
+        step is undone (buffers and event state) and redone around it."""
         block = self._block
         assert block is not None
         if self._cursor >= block.n and not self._load():
             return False
+        i = self._cursor
+        if int(block.tag[i]) == TAG_DAMAGED:
+            self._garbage_record(i)
+            return True
+        saved = self._snapshot()
+        try:
+            return self._decode_next(single)
+        except CorruptDataError as exc:
+            bad = np.flatnonzero(block.base + block.start[i : block.n] == exc.offset)
+            if exc.decoder is None or not bad.size:
+                raise
+            self._restore(saved)
+            self._cursor = i
+            block.tag[i + int(bad[0])] = TAG_DAMAGED
+            self._damage_reasons[i + int(bad[0])] = exc.reason
+            return True
+
+    def _decode_next(self, single: bool) -> bool:
+        block = self._block
+        assert block is not None
         i = self._cursor
         tag = int(block.tag[i])
         if tag == TAG_EVENT and self._event_frames == 0:
@@ -383,7 +369,7 @@ class FCIOStreamer(DataStreamer):
             while (
                 j < block.n
                 and self._by_tag.get(int(block.tag[j])) is decoder
-                and (int(block.tag[j]) != TAG_CONFIG)
+                and int(block.tag[j]) not in (TAG_CONFIG, TAG_DAMAGED)
             ):
                 j += 1
         if decoder is None or decoder.name not in self._routes:
