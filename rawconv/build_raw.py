@@ -216,7 +216,7 @@ def build_raw(
                 report.garbage_rows = streamer.garbage.n_garbage  # before writing clears it
                 streamer.garbage.write_out_garbage(outputs[0], "/", lh5_store=writer)
             report.outputs = writer.commit()
-            if not report.outputs:  # not even a header table: say why instead of a silent 0
+            if not report.outputs and n_max > 0:  # not even a header table: say why, not exit 0
                 last = streamer.problems[-1] if streamer.problems else ""
                 last = last.removeprefix(f"{source.name}: ")
                 why = f" ({last})" if last else ""
