@@ -161,7 +161,8 @@ def test_corrupted_record_layout_goes_to_garbage(th228):
     assert pids.tolist() == [*range(1, 11), *range(12, 1001)]
     assert problems == [
         "record frames do not match the layout of its tag and configuration: the record of "
-        f"{starts[11] - victim - 2} bytes at offset {victim} (packet 11) is kept in the garbage table"
+        f"{starts[11] - victim - 2} bytes at offset {victim} (packet 11) is kept in the "
+        "garbage table"
     ]
 
 
