@@ -12,7 +12,8 @@ import numpy as np
 
 from ...decoder import GarbageCode
 from ...errors import CorruptDataError
-from .kernels import index_records
+from .kernels import index_records, read_i32
+from .layout import TAG_EVENT, TAG_SPARSEEVENT, TAG_STATUS
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +33,65 @@ class DamageHandling:
     _damage_reasons: dict[int, str]
     _pid_counter: int
 
-    def _records_before(self, spos: int) -> tuple[int, int]:
-        """(records, end) of the block as if the input ended at the damaged frame header at
-        `spos`: the last record is kept when it has all its frames."""
+    def _index_to(self, fill: int) -> tuple[int, int]:
         block = self._block
-        assert block is not None
         n, _, nxt, _, _ = index_records(
-            block.buf, spos, 0, True, self._max_frame, block.tag, block.start, block.stop,
+            block.buf, fill, 0, True, self._max_frame, block.tag, block.start, block.stop,
             block.frame0, block.nframes, block.frame_off, block.frame_len,
         )  # fmt: skip
         block.n = n
+        return n, nxt
+
+    def _records_before(self, spos: int, trim_last: bool = True) -> tuple[int, int]:
+        """(records, end) of the block as if the input ended at `spos` (a damaged frame
+        header, or the end of the input): the last record is kept when it has all its
+        frames. A damaged record tag makes a record's frames look like more frames of the
+        record before: that record keeps the frames its layout calls for (`trim_last`),
+        and a record cut off there ends after them."""
+        block = self._block
+        assert block is not None
+        n, nxt = self._index_to(spos)
+        starts = [nxt] + ([int(block.start[n - 1])] if n > 0 and trim_last else [])
+        for k, start in enumerate(starts):
+            stop = spos if k == 0 else int(block.stop[n - 1])
+            end = self._expected_end(start, stop) if start < stop else None
+            if end is not None and end < stop:
+                n, nxt = self._index_to(end)
+                break
         if n > 0 and not self._complete(n - 1):
             n -= 1
             nxt = int(block.start[n])
         return n, nxt
+
+    def _expected_end(self, start: int, stop: int) -> int | None:
+        """Where the record at `start` ends after the frames its tag calls for (walking its
+        frame headers up to `stop`); None when they are not all there or not known."""
+        buf = self._block.buf
+        if stop - start < 4:
+            return None
+        tag, pos, n = -int(read_i32(buf, start)), start + 4, 0
+        want = self._event_frames if tag == TAG_EVENT else None
+        if tag == TAG_EVENT and not want:  # the first event of the stream sets it
+            block = self._block
+            firsts = np.flatnonzero(block.tag[: block.n] == TAG_EVENT)
+            if firsts.size and int(block.start[firsts[0]]) < start:
+                want = int(block.nframes[firsts[0]])
+        count_frame = {TAG_SPARSEEVENT: (6, 7), TAG_STATUS: (3, 4)}.get(tag)
+        if not want and count_frame is None:
+            return None
+        while pos + 4 <= stop and n < 1 << 16:
+            h = int(read_i32(buf, pos))
+            if h < 0 or pos + 4 + h > stop:
+                return None
+            n += 1
+            if count_frame is not None and n == count_frame[0]:
+                if h != 4:
+                    return None
+                want = count_frame[1] + int(read_i32(buf, pos + 4))
+            pos += 4 + h
+            if want and n >= want:
+                return pos
+        return None
 
     def _stop_at_damage(self) -> bool:
         """After the records before a damaged frame header: FCIO has no sync word, so

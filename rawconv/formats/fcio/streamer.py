@@ -254,6 +254,8 @@ class FCIOStreamer(DamageHandling, DataStreamer):
             break
         if status in _INDEX_ERRORS:
             n, nxt = self._records_before(spos)
+        elif reader.eof and status != INDEX_FULL and nxt < reader.fill:
+            n, nxt = self._records_before(reader.fill, trim_last=False)
         block.n = n
         self._next = nxt
         self._cursor = 0

@@ -180,3 +180,23 @@ def test_random_bytes_after_a_valid_header(th228, seed):
     else:
         assert rows >= 5
         assert problems
+
+
+def test_record_tag_overwritten_by_a_frame_length_keeps_the_record_before(th228):
+    """A tag word that reads as a small frame length makes the rest of the input frames of
+    the record before (out of step): that record keeps the frames an event has, the rest
+    goes to the garbage table."""
+    data = bytearray(th228.read_bytes()[:200_000])
+    starts = [s for s, t in record_starts(bytes(data)) if t == 3]
+    victim = starts[4]  # event 5
+    struct.pack_into("<i", data, victim, 1)
+    rows, problems, pids = decode_rows(bytes(data), name="bad.fcio")
+    assert rows == 4
+    assert pids.tolist() == [1, 2, 3, 4]
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        "frame length larger than any frame of this configuration: a frame header reads "
+        f"16777216 at offset {victim + 5}, inside the record that starts at offset {victim}; "
+        f"decoding ends there (FCIO has no sync word): the {len(data) - victim} bytes from "
+        f"offset {victim} to the end are not decoded"
+    )
