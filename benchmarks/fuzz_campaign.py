@@ -107,31 +107,38 @@ def campaign(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     w = Worker()
     deadline = time.monotonic() + args.hours * 3600
     try:
-        for i in range(args.per_format):
-            for fmt in fmts:
-                if time.monotonic() > deadline:
-                    return stats
-                case = random_case(fmt, rngs[fmt])
-                t0 = time.perf_counter()
-                job = {"case": case.as_dict(), "cli": args.cli_every > 0
-                       and i % args.cli_every == 0}  # fmt: skip
-                reply = w.run(job, args.timeout)
-                st = stats[fmt]
-                st["inputs"] += 1
-                st["s"] += time.perf_counter() - t0
-                if reply["problems"]:
-                    st["problems"] += 1
-                    path = save(case, reply["problems"], f"{args.seed}-{i}", args.corpus)
-                    print(f"{fmt} input {i}: {reply['problems'][0][:200]} -> {path}", flush=True)
-                elif reply["error"] is None:
-                    st["converted"] += 1
-                else:
-                    st["refused"] += 1
-            if (i + 1) % args.report_every == 0:
-                print_stats(stats)
+        _rounds(args, fmts, stats, rngs, w, deadline)
+    except KeyboardInterrupt:  # Ctrl-C ends a long run with its counts so far
+        print("interrupted", flush=True)
     finally:
         w.stop()
     return stats
+
+
+def _rounds(args, fmts, stats, rngs, w: Worker, deadline: float) -> None:
+    """Round-robin over the formats until `per_format` inputs each or the deadline."""
+    for i in range(args.per_format):
+        for fmt in fmts:
+            if time.monotonic() > deadline:
+                return
+            case = random_case(fmt, rngs[fmt])
+            t0 = time.perf_counter()
+            job = {"case": case.as_dict(), "cli": args.cli_every > 0
+                   and i % args.cli_every == 0}  # fmt: skip
+            reply = w.run(job, args.timeout)
+            st = stats[fmt]
+            st["inputs"] += 1
+            st["s"] += time.perf_counter() - t0
+            if reply["problems"]:
+                st["problems"] += 1
+                path = save(case, reply["problems"], f"{args.seed}-{i}", args.corpus)
+                print(f"{fmt} input {i}: {reply['problems'][0][:200]} -> {path}", flush=True)
+            elif reply["error"] is None:
+                st["converted"] += 1
+            else:
+                st["refused"] += 1
+        if (i + 1) % args.report_every == 0:
+            print_stats(stats)
 
 
 def print_stats(stats: dict[str, dict[str, float]]) -> None:
