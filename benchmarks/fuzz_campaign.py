@@ -36,28 +36,26 @@ from tests.fuzz.seeds import FORMATS, available  # noqa: E402
 FIRST_TIMEOUT_S = 300.0  # a fresh worker may compile the numba kernels first
 
 
-def worker() -> None:
-    """Read cases (JSON lines) on stdin, answer one JSON line each on stdout."""
+def worker(workdir: Path) -> None:
+    """Read cases (JSON lines) on stdin, answer one JSON line each on stdout; files go to
+    `workdir` (made here, removed by the campaign even when it kills this worker)."""
     import logging
 
     from tests.fuzz.harness import check, check_cli
 
     logging.getLogger("rawconv").setLevel(logging.CRITICAL)  # damage is reported as it should be
 
-    workdir = Path(tempfile.mkdtemp(prefix="rawconv-fuzz-"))
-    try:
-        for line in sys.stdin:
-            job = json.loads(line)
-            case = Case.from_dict(job["case"])
-            t0 = time.perf_counter()
-            data, cut = case.build()
-            problems, error = check(case.fmt, data, cut, workdir, case.key)
-            if job["cli"]:
-                problems += check_cli(data, workdir)
-            reply = {"problems": problems, "error": error, "s": time.perf_counter() - t0}
-            print(json.dumps(reply), flush=True)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    for line in sys.stdin:
+        job = json.loads(line)
+        case = Case.from_dict(job["case"])
+        t0 = time.perf_counter()
+        data, cut = case.build()
+        problems, error = check(case.fmt, data, cut, workdir, case.key)
+        if job["cli"]:
+            problems += check_cli(data, workdir)
+        reply = {"problems": problems, "error": error, "s": time.perf_counter() - t0}
+        print(json.dumps(reply), flush=True)
 
 
 class Worker:
@@ -66,10 +64,14 @@ class Worker:
     def __init__(self) -> None:
         self.proc: subprocess.Popen | None = None
         self.fresh = True
+        self.tmp = Path(tempfile.mkdtemp(prefix="rawconv-fuzz-"))
+        self.starts = 0
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, __file__, "--worker"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
+        self.starts += 1
+        cmd = [sys.executable, __file__, "--worker", str(self.tmp / str(self.starts))]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, cwd=ROOT)  # fmt: skip
         self.fresh = True
 
     def run(self, job: dict, timeout: float) -> dict:
@@ -97,6 +99,11 @@ class Worker:
             self.proc.wait()
             self.proc = None
 
+    def close(self) -> None:
+        """Stop the worker and remove every file the workers wrote."""
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
 
 def campaign(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Run the campaign; returns counts per format."""
@@ -111,7 +118,7 @@ def campaign(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     except KeyboardInterrupt:  # Ctrl-C ends a long run with its counts so far
         print("interrupted", flush=True)
     finally:
-        w.stop()
+        w.close()
     return stats
 
 
@@ -165,10 +172,10 @@ def main() -> int:
     parser.add_argument("--hours", type=float, default=24.0, help="stop after this long")
     parser.add_argument("--report-every", type=int, default=200)
     parser.add_argument("--corpus", type=Path, default=CORPUS)
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker()
+        worker(args.worker)
         return 0
     missing = [f for f in args.formats if not available(f)]
     if missing:
