@@ -150,10 +150,10 @@ class OrcaStreamer(PacketAccess, PrepareMixin, FcioRunsMixin, RecoveryMixin, Dat
         except RawconvError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-            if self.header is None or not self.header.damage:
+            if self.header is None or (isinstance(exc, ValueError) and not self.header.damage):
                 raise
-            raise CorruptDataError(  # a damaged header read leniently lacks what is needed
-                f"the damaged ORCA header does not describe the hardware its decoders need "
+            raise CorruptDataError(  # a damaged header (its XML, or an entry) lacks what is needed
+                f"the ORCA header does not describe the hardware its decoders need "
                 f"({type(exc).__name__}: {exc})",
                 path=self.name, offset=0, record=0, decoder="OrcaHeaderDecoder",
             ) from exc  # fmt: skip
