@@ -8,6 +8,7 @@ and write to the scratch folder, so that a task lost with its worker can simply 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import numpy as np
 
 from rawconv.buffers import split_out_stream, write_to_lh5_and_clear
 from rawconv.build_raw import orig_basename, out_spec_library
-from rawconv.errors import RawconvError
+from rawconv.errors import CorruptDataError, RawconvError
 from rawconv.formats import (
     detect_format,
     get_format,
@@ -35,6 +36,8 @@ from rawconv.validate import check_env_expanded
 from .index import index_file
 from .malloc import tune_malloc
 from .plan import Chunk, plan_file
+
+log = logging.getLogger(__name__)
 
 __all__ = ["FilePlan", "JobSpec", "PartResult", "decode_chunk", "index_task", "outputs_of"]
 
@@ -137,7 +140,13 @@ def index_task(
             size = size if size is not None else 0  # converted whole by one task
             whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
             return FilePlan(input, kind, size, outputs_of(input, kind, job, source), [whole])
-        fi = index_file(input, kind, cache_dir, refresh=refresh, source=source)
+        try:
+            fi = index_file(input, kind, cache_dir, refresh=refresh, source=source)
+        except CorruptDataError as exc:  # damaged: one task decodes it as build_raw does
+            log.warning("%s: converted whole by one task: its record index stops at damage (%s)",
+                        input, exc.reason)  # fmt: skip
+            whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size if size is not None else 0)
+            return FilePlan(input, kind, size or 0, outputs_of(input, kind, job), [whole])
         chunks = plan_file(fi, file_id, chunk_bytes, source)
         outputs = outputs_of(fi.input, fi.stream_type, job, source, _header_end(fi))
     return FilePlan(fi.input, fi.stream_type, fi.size, outputs, chunks, fi.from_cache)

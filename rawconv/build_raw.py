@@ -13,7 +13,7 @@ from typing import Any
 
 from .buffers import RawBufferLibrary, split_out_stream, write_to_lh5_and_clear
 from .diskspace import check_free_space, estimate_output_bytes
-from .errors import OutSpecError
+from .errors import CorruptDataError, OutSpecError
 from .formats import (
     detect_format,
     format_options,
@@ -258,6 +258,12 @@ def build_raw(
                 checkpoint("build_raw:commit")
                 report.outputs = writer.commit()
                 checkpoint("build_raw:committed")
+            if not report.outputs and n_max > 0:  # not even a header table: say why, not exit 0
+                last = streamer.problems[-1] if streamer.problems else ""
+                last = last.removeprefix(f"{source.name}: ")
+                why = f" ({last})" if last else ""
+                raise CorruptDataError(f"nothing could be decoded, no output written{why}",
+                                       path=source.name)  # fmt: skip
         except BaseException:
             writer.abort()
             raise

@@ -22,6 +22,7 @@ from ...streamer import DataStreamer
 from ..base import ResumeState
 from .block import RecordBlock
 from .config import FCIOConfig
+from .damage import TAG_DAMAGED, DamageHandling
 from .decoders import (
     FCConfigDecoder,
     FCEventDecoder,
@@ -73,7 +74,7 @@ _INDEX_ERRORS = {
 }
 
 
-class FCIOStreamer(DataStreamer):
+class FCIOStreamer(DamageHandling, DataStreamer):
     """Decodes FCIO files and streams into FCConfig, FCEvent and FCStatus tables."""
 
     def __init__(self, block_bytes: int = BLOCK_BYTES) -> None:
@@ -138,6 +139,8 @@ class FCIOStreamer(DataStreamer):
         self._next, self._cursor = 0, 0
         self._pid_counter = -1
         self._pending_error: Exception | None = None
+        self._damaged_at: int | None = None
+        self._damage_reasons: dict[int, str] = {}
         self._event_frames = 0
         self.skipped_records = {}
         self.config = None
@@ -230,11 +233,12 @@ class FCIOStreamer(DataStreamer):
         block, reader = self._block, self._reader
         assert block is not None and self.source is not None
         if self._pending_error is not None:
-            raise self._pending_error
+            return self._stop_at_damage()
         if reader.eof and self._next >= reader.fill:
             return False
         reader.compact(self._next)
         self._next = 0
+        self._damage_reasons = {}
         while True:
             self.n_bytes_read += reader.read()
             n, _, nxt, status, spos = index_records(
@@ -246,6 +250,10 @@ class FCIOStreamer(DataStreamer):
                 reader.grow()
                 continue
             break
+        if status in _INDEX_ERRORS:
+            n, nxt = self._records_before(spos)
+        elif reader.eof and status != INDEX_FULL and nxt < reader.fill:
+            n, nxt = self._records_before(reader.fill, trim_last=False)
         block.n = n
         self._next = nxt
         self._cursor = 0
@@ -253,7 +261,8 @@ class FCIOStreamer(DataStreamer):
             block.tag, n, self._pid_counter, min(FSP_TAGS), max(FSP_TAGS), block.pid
         )
         if status in _INDEX_ERRORS:
-            # raised once the valid records before the damage are decoded
+            # reported once the valid records before the damage are decoded
+            self._damaged_at = nxt
             self._pending_error = CorruptDataError(
                 f"{_INDEX_ERRORS[status]}: a frame header reads {int(read_i32(block.buf, spos))}"
                 f" at offset {block.base + spos}, inside the record that starts at offset "
@@ -264,7 +273,7 @@ class FCIOStreamer(DataStreamer):
         elif reader.eof and status != INDEX_FULL:
             self._check_tail(nxt)
         if block.n == 0 and self._pending_error is not None:
-            raise self._pending_error
+            return self._stop_at_damage()
         return block.n > 0
 
     def _check_tail(self, nxt: int) -> None:
@@ -316,10 +325,33 @@ class FCIOStreamer(DataStreamer):
         return nframes > 0 or tag == TAG_PROTOCOL
 
     def _decode_step(self, single: bool) -> bool:
+        """Decode the next run of records. A record whose frames do not match its tag's
+        layout goes to the garbage table (its framing is intact, so decoding goes on): the
+        step is undone (buffers and event state) and redone around it."""
         block = self._block
         assert block is not None
         if self._cursor >= block.n and not self._load():
             return False
+        i = self._cursor
+        if int(block.tag[i]) == TAG_DAMAGED:
+            self._garbage_record(i)
+            return True
+        saved = self._snapshot()
+        try:
+            return self._decode_next(single)
+        except CorruptDataError as exc:
+            bad = np.flatnonzero(block.base + block.start[i : block.n] == exc.offset)
+            if exc.decoder is None or not bad.size:
+                raise
+            self._restore(saved)
+            self._cursor = i
+            block.tag[i + int(bad[0])] = TAG_DAMAGED
+            self._damage_reasons[i + int(bad[0])] = exc.reason
+            return True
+
+    def _decode_next(self, single: bool) -> bool:
+        block = self._block
+        assert block is not None
         i = self._cursor
         tag = int(block.tag[i])
         if tag == TAG_EVENT and self._event_frames == 0:
@@ -337,7 +369,7 @@ class FCIOStreamer(DataStreamer):
             while (
                 j < block.n
                 and self._by_tag.get(int(block.tag[j])) is decoder
-                and (int(block.tag[j]) != TAG_CONFIG)
+                and int(block.tag[j]) not in (TAG_CONFIG, TAG_DAMAGED)
             ):
                 j += 1
         if decoder is None or decoder.name not in self._routes:

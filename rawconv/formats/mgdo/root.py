@@ -165,12 +165,15 @@ def open_tree(source: Source) -> MGDOTree:
         keys = root.keys(cycle=False)
     except Exception as exc:
         return _recover(source, f"the ROOT directory does not read ({_one_line(exc)})")
-    if TREE not in keys:
-        raise RawconvError(
-            f"a ROOT file without an {TREE} tree (keys: {', '.join(keys) or 'none'}): not a "
-            "GERDA MGDO tier1 file",
-            path=source.name,
-        )
+    if TREE not in keys:  # a damaged directory: the baskets may still be there
+        listed = ", ".join(keys) or "none"
+        try:
+            return _recover(source, f"the ROOT directory lists no {TREE} tree (keys: {listed})")
+        except CorruptDataError:
+            raise RawconvError(
+                f"a ROOT file without an {TREE} tree (keys: {listed}): not a GERDA MGDO tier1 file",
+                path=source.name,
+            ) from None
     try:
         branch = root[TREE][BRANCH]
         table = _table(branch)

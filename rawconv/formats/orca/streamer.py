@@ -21,7 +21,7 @@ import numpy as np
 from ...blockreader import NO_STOP, BlockReader
 from ...buffers import RawBuffer, RawBufferLibrary
 from ...decoder import DataDecoder, GarbageCode
-from ...errors import RawconvError
+from ...errors import CorruptDataError, RawconvError
 from ...routing import MergeRoute
 from ...sources import MemorySource, open_source
 from ...streamer import DataStreamer
@@ -145,6 +145,28 @@ class OrcaStreamer(PacketAccess, PrepareMixin, FcioRunsMixin, RecoveryMixin, Dat
         """
         if resume is not None and not resume.at_beginning and not isinstance(resume, OrcaResume):
             raise TypeError(f"an ORCA stream resumes from an OrcaResume, not {resume!r}")
+        try:
+            return self._open(stream_name, rb_lib, buffer_size, chunk_mode, out_stream, resume)
+        except RawconvError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            if self.header is None or (isinstance(exc, ValueError) and not self.header.damage):
+                raise
+            raise CorruptDataError(  # a damaged header (its XML, or an entry) lacks what is needed
+                f"the ORCA header does not describe the hardware its decoders need "
+                f"({type(exc).__name__}: {exc})",
+                path=self.name, offset=0, record=0, decoder="OrcaHeaderDecoder",
+            ) from exc  # fmt: skip
+
+    def _open(
+        self,
+        stream_name: Any,
+        rb_lib: RawBufferLibrary | None,
+        buffer_size: int,
+        chunk_mode: str,
+        out_stream: str,
+        resume: ResumeState | None,
+    ) -> list[RawBuffer]:
         source = self._open_source(stream_name)
         self._reset()
         self._read_header(source)

@@ -102,14 +102,47 @@ def test_corrupted_frame_length_names_file_and_offset(th228):
         (h,) = struct.unpack_from("<i", data, pos)
         pos += 4 + h
     struct.pack_into("<i", data, pos, 0x7FFFFFF0)
+    # FCIO has no sync word: decoding ends at the damaged record, every record before it is
+    # kept and the damage is reported with its offsets
+    rows, problems, pids = decode_rows(bytes(data), name="bad.fcio")
+    assert rows == 500
+    assert pids.tolist() == list(range(1, 501))
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        "frame length larger than any frame of this configuration: a frame header reads "
+        f"{0x7FFFFFF0} at offset {pos}, inside the record that starts at offset {victim}; "
+        "decoding ends there"
+    )
+    assert f"the {len(data) - victim} bytes from offset {victim} to the end" in problems[0]
+
+
+def test_damaged_frame_header_keeps_records_and_fills_garbage(th228, tmp_path):
+    data = bytearray(th228.read_bytes())
+    starts = [s for s, t in record_starts(bytes(data)) if t == 3]
+    victim = starts[20]
+    struct.pack_into("<i", data, victim, -(2**31))  # the tag word of event 21
+    src = tmp_path / "bad.fcio"
+    src.write_bytes(bytes(data))
+    report = build_raw(str(src))
+    assert report.tables[f"{tmp_path / 'bad.lh5'}:/FCEvent"] == 20  # event 20 has all frames
+    assert report.garbage_rows == 1
+    with h5py.File(tmp_path / "bad.lh5", "r") as f:
+        assert f["garbage/offset"][()].tolist() == [victim]
+        assert f["garbage/code"][()].tolist() == [1]
+        assert f["garbage/packet_id"][()].tolist() == [21]
+        assert f["garbage/packet/cumulative_length"][()].tolist() == [1 << 20]
+
+
+def test_damage_before_the_config_is_an_error(th228):
+    data = bytearray(th228.read_bytes()[:20000])
+    struct.pack_into("<i", data, 72, -(2**31))  # inside the FCIOConfig record
     with pytest.raises(CorruptDataError) as err:
         decode_rows(bytes(data), name="bad.fcio")
     assert err.value.path == "bad.fcio"
-    assert err.value.offset == victim
-    assert f"at offset {pos}" in str(err.value)
+    assert "a frame header reads -2147483648 at offset 72" in str(err.value)
 
 
-def test_corrupted_record_layout_is_an_error_not_a_crash(th228):
+def test_corrupted_record_layout_goes_to_garbage(th228):
     data = bytearray(th228.read_bytes())
     starts = [s for s, t in record_starts(bytes(data)) if t == 3]
     victim = starts[10]
@@ -122,11 +155,15 @@ def test_corrupted_record_layout_is_an_error_not_a_crash(th228):
     (h,) = struct.unpack_from("<i", data, pos)
     del data[pos + 4 + h - 2 : pos + 4 + h]
     struct.pack_into("<i", data, pos, h - 2)
-    with pytest.raises(CorruptDataError, match="record frames do not match") as err:
-        decode_rows(bytes(data), name="bad.fcio")
-    assert err.value.offset == victim
-    assert err.value.record == 11
-    assert err.value.decoder == "FCEventDecoder"
+    # the record's framing is intact: it alone goes to the garbage table, decoding goes on
+    rows, problems, pids = decode_rows(bytes(data), name="bad.fcio")
+    assert rows == 999
+    assert pids.tolist() == [*range(1, 11), *range(12, 1001)]
+    assert problems == [
+        "record frames do not match the layout of its tag and configuration: the record of "
+        f"{starts[11] - victim - 2} bytes at offset {victim} (packet 11) is kept in the "
+        "garbage table"
+    ]
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -143,3 +180,23 @@ def test_random_bytes_after_a_valid_header(th228, seed):
     else:
         assert rows >= 5
         assert problems
+
+
+def test_record_tag_overwritten_by_a_frame_length_keeps_the_record_before(th228):
+    """A tag word that reads as a small frame length makes the rest of the input frames of
+    the record before (out of step): that record keeps the frames an event has, the rest
+    goes to the garbage table."""
+    data = bytearray(th228.read_bytes()[:200_000])
+    starts = [s for s, t in record_starts(bytes(data)) if t == 3]
+    victim = starts[4]  # event 5
+    struct.pack_into("<i", data, victim, 1)
+    rows, problems, pids = decode_rows(bytes(data), name="bad.fcio")
+    assert rows == 4
+    assert pids.tolist() == [1, 2, 3, 4]
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        "frame length larger than any frame of this configuration: a frame header reads "
+        f"16777216 at offset {victim + 5}, inside the record that starts at offset {victim}; "
+        f"decoding ends there (FCIO has no sync word): the {len(data) - victim} bytes from "
+        f"offset {victim} to the end are not decoded"
+    )

@@ -4,12 +4,13 @@ Hand-packed records (struct.pack, independent of rawconv's writer) decode to the
 values; writer-made streams convert into the tables the reference converter writes for FCIO
 files (FSPConfig, FSPEvent, FSPStatus) with the packet ids of the records that follow;
 FlashCam's own reader (`fcio`) reads the writer's records back; damaged records give zeros
-or a CorruptDataError with file and offset.
+or a garbage row (a record of an unknown layout), or a CorruptDataError with file and offset.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import struct
 
 import fcio
@@ -546,18 +547,22 @@ def _offset_of(data: bytes, nth_tag: int, tag: int) -> int:
         (8, [*PACKED_CONFIG[:20], _i(*range(2401)), *PACKED_CONFIG[21:]], "2401 traces"),
     ],
 )
-def test_unknown_layouts_raise_with_file_and_offset(tag, frames, message):
+def test_unknown_layouts_go_to_garbage_with_offset(tag, frames, message):
+    """A record of an unknown layout is framed correctly: it alone goes to the garbage
+    table, with the reason, its offset and packet id; decoding goes on."""
     w, buf = writer_stream()
     config(w)
     event(w)
     w.write_record(tag, frames)
     event(w)
     data = buf.getvalue()
-    with pytest.raises(CorruptDataError, match=message) as err:
-        decode(data, ALL_FSP)
-    assert err.value.path == NAME
-    assert err.value.offset == _offset_of(data, 0, tag)
-    assert err.value.record == 2
+    _, streamer = decode(data, ALL_FSP)
+    assert len(streamer.problems) == 1
+    assert re.search(message, streamer.problems[0])
+    assert streamer.problems[0].endswith(
+        f"bytes at offset {_offset_of(data, 0, tag)} (packet 2) is kept in the garbage table"
+    )
+    assert streamer.garbage.n_garbage == 1
 
 
 def test_fsp_config_before_the_first_config_is_checked_at_open():
