@@ -108,6 +108,10 @@ class FCIOConfig:
         ntr = values["adcs"] + values["triggers"]
         if not (0 < ntr <= MAX_CHANNELS and values["adcs"] >= 0):
             raise CorruptDataError(f"FCIOConfig has an impossible trace count {ntr}", **where)
+        for name in ("mastercards", "triggercards", "adccards"):  # a card reads >= 1 trace
+            if not 0 <= values[name] <= MAX_CHANNELS:
+                raise CorruptDataError(f"FCIOConfig has an impossible {name} {values[name]}",
+                                       **where)  # fmt: skip
         if not 0 < values["eventsamples"] <= MAX_SAMPLES:
             raise CorruptDataError(
                 f"FCIOConfig has an impossible eventsamples {values['eventsamples']}", **where
