@@ -258,7 +258,8 @@ def _finish(args: argparse.Namespace, report: Any) -> int:
     else:  # quiet: the failures alone, one line each
         for f in report.files:
             if f.status == "failed":
-                text = f.reason if f.reason.startswith(f.input) else f"{f.input}: {f.reason}"
+                named = f.reason.startswith(f"{f.input}:")  # a remote error names its URL
+                text = f.reason if named else f"{f.input}: {f.reason}"
                 print(f"rawconv-parallel: error: {text}", file=sys.stderr)
     if args.summary:
         Path(args.summary).write_text(report.to_json())
