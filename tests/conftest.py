@@ -32,6 +32,19 @@ def spms() -> Path:
     return data_file("fcio/L200-comm-20211130-phy-spms.fcio")
 
 
+@pytest.fixture(scope="session")
+def client():
+    """A Dask cluster of two worker processes, shared by every test that asks for it."""
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                           dashboard_address=":0")  # fmt: skip
+    c = Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
 def datasets(path: str | Path) -> dict[str, h5py.Dataset]:
     """name -> dataset for every dataset of an HDF5 file (file kept open by the caller)."""
     out: dict[str, h5py.Dataset] = {}

@@ -6,19 +6,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import pytest
-
-
-@pytest.fixture(scope="session")
-def client():
-    from distributed import Client, LocalCluster
-
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=":0")  # fmt: skip
-    c = Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
 
 
 def assert_same_lh5(a: str | Path, b: str | Path) -> int:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from rawconv import build_raw
+
 from .servers import HttpFiles, http_files
 
 
@@ -83,14 +85,9 @@ def s3(moto_endpoint):
     return f"s3://{bucket}", options, fs
 
 
-@pytest.fixture(scope="module")
-def client():
-    """A Dask cluster of two worker processes."""
-    from distributed import Client, LocalCluster
-
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=":0")  # fmt: skip
-    c = Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
+@pytest.fixture
+def local_ref(th228, tmp_path) -> Path:
+    """th228 converted locally: what every remote conversion must equal."""
+    out = tmp_path / "ref.lh5"
+    build_raw(str(th228), out_spec=str(out))
+    return out

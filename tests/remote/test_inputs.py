@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 from rawconv.parallel import convert
@@ -13,13 +12,6 @@ from rawconv import build_raw
 from ..parallel.conftest import assert_same_lh5
 
 MiB = 1 << 20
-
-
-@pytest.fixture
-def local_ref(th228, tmp_path) -> Path:
-    out = tmp_path / "ref.lh5"
-    build_raw(str(th228), out_spec=str(out))
-    return out
 
 
 @pytest.fixture

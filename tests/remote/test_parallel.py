@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import fsspec
 import pytest
 from rawconv.parallel import convert
 from rawconv.parallel.cli import main as parallel_main
 
-from rawconv import build_raw
-
 from ..parallel.conftest import assert_same_lh5
 
 MiB = 1 << 20
-
-
-@pytest.fixture
-def local_ref(th228, tmp_path) -> Path:
-    out = tmp_path / "ref.lh5"
-    build_raw(str(th228), out_spec=str(out))
-    return out
 
 
 def test_http_input_in_1mib_chunks_equals_local(th228, served, http, local_ref, client, tmp_path):
