@@ -140,7 +140,12 @@ def convert(
     t0 = time.perf_counter()
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [os.fspath(inputs)]
-    inputs = [os.fspath(i) for i in inputs]
+    # absolute on the client: the workers of a cluster started elsewhere have other folders
+    inputs = [i if is_url(i) else os.path.abspath(i) for i in map(os.fspath, inputs)]
+    if isinstance(out_spec, (str, os.PathLike)) and _is_spec_file(os.fspath(out_spec)):
+        out_spec = os.fspath(out_spec)
+        out_spec = out_spec if is_url(out_spec) else os.path.abspath(out_spec)
+    cache_dir = os.path.abspath(cache_dir) if cache_dir is not None else None
     check_buffer_size(buffer_size)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be an integer of at least 1 byte, not {chunk_size!r}")
@@ -160,7 +165,7 @@ def convert(
         out_spec=out_spec, kwargs=tuple(kwargs.items()), buffer_size=buffer_size,
         hdf5_settings=hdf5_settings, scratch=scratch, run_id=new_run_id(),
         compress_threads=threads_per_worker, db_dict=db_dict,
-        storage_options=storage_options or None,
+        storage_options=storage_options or None, cwd=str(Path.cwd()),
     )  # fmt: skip
     remove_stale_scratch(scratch)
     cluster = None

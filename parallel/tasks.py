@@ -29,7 +29,7 @@ from rawconv.formats import (
 )
 from rawconv.lh5.chunks import set_compress_threads
 from rawconv.lh5.writer import LH5Writer
-from rawconv.remote import is_url, local_or_url
+from rawconv.remote import is_url
 from rawconv.sources import PrefixSource, Source, open_source
 from rawconv.validate import check_env_expanded
 
@@ -58,6 +58,9 @@ class JobSpec:
     db_dict: Any = None
     storage_options: Any = None
     """fsspec options for inputs and outputs named by URLs (a dict, or None)."""
+    cwd: str = ""
+    """The client's working folder: relative output names resolve against it, not against
+    a worker's (on a cluster started elsewhere the two differ)."""
 
     @property
     def fs_options(self) -> dict[str, Any]:
@@ -76,6 +79,14 @@ class PartResult:
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
     worker: str = ""
+
+
+def final_name(name: str, job: JobSpec) -> str:
+    """An output as the client named it: a URL unchanged, a local name made absolute
+    against the client's working folder."""
+    if is_url(name):
+        return name
+    return os.path.abspath(Path(job.cwd, name) if job.cwd else name)
 
 
 def file_kwargs(job: JobSpec, input: str) -> dict[str, Any]:
@@ -105,8 +116,8 @@ def outputs_of(
         for rb in streamer.rb_lib.all_buffers():
             name = split_out_stream(rb.out_stream)[0]
             check_env_expanded(name)
-            if name and local_or_url(name) not in files:
-                files.append(local_or_url(name))
+            if name and final_name(name, job) not in files:
+                files.append(final_name(name, job))
         return files
     finally:
         streamer.close_stream()
@@ -192,7 +203,7 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
         for rb in streamer.rb_lib.all_buffers():
             name, group = split_out_stream(rb.out_stream)
             if name:  # a local file of one chunk is written in place, as build_raw writes it
-                final = local_or_url(name)
+                final = final_name(name, job)
                 in_place = chunk.n_chunks == 1 and not is_url(final)
                 result.parts.setdefault(final, final if in_place else part_path(job, chunk, final))
                 rb.out_stream = f"{result.parts[final]}:{group}"

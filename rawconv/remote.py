@@ -295,8 +295,3 @@ def upload(local: str, url: str, storage_options: Mapping[str, Any] | None = Non
             discard_staging(local)
         else:
             Path(local).unlink(missing_ok=True)
-
-
-def local_or_url(name: str) -> str:
-    """A local output name made absolute; a URL unchanged."""
-    return name if is_url(name) else os.path.abspath(name)

@@ -185,3 +185,25 @@ def test_interrupted_run_resumes(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [f"r{k}.lh5" for k in range(4)]
     for k in range(4):
         assert_same_lh5(tmp_path / "serial" / f"r{k}.lh5", out / f"r{k}.lh5")
+
+
+def test_relative_names_resolve_in_the_clients_folder(tmp_path, monkeypatch, client):
+    """The shared cluster's workers were started in another folder: relative inputs, outputs
+    and out_spec files still mean the client's folder (as on a cluster started elsewhere)."""
+    workers_cwd = set(client.run(os.getcwd).values())
+    assert workers_cwd and str(tmp_path) not in workers_cwd
+    shutil.copy(data_file("fcio/th228.fcio"), tmp_path / "th228.fcio")
+    (tmp_path / "spec.json").write_text(json.dumps({"FCEventDecoder": {"ev": {
+        "key_list": ["*"], "out_stream": "spec_out/{orig_basename}.lh5:/raw"}}}))  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    report = convert(["th228.fcio"], out_spec="out/th.lh5", client=client, chunk_size=1 << 20)
+    assert [f.status for f in report.files] == ["done"]
+    assert report.files[0].input == str(tmp_path / "th228.fcio")
+    build_raw("th228.fcio", out_spec="serial.lh5")
+    assert assert_same_lh5(tmp_path / "serial.lh5", tmp_path / "out" / "th.lh5") > 0
+    report = convert(["th228.fcio"], out_spec="spec.json", client=client, chunk_size=1 << 20)
+    assert report.files[0].outputs == [str(tmp_path / "spec_out" / "th228.lh5")]
+    with h5py.File(tmp_path / "spec_out" / "th228.lh5", "r") as f:
+        assert len(f["raw/ev/packet_id"]) == 1000
+    for folder in workers_cwd:  # nothing written where the workers run
+        assert not (Path(folder) / "out").exists() and not (Path(folder) / "spec_out").exists()
