@@ -1,7 +1,9 @@
-"""The notebooks run from top to bottom without errors."""
+"""The notebooks run from top to bottom without errors, show their plots inline and leave
+nothing in the temp folder."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -12,11 +14,19 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs(path):
+def test_notebook_runs(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the kernel's temp folder: checked below
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3").execute()
-    outputs = "".join(
-        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
-    )
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    outputs = "".join(o.get("text", "") for c in code for o in c.outputs)
     assert "parallel output == serial output for 4 files" in outputs
     assert "2 worker(s):" in outputs
+    plots = [c for c in code if "plt.show()" in c.source]
+    assert len(plots) == 2
+    for cell in plots:  # inline, not only saved to a file
+        images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+        assert len(images) == 1, cell.source
+    removed = re.search(r"removed (\S+)", outputs)
+    assert removed and not Path(removed.group(1)).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
