@@ -258,12 +258,13 @@ def build_raw(
                 checkpoint("build_raw:commit")
                 report.outputs = writer.commit()
                 checkpoint("build_raw:committed")
-            if not report.outputs and n_max > 0:  # not even a header table: say why, not exit 0
-                last = streamer.problems[-1] if streamer.problems else ""
-                last = last.removeprefix(f"{source.name}: ")
-                why = f" ({last})" if last else ""
-                raise CorruptDataError(f"nothing could be decoded, no output written{why}",
+            if not report.outputs and n_max > 0 and streamer.problems:
+                # damage left not even a header table: say why, not exit 0
+                last = streamer.problems[-1].removeprefix(f"{source.name}: ")
+                raise CorruptDataError(f"nothing could be decoded, no output written ({last})",
                                        path=source.name)  # fmt: skip
+            if not report.outputs and n_max > 0:  # an intact input without the asked rows
+                log.warning("%s: no rows for the requested tables; nothing written", source.name)
         except BaseException:
             writer.abort()
             raise
