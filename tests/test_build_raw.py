@@ -250,3 +250,16 @@ def test_report_counts_garbage_rows(tmp_path):
     assert offsets == [off, record_offsets(data)[-1][0] + 9]  # the junk, the truncated tail
     assert report.garbage_rows == 2
     assert "2 undecodable record(s) kept in /garbage" in report.summary()
+
+
+def test_intact_input_without_the_asked_rows_writes_nothing_with_a_warning(tmp_path, caplog):
+    """A run that recorded no events (config only) is not damage: nothing to write, said."""
+    from rawconv.formats.fcio.synthetic import write_synthetic_run
+
+    src = tmp_path / "empty.fcio"
+    write_synthetic_run(src, n_events=0, adcs=2, eventsamples=16, seed=1)
+    spec = {"FCEventDecoder": {"ev": {"key_list": ["*"], "out_stream": str(tmp_path / "o.lh5")}}}
+    with caplog.at_level("WARNING", logger="rawconv"):
+        report = build_raw(str(src), out_spec=spec)
+    assert report.outputs == [] and not (tmp_path / "o.lh5").exists()
+    assert f"{src}: no rows for the requested tables; nothing written" in caplog.text
