@@ -145,6 +145,10 @@ class FCIOStreamer(DamageHandling, DataStreamer):
         self.skipped_records = {}
         self.config = None
         self._max_frame = MAX_FRAME_BYTES
+        # a chunk of an indexed input: its records were walked when it was indexed, so damage
+        # here means a wrong index (a stale cache entry), an error for the parallel layer to
+        # retry from a fresh index, not a garbage row
+        self._strict = resume is not None and not resume.at_beginning
         if resume is not None and not resume.at_beginning:
             if not isinstance(resume, FCIOResume):
                 raise TypeError(f"an FCIO stream resumes from an FCIOResume, not {resume!r}")
@@ -263,13 +267,15 @@ class FCIOStreamer(DamageHandling, DataStreamer):
         if status in _INDEX_ERRORS:
             # reported once the valid records before the damage are decoded
             self._damaged_at = nxt
-            self._pending_error = CorruptDataError(
+            self._pending_error = error = CorruptDataError(
                 f"{_INDEX_ERRORS[status]}: a frame header reads {int(read_i32(block.buf, spos))}"
                 f" at offset {block.base + spos}, inside the record that starts at offset "
                 f"{block.base + nxt}",
                 path=self.name,
                 offset=int(block.base + nxt),
             )
+            if self._strict:
+                raise error
         elif reader.eof and status != INDEX_FULL:
             self._check_tail(nxt)
         if block.n == 0 and self._pending_error is not None:
@@ -293,6 +299,8 @@ class FCIOStreamer(DamageHandling, DataStreamer):
             f"input ends inside a record: {len(cut)} bytes of an incomplete {name} at "
             f"offset {block.base + nxt} ignored"
         )
+        if self._strict:  # a chunk ends on a record boundary of its index
+            raise CorruptDataError(msg, path=self.name, offset=int(block.base + nxt))
         log.warning("%s: %s", self.name, msg)
         self.problems.append(msg)
         pid = self._pid_counter + 1 if block.n == 0 else int(block.pid[block.n - 1]) + 1
@@ -341,7 +349,7 @@ class FCIOStreamer(DamageHandling, DataStreamer):
             return self._decode_next(single)
         except CorruptDataError as exc:
             bad = np.flatnonzero(block.base + block.start[i : block.n] == exc.offset)
-            if exc.decoder is None or not bad.size:
+            if exc.decoder is None or not bad.size or self._strict:
                 raise
             self._restore(saved)
             self._cursor = i
