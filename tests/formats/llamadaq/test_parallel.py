@@ -21,7 +21,7 @@ from rawconv.formats.llamadaq.writer import ChannelSpec
 from rawconv.sources import open_source
 from tests.conftest import compare_with_reference, data_file
 from tests.formats.llamadaq.files import write_run
-from tests.parallel.conftest import assert_same_lh5, client, convert_serially, lh5_files  # noqa: F401
+from tests.parallel.conftest import assert_same_lh5, convert_serially, lh5_files
 
 PULSER = "20241218-150158-pulser.bin"
 SPECS = {
@@ -50,7 +50,7 @@ def inputs(tmp_path_factory):
     return [d / PULSER, d / "run-20250101T000000Z.bin", d / "damaged-20241218-150158.bin"]
 
 
-def run_both(files, spec, chunk_size, client, tmp):  # noqa: F811
+def run_both(files, spec, chunk_size, client, tmp):
     serial, par = tmp / "serial", tmp / "par"
     serial.mkdir()
     par.mkdir()
@@ -65,7 +65,7 @@ def run_both(files, spec, chunk_size, client, tmp):  # noqa: F811
     return report, n
 
 
-def test_one_record_per_chunk(inputs, client, tmp_path):  # noqa: F811
+def test_one_record_per_chunk(inputs, client, tmp_path):
     report, n = run_both([inputs[0], inputs[2]], "default", 1, client, tmp_path)
     assert report.files[0].chunks == 74  # the pulser file: one chunk per event
     assert n > 150
@@ -74,7 +74,7 @@ def test_one_record_per_chunk(inputs, client, tmp_path):  # noqa: F811
         assert f["garbage/code"][()].tolist() == [4, 3]
 
 
-def test_parallel_pulser_equals_the_reference(inputs, client, tmp_path):  # noqa: F811
+def test_parallel_pulser_equals_the_reference(inputs, client, tmp_path):
     run_both([inputs[0]], "default", 200_000, client, tmp_path)
     ref = data_file(f"reference/{PULSER}.lh5")
     assert compare_with_reference(ref, tmp_path / "par" / "20241218-150158-pulser.lh5",
@@ -84,7 +84,7 @@ def test_parallel_pulser_equals_the_reference(inputs, client, tmp_path):  # noqa
 @settings(max_examples=4, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
 @given(chunk_size=st.integers(5_000, 400_000), spec=st.sampled_from(sorted(SPECS)))
-def test_identity_property(inputs, client, tmp_path_factory, chunk_size, spec):  # noqa: F811
+def test_identity_property(inputs, client, tmp_path_factory, chunk_size, spec):
     _, n = run_both(inputs, spec, chunk_size, client, tmp_path_factory.mktemp("prop"))
     assert n > 200
 

@@ -16,9 +16,7 @@ from rawconv.formats.mgdo.index import MGDOIndex
 from rawconv.formats.mgdo.writer import rebasket
 from rawconv.sources import open_source
 from tests.formats.mgdo.files import basket_seeks, mgdo_file, synthetic_entries
-from tests.parallel.conftest import assert_same_lh5, client, convert_serially, lh5_files, stem
-
-__all__ = ["client"]  # the session's Dask cluster
+from tests.parallel.conftest import assert_same_lh5, convert_serially, lh5_files, stem
 
 SPECS = {
     "default": None,
