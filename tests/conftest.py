@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,16 @@ def client():
     yield c
     c.close()
     cluster.close()
+
+
+def wait_for(predicate: Any, proc: Any, what: str, timeout: float = 180.0) -> None:
+    """Poll `predicate` until true; fails if the subprocess `proc` ends first or after
+    `timeout` seconds (`what` names the awaited state in the message)."""
+    t0 = time.time()
+    while not predicate():
+        assert proc.poll() is None, f"finished before {what}"
+        assert time.time() - t0 < timeout, f"no {what} after {timeout} s"
+        time.sleep(0.02)
 
 
 def datasets(path: str | Path) -> dict[str, h5py.Dataset]:

@@ -25,7 +25,7 @@ from rawconv.formats.fcio.synthetic import write_synthetic_run
 from rawconv.lh5.chunks import DirectChunkAppender
 from rawconv.lh5.columns import ArrayCol
 from rawconv.lh5.writer import LH5Writer
-from tests.conftest import read_column
+from tests.conftest import read_column, wait_for
 
 RAWCONV = [sys.executable, "-m", "rawconv.cli"]
 
@@ -126,19 +126,11 @@ def big(tmp_path):
     return path
 
 
-def _wait_for(predicate, proc, what, timeout=180.0):
-    t0 = time.time()
-    while not predicate():
-        assert proc.poll() is None, f"finished before {what}"
-        assert time.time() - t0 < timeout, f"no {what} after {timeout} s"
-        time.sleep(0.02)
-
-
 def test_kill_9_mid_write_then_next_run_cleans_up(big):
     folder = big.parent
     proc = subprocess.Popen([*RAWCONV, big.name, "-o", "out.lh5", "-b", "500", "-q"],
                             cwd=folder, stderr=subprocess.DEVNULL)  # fmt: skip
-    _wait_for(lambda: any(n.endswith(".rawconv-tmp") for n in _names(folder)), proc,
+    wait_for(lambda: any(n.endswith(".rawconv-tmp") for n in _names(folder)), proc,
               "temporary file")  # fmt: skip
     time.sleep(0.3)
     proc.kill()
@@ -158,7 +150,7 @@ def test_signal_mid_write(big, how):
     folder = big.parent
     proc = subprocess.Popen([*RAWCONV, big.name, "-o", "out.lh5", "-b", "500", "-q"],
                             cwd=folder, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    _wait_for(lambda: any(n.endswith(".rawconv-tmp") for n in _names(folder)), proc,
+    wait_for(lambda: any(n.endswith(".rawconv-tmp") for n in _names(folder)), proc,
               "temporary file")  # fmt: skip
     proc.send_signal(getattr(signal, how))
     err = proc.communicate(timeout=120)[1]

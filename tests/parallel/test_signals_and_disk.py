@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import h5py
@@ -23,7 +22,7 @@ from rawconv.parallel import convert
 from rawconv import build_raw
 from rawconv.errors import OutputError
 from rawconv.formats.fcio.synthetic import write_synthetic_run
-from tests.conftest import data_file
+from tests.conftest import data_file, wait_for
 from tests.parallel.conftest import assert_same_lh5
 from tests.test_diskspace import _free
 
@@ -101,14 +100,6 @@ def test_injected_enospc_in_the_merge(work, monkeypatch):
     assert (_names(work / "out"), _names(work / "scratch")) == ([], [])
 
 
-def _wait_for(predicate, proc, what, timeout=300.0):
-    t0 = time.time()
-    while not predicate():
-        assert proc.poll() is None, f"finished before {what}"
-        assert time.time() - t0 < timeout, f"no {what} after {timeout} s"
-        time.sleep(0.02)
-
-
 def _parts(work: Path) -> bool:
     return any(p.suffix == ".lh5" for p in (work / "scratch").rglob("*"))
 
@@ -124,7 +115,7 @@ def test_kill_9_then_next_run_cleans_up(big):
     work = big
     proc = subprocess.Popen([*PARALLEL, *_args(work)], env=_env(work), start_new_session=True,
                             stderr=subprocess.DEVNULL)  # fmt: skip
-    _wait_for(lambda: _parts(work), proc, "part files")
+    wait_for(lambda: _parts(work), proc, "part files", timeout=300.0)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert "a.lh5" not in _names(work / "out")
@@ -147,7 +138,7 @@ def test_signal_mid_run(big, how):
     work = big
     proc = subprocess.Popen([*PARALLEL, *_args(work)], env=_env(work), start_new_session=True,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
-    _wait_for(lambda: _parts(work), proc, "part files")
+    wait_for(lambda: _parts(work), proc, "part files", timeout=300.0)
     if how == "SIGTERM":
         proc.send_signal(signal.SIGTERM)
     else:
