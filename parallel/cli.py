@@ -140,17 +140,11 @@ def _expand_url(pattern: str, storage_options: dict[str, Any]) -> list[str]:
     return [fs.unstrip_protocol(name) for name in files]
 
 
-def _configure_logging(verbose: bool, quiet: bool) -> None:
+def _log_levels(verbose: bool, quiet: bool) -> tuple[int, int]:
     """rawconv's own messages at WARNING (INFO with -v, ERROR with -q); Dask's logs only with
     -v (its INFO lines are not rawconv's to print)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("rawconv-parallel %(levelname)s: %(message)s"))
-    ours = logging.getLogger("rawconv")
-    ours.handlers[:] = [handler]
-    ours.setLevel(logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING)
-    ours.propagate = False
-    for name in ("distributed", "dask", "tornado", "bokeh"):
-        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.CRITICAL)
+    ours = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
+    return ours, logging.INFO if verbose else logging.CRITICAL
 
 
 def _connect(address: str, timeout: float) -> Any:
@@ -167,8 +161,14 @@ def _connect(address: str, timeout: float) -> Any:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rawconv-parallel``; returns the exit status."""
+    from rawconv.command_logging import command_logging
+
     args = make_parser().parse_args(argv)
-    _configure_logging(args.verbose, args.quiet)
+    with command_logging("rawconv-parallel", *_log_levels(args.verbose, args.quiet)):
+        return _run(args, argv)
+
+
+def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     from rawconv.errors import RawconvError
 
     try:
@@ -204,8 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     if not inputs:
         print("rawconv-parallel: error: no input given", file=sys.stderr)
         return 2
-    from rawconv.cli import exit_status, interrupted_line
-    from rawconv.interrupts import checkpoint, handlers
+    from rawconv.interrupts import checkpoint, handlers, received
 
     from .convert import convert
 
@@ -218,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                               {**kwargs, "storage_options": storage_options})  # fmt: skip
             checkpoint("parallel:done")
     except (RawconvError, OSError, ValueError, TypeError) as exc:
+        if (interrupted := received()) is not None:  # the signal came out as h5py's error
+            return _interrupted(interrupted)
         text = str(exc)
         if isinstance(exc, TypeError) and "unknown keyword argument" in text:
             text = f"-k/--kwargs: {text}"
@@ -226,13 +227,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         report = report or getattr(exc, "report", None)  # the outputs are complete
         if report is None:
-            done = "outputs that were not complete were removed (--resume keeps the others)"
-            print(f"rawconv-parallel: {interrupted_line(exc, done)}", file=sys.stderr)
-            return exit_status(exc)
+            return _interrupted(exc)
     finally:
         if client is not None:
             client.close()
     return _finish(args, report)
+
+
+def _interrupted(exc: BaseException) -> int:
+    """Print the interruption line; 130 or 143."""
+    from rawconv.cli import exit_status, interrupted_line
+
+    done = "outputs that were not complete were removed (--resume keeps the others)"
+    print(f"rawconv-parallel: {interrupted_line(exc, done)}", file=sys.stderr)
+    return exit_status(exc)
 
 
 def _convert(convert: Any, inputs: list[str], chunk: int, client: Any,

@@ -164,20 +164,20 @@ def formats_help() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _configure_logging(args: argparse.Namespace) -> None:
-    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("rawconv %(levelname)s: %(message)s"))
-    root = logging.getLogger("rawconv")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+def _log_level(args: argparse.Namespace) -> int:
+    return logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rawconv``; returns the exit status."""
+    from .command_logging import command_logging
+
     args = make_parser().parse_args(argv)
-    _configure_logging(args)
+    with command_logging("rawconv", _log_level(args)):
+        return _run(args, argv)
+
+
+def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     if not args.in_stream:
         make_parser().print_usage(sys.stderr)
         print("rawconv: error: no input given", file=sys.stderr)
@@ -260,6 +260,7 @@ def _convert_one(args: argparse.Namespace, in_stream: str, kwargs: dict, build_r
                  orig_basename: Any) -> int:  # fmt: skip
     """Convert one input; returns 1 if it failed (the error printed), else 0."""
     from .errors import RawconvError
+    from .interrupts import received
 
     call = dict(kwargs)
     call.setdefault("orig_basename", orig_basename(in_stream))
@@ -275,6 +276,8 @@ def _convert_one(args: argparse.Namespace, in_stream: str, kwargs: dict, build_r
             **call,
         )
     except (RawconvError, OSError, ValueError, TypeError, KeyError) as exc:
+        if (interrupted := received()) is not None:  # the signal came out as h5py's error
+            raise interrupted from exc
         if args.debug:
             log.exception("conversion of %s failed", in_stream)
         print(f"rawconv: error: {error_line(exc, in_stream)}", file=sys.stderr)

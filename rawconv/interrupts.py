@@ -17,7 +17,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["Interrupted", "checkpoint", "deferred", "exit_status", "handlers", "signal_name"]
+__all__ = [
+    "Interrupted", "checkpoint", "deferred", "exit_status", "handlers", "received", "signal_name",
+]  # fmt: skip
 
 _CHECKPOINT_ENV = "RAWCONV_INTERRUPT_AT"
 """Tests name a point (``build_raw:chunk:3``...) where :func:`checkpoint` raises."""
@@ -53,10 +55,25 @@ def exit_status(exc: BaseException) -> int:
     return 128 + (exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
 
 
+_received: list[int] = []
+"""The signal that the last :func:`handlers` block turned into :class:`Interrupted`."""
+
+
 def _raise(signum: int, frame: Any) -> None:
     for other in (signal.SIGINT, signal.SIGTERM):  # one is enough: clean up undisturbed
         signal.signal(other, signal.SIG_IGN)
+    _received.append(signum)
     raise Interrupted(signum)
+
+
+def received() -> Interrupted | None:
+    """The interruption of the last (or running) :func:`handlers` block, if a signal came.
+
+    A signal that lands inside a library's C code that calls back into Python (h5py's type
+    conversions) can come out as that library's error instead of :class:`Interrupted`; a
+    command that catches errors asks this first, so that the run still ends as interrupted.
+    """
+    return Interrupted(_received[0]) if _received else None
 
 
 @contextlib.contextmanager
@@ -65,6 +82,7 @@ def handlers(restore: bool = True) -> Iterator[None]:
     is ignored: the first one's cleanup runs undisturbed). After the block the previous
     handlers come back, or with ``restore=False`` (a command whose work is done) signals
     are ignored until the process exits."""
+    _received.clear()
     old = {s: signal.signal(s, _raise) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield

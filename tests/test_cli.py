@@ -113,6 +113,31 @@ def test_one_output_file_for_several_inputs_is_refused(spms, tmp_path, capsys):
     assert "would mix them" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["rawconv", "rawconv-parallel"])
+def test_commands_called_in_process_put_logging_back(command, tmp_path, capsys):
+    """``main([...])`` from a notebook sets up logging for its run only: afterwards rawconv's
+    and Dask's loggers have the handlers, levels and propagation they had before."""
+    import logging
+
+    from rawconv.parallel.cli import main as parallel_main
+
+    run = main if command == "rawconv" else parallel_main
+    names = ("rawconv", "distributed", "dask")
+    marker = logging.NullHandler()
+    logging.getLogger("rawconv").addHandler(marker)
+    try:
+        before = {n: (list(logging.getLogger(n).handlers), logging.getLogger(n).level,
+                      logging.getLogger(n).propagate) for n in names}  # fmt: skip
+        assert run([str(tmp_path / "missing.fcio")]) in (1, 2)
+        assert "missing.fcio" in "".join(capsys.readouterr())
+        after = {n: (list(logging.getLogger(n).handlers), logging.getLogger(n).level,
+                     logging.getLogger(n).propagate) for n in names}  # fmt: skip
+        assert after == before
+        assert before["rawconv"][0][-1] is marker and before["rawconv"][2] is True
+    finally:
+        logging.getLogger("rawconv").removeHandler(marker)
+
+
 def test_verbose_logs_progress(spms, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "rawconv.cli", str(spms), "-o", str(tmp_path / "v.lh5"), "-v"],

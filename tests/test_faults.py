@@ -7,6 +7,7 @@ stderr, and that nothing but complete outputs is left.
 from __future__ import annotations
 
 import errno
+import importlib
 import os
 import shutil
 import signal
@@ -159,6 +160,70 @@ def test_signal_mid_write(big, how):
     assert proc.returncode == status, err
     assert err == f"rawconv: {word} ({how}); 0 of 1 input(s) converted, no partial output left\n"
     assert _names(folder) == ["big.fcio"]
+
+
+@pytest.mark.parametrize("where", ["inside the open", "after the open"])
+def test_signal_while_an_output_is_created_leaves_no_file(tmp_path, monkeypatch, where):
+    """The windows where a signal lands after HDF5 created the temporary file but before the
+    writer holds it: abort() still deletes the file."""
+    import rawconv.lh5.outfile as outfile
+    import rawconv.lh5.writer as writer_module
+
+    seen = []  # the folder when the signal came
+
+    if where == "inside the open":
+        def interrupted(h5):
+            seen.append(_names(tmp_path))
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(outfile, "_descriptor", interrupted)
+    else:
+        class Interrupted(outfile.OpenFile):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.h5.close()
+                seen.append(_names(tmp_path))
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(writer_module, "OpenFile", Interrupted)
+    writer = LH5Writer(atomic=True)
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            writer.write(ArrayCol(np.arange(5)), "x", tmp_path / "out.lh5")
+        finally:
+            writer.abort()
+    ((temp,),) = seen
+    assert temp.startswith(".out.lh5.") and temp.endswith(".rawconv-tmp")
+    assert _names(tmp_path) == []
+
+
+@pytest.mark.parametrize("command", ["rawconv", "rawconv-parallel"])
+def test_signal_that_comes_out_as_a_library_error(run, tmp_path, monkeypatch, capsys, command):
+    """A signal landing inside h5py's C code that calls back into Python comes out as h5py's
+    ValueError ("Operation not defined for data type class..."): the command still ends as
+    interrupted (130, one line), not as a conversion error."""
+    from rawconv.parallel.cli import main as rawconv_parallel
+
+    def swallowed(*args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the handler runs here
+        except KeyboardInterrupt:
+            raise ValueError("Operation not defined for data type class") from None
+        raise AssertionError("no signal came")
+
+    if command == "rawconv":
+        monkeypatch.setattr(sys.modules["rawconv.build_raw"], "build_raw", swallowed)
+        status = rawconv([str(run), "-o", str(tmp_path / "o.lh5"), "-q"])
+        tail = "0 of 1 input(s) converted, no partial output left"
+    else:
+        module = importlib.import_module("rawconv.parallel.convert")  # not the function
+        monkeypatch.setattr(module, "convert", swallowed)
+        status = rawconv_parallel([str(run), "-o", str(tmp_path / "o.lh5"), "-q"])
+        tail = "outputs that were not complete were removed (--resume keeps the others)"
+    assert status == 130
+    assert capsys.readouterr().err == f"{command}: interrupted (SIGINT); {tail}\n"
+    assert not (tmp_path / "o.lh5").exists()
 
 
 # points of a run: before output, while writing, while committing, after it

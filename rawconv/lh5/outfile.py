@@ -68,27 +68,44 @@ class OpenFile:
         the final path.
     atomic
         write to :func:`temp_name` of `path` (created anew), else append to `path`.
+        A file created anew is deleted again if opening it fails or is interrupted.
     locking
         HDF5 file locking (None: HDF5's default).
     defer
         a part file of the parallel layer: datasets are stored uncompressed, with the
         settings of the merged dataset in an attribute.
+    write_path
+        the temporary name to write under (atomic), when the caller chose it.
     """
 
-    def __init__(self, path: str, atomic: bool, locking: bool | None, defer: bool = False) -> None:
+    def __init__(self, path: str, atomic: bool, locking: bool | None, defer: bool = False,
+                 write_path: str | None = None) -> None:  # fmt: skip
         self.path = path
         self.defer = defer
-        self.write_path = temp_name(path) if atomic else path
+        self.write_path = write_path or (temp_name(path) if atomic else path)
         Path(self.write_path).parent.mkdir(parents=True, exist_ok=True)
         mode = "w" if atomic else "a"
         kwargs = {} if locking is None else {"locking": locking}
         try:
             self.h5 = h5py.File(self.write_path, mode, rdcc_nbytes=_CHUNK_CACHE_BYTES, **kwargs)
         except OSError as exc:
+            if atomic:
+                Path(self.write_path).unlink(missing_ok=True)
             raise failure(exc, path, "cannot open output for writing") from None
-        self.fd, self.inode = _descriptor(self.h5)
-        if "datatype" not in self.h5.attrs:
-            self.h5.attrs["datatype"] = "struct{}"
+        except BaseException:  # a signal inside h5py: the new file must not stay
+            if atomic:
+                Path(self.write_path).unlink(missing_ok=True)
+            raise
+        try:
+            self.fd, self.inode = _descriptor(self.h5)
+            if "datatype" not in self.h5.attrs:
+                self.h5.attrs["datatype"] = "struct{}"
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.h5.close()
+            if atomic:
+                Path(self.write_path).unlink(missing_ok=True)
+            raise
         self.closed = False
         """Closed, or its close failed: it is never closed twice (a second close of a file
         whose close failed crashes HDF5)."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ..errors import RawconvError
@@ -34,7 +35,7 @@ from .columns import ArrayCol, ScalarCol
 from .compression import resolve_settings
 from .convert import from_lgdo
 from .objects import write_object
-from .outfile import OpenFile, failure
+from .outfile import OpenFile, failure, temp_name
 
 __all__ = ["DEFAULT_HDF5_SETTINGS", "LH5Writer"]
 
@@ -76,6 +77,9 @@ class LH5Writer:
         self.defer_compression = defer_compression
         self.storage_options = dict(storage_options or {})
         self._files: dict[str, OpenFile] = {}
+        self._opening: str | None = None
+        """The temporary file being created, until it is in `_files` (a signal can come
+        in between: :meth:`abort` deletes it)."""
 
     @property
     def paths(self) -> list[str]:
@@ -96,7 +100,10 @@ class LH5Writer:
             return self._files[path]
         key = os.path.abspath(path)
         if key not in self._files:
-            self._files[key] = OpenFile(key, self.atomic, self.locking, self.defer_compression)
+            self._opening = temp_name(key) if self.atomic else None
+            self._files[key] = OpenFile(key, self.atomic, self.locking, self.defer_compression,
+                                        write_path=self._opening)  # fmt: skip
+            self._opening = None
         return self._files[key]
 
     def write(
@@ -169,6 +176,9 @@ class LH5Writer:
     def abort(self) -> None:
         """Close every file, ignoring errors, and delete the temporary ones (final names
         never appear). Safe to call twice, and after a failed :meth:`commit`."""
+        if self._opening is not None:
+            Path(self._opening).unlink(missing_ok=True)
+            self._opening = None
         while self._files:
             _, out = self._files.popitem()
             out.discard()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import shutil
@@ -111,10 +112,20 @@ def test_kwargs(flag, geds, tmp_path):
 @pytest.mark.parametrize(("flag", "level"), [
     ("--verbose", "INFO"), ("-v", "INFO"), ("--debug", "DEBUG"), ("-d", "DEBUG"),
 ])  # fmt: skip
-def test_verbosity(flag, level, geds, tmp_path, capsys):
+def test_verbosity(flag, level, geds, tmp_path, capsys, monkeypatch):
+    module = importlib.import_module("rawconv.build_raw")  # the module, not the function
+    convert, levels = module.build_raw, []
+
+    def spy(*args, **kwargs):
+        levels.append(logging.getLogger("rawconv").getEffectiveLevel())
+        return convert(*args, **kwargs)
+
+    monkeypatch.setattr(module, "build_raw", spy)
+    before = logging.getLogger("rawconv").level
     assert main([str(geds), "-o", str(tmp_path / "o.lh5"), flag]) == 0
     assert "rawconv INFO: converting" in capsys.readouterr().err
-    assert logging.getLogger("rawconv").level == getattr(logging, level)
+    assert levels == [getattr(logging, level)]
+    assert logging.getLogger("rawconv").level == before  # for the run only
 
 
 def test_quiet_by_default(geds, tmp_path, capsys):

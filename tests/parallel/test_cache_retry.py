@@ -32,8 +32,7 @@ def _doctor(entry, input_path) -> np.ndarray:
     return true
 
 
-def test_wrong_cached_offsets_are_dropped_and_rebuilt(tmp_path, client, caplog, monkeypatch):
-    monkeypatch.setattr(logging.getLogger("rawconv"), "propagate", True)
+def test_wrong_cached_offsets_are_dropped_and_rebuilt(tmp_path, client, caplog):
     src = tmp_path / "a.fcio"
     shutil.copy(data_file("fcio/th228.fcio"), src)
     build_raw(str(src), out_spec=str(tmp_path / "serial.lh5"))
