@@ -63,6 +63,7 @@ def _client(
             n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=threads_per_worker,
             processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL,
             local_directory=str(folder / "dask"),
+            preload=["rawconv.numba_startup"],  # workers of our own: numba without extensions
         )  # fmt: skip
     return Client(cluster), cluster
 

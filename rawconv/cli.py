@@ -219,6 +219,9 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         )
         return 2
 
+    from .numba_startup import skip_unused_setup
+
+    skip_unused_setup()  # this process is the command's own
     from .build_raw import build_raw, orig_basename
     from .interrupts import checkpoint, handlers
 

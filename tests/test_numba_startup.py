@@ -1,0 +1,45 @@
+"""The commands start numba without the extensions and BLAS check their kernels do not use;
+a library call leaves numba's set-up alone."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import h5py
+
+from tests.conftest import data_file
+
+PROBE = """
+import sys
+{call}
+import numba.core.entrypoints as ep
+from numba.np.arraymath import _HAVE_BLAS
+print(ep._already_initialized, _HAVE_BLAS, "awkward" in sys.modules, "scipy.linalg" in sys.modules)
+"""
+
+
+def _probe(call: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", PROBE.format(call=call)], capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    return done.stdout.split()
+
+
+def test_the_command_skips_extensions_and_blas(tmp_path):
+    out = tmp_path / "o.lh5"
+    call = (f"from rawconv.cli import main; assert main([{str(data_file('fcio/th228.fcio'))!r}, "
+            f"'-o', {str(out)!r}, '-q']) == 0")  # fmt: skip
+    assert _probe(call) == ["True", "False", "False", "False"]
+    with h5py.File(out) as f:
+        assert len(f["FCEvent/timestamp"]) == 1000
+
+
+def test_build_raw_leaves_numba_as_it_is(tmp_path):
+    """awkward's numba extension is installed with legend-pydataobj: a library call still
+    lets numba run it (the user's own numba code may need it)."""
+    out = tmp_path / "o.lh5"
+    call = (f"from rawconv import build_raw; build_raw({str(data_file('fcio/th228.fcio'))!r}, "
+            f"out_spec={str(out)!r})")  # fmt: skip
+    initialized, blas, awkward, _ = _probe(call)
+    assert (initialized, awkward) == ("True", "True")
+    assert blas == "True"  # scipy comes with dspeed (the test extra)
