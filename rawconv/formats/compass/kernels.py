@@ -128,6 +128,11 @@ def decode_events(buf, starts, pids, first, last, offsets, wf_len, dt_of_board, 
         offsets[0], offsets[1], offsets[2], offsets[3], offsets[4], offsets[5]
     )  # fmt: skip
     nbytes = 2 * wf_len
+    n = last - first
+    if first < 0 or last > len(starts) or last > len(pids) or n > len(packet_id):
+        raise IndexError("decode_events: events or rows beyond the given arrays")
+    if n > len(dt) or (nbytes > 0 and n > len(values)) or 0 < len(calibrated) < 8 * n:
+        raise IndexError("decode_events: more rows than an output array holds")
     for i in range(first, last):
         s = starts[i]
         if s < 0 or s + head + nbytes > len(buf):

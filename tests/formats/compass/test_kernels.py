@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,7 +68,8 @@ def _decode(buf, starts, wf_len=3):
     values = np.zeros((n, wf_len), np.uint16)
     offsets = np.array([LAYOUT.off_energy, LAYOUT.off_calibrated, LAYOUT.off_short,
                         LAYOUT.off_flags, LAYOUT.off_nsamples, LAYOUT.head], np.int64)  # fmt: skip
-    done = decode_events(buf, np.array(starts, np.int64), np.array([4, 6], np.int64), 0, n,
+    pids = 4 + 2 * np.arange(n, dtype=np.int64)  # 4, 6, ...
+    done = decode_events(buf, np.array(starts, np.int64), pids, 0, n,
                          offsets, wf_len, np.array([2.0], np.float32), 16.0, *cols,
                          cal.view(np.uint8), *rest, dt, values.view(np.uint8))  # fmt: skip
     return done, cols, cal, rest, dt, values
@@ -84,6 +86,19 @@ def test_decode_events_cases():
     assert dt.tolist() == [16.0, 2.0]  # board 1 is beyond the per-board table: the default
     assert values.tolist() == [[1, 2, 65535], [9, 8, 7]]
     assert _decode(BUF, [0, 38])[0] == -2  # event 1 would read past the bytes
+
+
+def test_decode_events_refuses_arrays_shorter_than_the_events():
+    """The kernel checks its arrays before reading: a packet-id array shorter than the
+    events raises instead of reading past it (numba does not check indexes)."""
+    cols = [np.zeros(2, np.uint32)] * 3 + [np.zeros(2, np.float64), np.zeros(2, np.uint32)]
+    offsets = np.array([LAYOUT.off_energy, LAYOUT.off_calibrated, LAYOUT.off_short,
+                        LAYOUT.off_flags, LAYOUT.off_nsamples, LAYOUT.head], np.int64)  # fmt: skip
+    with pytest.raises(IndexError, match="beyond the given arrays"):
+        decode_events(BUF, np.array([0, 37], np.int64), np.array([4], np.int64), 0, 2, offsets,
+                      3, np.array([2.0], np.float32), 16.0, *cols, np.zeros(16, np.uint8),
+                      np.zeros(2, np.uint32), np.zeros(2, np.uint32), np.zeros(2, np.int64),
+                      np.zeros(2, np.float32), np.zeros((2, 6), np.uint8))  # fmt: skip
 
 
 def test_resync_cases():
