@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz.cases import Case, random_case
-from tests.fuzz.harness import check, check_cli
+from tests.fuzz.harness import check, check_cli, convert, convert_in_memory
+from tests.fuzz.memory import same
 from tests.fuzz.mutations import INTERESTING_WORDS, KINDS, Mutation
 from tests.fuzz.seeds import FORMATS, SEEDS, available, record_starts, records, seed_bytes
 
@@ -146,3 +147,21 @@ def test_a_damaged_tag_word_after_the_fcio_config_leaves_it_out_of_the_prefix():
     assert cut("bitflip", 184, 0) == 180  # the event's first frame: the tag word is intact
     assert cut("truncate", 182) == 180
     assert cut("length_word", event_end, 4) == event_end  # an event's frames are counted
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_in_memory_decoding_gives_the_rows_build_raw_writes(fmt, tmp_path):
+    """The fast mode reads back what build_raw would write: the same tables, columns and
+    rows as the LH5 file of the undamaged seed."""
+    _need(fmt)
+    data = seed_bytes(SEEDS[fmt][0])
+    memory = convert_in_memory(fmt, data, tmp_path, "damaged")
+    lh5 = convert(fmt, data, tmp_path, "prefix")
+    assert memory.problems == [] and lh5.problems == []
+    assert memory.error is None and lh5.error is None
+    assert memory.n_rows > 0 and memory.n_rows == lh5.n_rows
+    assert sorted(memory.tables) == sorted(lh5.tables)
+    for table, cols in lh5.tables.items():
+        assert sorted(memory.tables[table]) == sorted(cols), table
+        for col, rows in cols.items():
+            assert same(memory.tables[table][col], rows), f"{table}/{col}"
