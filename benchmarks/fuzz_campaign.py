@@ -2,9 +2,11 @@
 
 Each input is a real test file (``tests/fuzz/seeds.py``) with one mutation (bit flip,
 byte overwrite, truncation, corrupted length word, inserted or deleted bytes, splice of two
-files). A worker subprocess converts it with ``build_raw`` (and the undamaged prefix, to
-check that every record before the first damaged byte is kept) and, every
-``--cli-every`` inputs, runs the ``rawconv`` command on it. A worker that does not answer
+files). A worker subprocess decodes it with the format's streamer into memory (and the
+undamaged prefix, to check that every record before the first damaged byte is kept; the
+prefix's rows are kept for the next input with the same prefix); every ``--lh5-every``
+inputs it also converts both with ``build_raw`` to LH5 files, and every ``--cli-every``
+inputs runs the ``rawconv`` command on the input. A worker that does not answer
 within ``--timeout`` seconds is killed (a hang); one that dies is a crash. Every input that
 shows a problem is saved as JSON in ``tests/fuzz/corpus/<format>/`` (replayed by
 ``tests/fuzz/test_corpus.py``). Inputs are drawn from ``--seed``: a run is repeatable.
@@ -51,7 +53,13 @@ def worker(workdir: Path) -> None:
         case = Case.from_dict(job["case"])
         t0 = time.perf_counter()
         data, cut = case.build()
-        problems, error = check(case.fmt, data, cut, workdir, case.key)
+        problems, error = check(case.fmt, data, cut, workdir, case.key, in_memory=True)
+        if job["lh5"]:
+            lh5_problems, lh5_error = check(case.fmt, data, cut, workdir, case.key)
+            problems += [f"build_raw: {p}" for p in lh5_problems]
+            if (lh5_error is None) != (error is None):
+                problems.append(f"build_raw and the in-memory decoding disagree: "
+                                f"{lh5_error!r} / {error!r}")  # fmt: skip
         if job["cli"]:
             problems += check_cli(data, workdir)
         reply = {"problems": problems, "error": error, "s": time.perf_counter() - t0}
@@ -130,8 +138,8 @@ def _rounds(args, fmts, stats, rngs, w: Worker, deadline: float) -> None:
                 return
             case = random_case(fmt, rngs[fmt])
             t0 = time.perf_counter()
-            job = {"case": case.as_dict(), "cli": args.cli_every > 0
-                   and i % args.cli_every == 0}  # fmt: skip
+            job = {"case": case.as_dict(), "lh5": _every(i, args.lh5_every),
+                   "cli": _every(i, args.cli_every)}  # fmt: skip
             reply = w.run(job, args.timeout)
             st = stats[fmt]
             st["inputs"] += 1
@@ -146,6 +154,10 @@ def _rounds(args, fmts, stats, rngs, w: Worker, deadline: float) -> None:
                 st["refused"] += 1
         if (i + 1) % args.report_every == 0:
             print_stats(stats)
+
+
+def _every(i: int, n: int) -> bool:
+    return n > 0 and i % n == 0
 
 
 def print_stats(stats: dict[str, dict[str, float]]) -> None:
@@ -164,9 +176,15 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random mutations")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per input")
     parser.add_argument(
+        "--lh5-every",
+        type=int,
+        default=100,
+        help="also convert every Nth input with build_raw to LH5 files (0: never)",
+    )
+    parser.add_argument(
         "--cli-every",
         type=int,
-        default=50,
+        default=500,
         help="run the rawconv command on every Nth input (0: never)",
     )
     parser.add_argument("--hours", type=float, default=24.0, help="stop after this long")

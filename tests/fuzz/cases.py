@@ -10,9 +10,18 @@ from pathlib import Path
 import numpy as np
 
 from .mutations import Mutation, apply, first_damage, random_mutation
-from .seeds import SEEDS, Seed, record_starts, record_stops, seed_bytes
+from .seeds import SEEDS, Seed, record_starts, record_stops, records, seed_bytes
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
+
+OPEN_ENDED = {"FCIO": (4, (1,))}
+"""Formats whose records carry no length, as (bytes of the header that starts a record,
+tags of records whose last frames are optional). An FCIO record ends where the next
+one's tag word starts, and an FCIOConfig may end with a tracemap and a streamid frame, or
+without: a damaged tag word that reads as a frame length makes the next record's frames
+read as those optional frames (a 4-byte frame is a streamid), and no reader can tell
+them from an intact FCIOConfig that has them. Such a record lies before the damage only
+when the tag word after it is intact too (or the input ends there)."""
 
 
 @dataclass(frozen=True)
@@ -36,8 +45,13 @@ class Case:
         if first is None:
             return damaged, None
         stops = record_stops(self.seed)
-        before = stops[stops <= first]
-        return damaged, int(before.max()) if before.size else None
+        before = np.flatnonzero(stops <= first)
+        if before.size and self.fmt in OPEN_ENDED and first < len(damaged):
+            mark, tags = OPEN_ENDED[self.fmt]
+            last = before[-1]
+            if stops[last] + mark > first and records(self.seed)["tag"][last] in tags:
+                before = before[:-1]
+        return damaged, int(stops[before[-1]]) if before.size else None
 
     @property
     def key(self) -> tuple:

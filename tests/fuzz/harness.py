@@ -16,9 +16,12 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
+
+from .memory import Ragged, decode, first_difference
 
 CLI_TIMEOUT_S = 120.0
 _OURS = {f"{tag}.{ext}" for tag in ("damaged", "prefix") for ext in ("in", "lh5")}
@@ -30,7 +33,7 @@ class Result:
     each data table (table path -> column path -> rows)."""
 
     error: str | None = None
-    tables: dict[str, dict[str, list]] = field(default_factory=dict)
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -38,20 +41,18 @@ class Result:
         return sum(_n(cols) for cols in self.tables.values())
 
 
-def _n(cols: dict[str, list]) -> int:
+def _n(cols: dict[str, Any]) -> int:
     return max((len(v) for v in cols.values()), default=0)
 
 
-def _column_rows(obj: h5py.Dataset | h5py.Group) -> list | np.ndarray:
+def _column_rows(obj: h5py.Dataset | h5py.Group) -> np.ndarray | Ragged:
     if isinstance(obj, h5py.Dataset):
         return obj[()]
-    cl = obj["cumulative_length"][()]
-    inner = _column_rows(obj["flattened_data"])
-    starts = np.concatenate([[0], cl[:-1]]).astype(np.int64)
-    return [inner[a:b] for a, b in zip(starts, cl.astype(np.int64))]
+    cl = obj["cumulative_length"][()].astype(np.int64)
+    return Ragged(np.diff(cl, prepend=0), _column_rows(obj["flattened_data"]))
 
 
-def _leaves(group: h5py.Group, prefix: str, out: dict[str, list]) -> None:
+def _leaves(group: h5py.Group, prefix: str, out: dict[str, Any]) -> None:
     for name, obj in group.items():
         if isinstance(obj, h5py.Dataset) or "cumulative_length" in obj:
             out[prefix + name] = _column_rows(obj)
@@ -59,16 +60,17 @@ def _leaves(group: h5py.Group, prefix: str, out: dict[str, list]) -> None:
             _leaves(obj, prefix + name + "/", out)
 
 
-def table_rows(path: Path) -> dict[str, dict[str, list]]:
-    """Every table of an LH5 file but the garbage table: path -> column -> rows."""
-    tables: dict[str, dict[str, list]] = {}
+def table_rows(path: Path) -> dict[str, dict[str, Any]]:
+    """Every table of an LH5 file but the garbage table: path -> column -> rows (an array,
+    or :class:`~tests.fuzz.memory.Ragged` for variable-length rows)."""
+    tables: dict[str, dict[str, Any]] = {}
 
     def visit(name: str, obj) -> None:
         kind = str(obj.attrs.get("datatype", ""))
         inside = any(name.startswith(t + "/") for t in tables)
         is_table = isinstance(obj, h5py.Group) and kind.startswith("table")
         if is_table and not inside and name != "garbage":
-            cols: dict[str, list] = {}
+            cols: dict[str, Any] = {}
             _leaves(obj, "", cols)
             tables[name] = cols
 
@@ -120,10 +122,38 @@ def convert(fmt: str, data: bytes, workdir: Path, tag: str) -> Result:
     return res
 
 
-def _same(a, b) -> bool:
-    if isinstance(a, np.ndarray) and a.dtype.kind == "f":
-        return np.array_equal(a, b, equal_nan=True)
-    return np.array_equal(a, b)
+def convert_in_memory(fmt: str, data: bytes, workdir: Path, tag: str) -> Result:
+    """Decode `data` (written to ``workdir/tag.in``) with the streamer, in this process,
+    into memory (:mod:`tests.fuzz.memory`): no LH5 file; the same checks as
+    :func:`convert` but those of the output file."""
+    from rawconv.errors import RawconvError
+
+    src = workdir / f"{tag}.in"
+    src.write_bytes(data)
+    res = Result()
+    try:
+        tables, nothing = decode(fmt, src)
+    except RawconvError as exc:
+        res.error = str(exc)
+        if str(src) not in res.error:
+            res.problems.append(f"{tag}: error does not name the input: {res.error}")
+        if "\n" in res.error:
+            res.problems.append(f"{tag}: error takes several lines: {res.error!r}")
+    except Exception as exc:  # anything else is what the fuzzer looks for
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        res.error = f"{type(exc).__name__}: {exc}"
+        res.problems.append(
+            f"{tag}: {type(exc).__name__} at {Path(where.filename).name}:{where.lineno}: "
+            f"{str(exc)[:300]}"
+        )
+    else:
+        res.tables, res.error = tables, nothing  # build_raw: "nothing could be decoded"
+    left = sorted({p.name for p in workdir.iterdir()} - _OURS)
+    if left:
+        res.problems.append(f"{tag}: files left behind: {left}")
+    for name in left:
+        (workdir / name).unlink()
+    return res
 
 
 def compare_prefix(prefix: Result, damaged: Result) -> list[str]:
@@ -148,32 +178,50 @@ def compare_prefix(prefix: Result, damaged: Result) -> list[str]:
                 problems.append(f"{table}/{col}: {n} rows before the damage, "
                                 f"{0 if other is None else len(other)} kept")  # fmt: skip
                 break  # one line per table
-            bad = [i for i in range(n) if not _same(rows[i], other[i])]
-            if bad:
-                problems.append(f"{table}/{col}: rows {bad[:5]} differ from the prefix's")
+            bad = first_difference(rows, other, n)
+            if bad < n:
+                problems.append(f"{table}/{col}: rows [{bad}] differ from the prefix's")
                 break
     return problems
 
 
 _PREFIXES: dict[tuple, Result] = {}
+PREFIX_CACHE_BYTES = 512 << 20
+"""What the kept prefix conversions may hold together (their column bytes)."""
+_cached_bytes = 0
 
 
-def check(fmt: str, damaged: bytes, cut: int | None, workdir: Path,
-          key: tuple = ()) -> tuple[list[str], str | None]:  # fmt: skip
+def _nbytes(col: Any) -> int:
+    return col.lengths.nbytes + _nbytes(col.flat) if isinstance(col, Ragged) else col.nbytes
+
+
+def _keep(key: tuple, prefix: Result) -> None:
+    global _cached_bytes
+    size = sum(_nbytes(c) for cols in prefix.tables.values() for c in cols.values())
+    if _cached_bytes + size <= PREFIX_CACHE_BYTES:
+        _PREFIXES[key] = prefix
+        _cached_bytes += size
+
+
+def check(fmt: str, damaged: bytes, cut: int | None, workdir: Path, key: tuple = (),
+          in_memory: bool = False) -> tuple[list[str], str | None]:  # fmt: skip
     """(every problem of converting `damaged`; rawconv's error line, None when it converted).
 
     `cut`: the end of the last whole record before the first damaged byte (None: no such
     record); the conversion of ``damaged[:cut]`` gives the rows that must be kept. It is
     kept under `key` (when given) for the next input with the same undamaged prefix.
+    `in_memory`: decode into memory (:func:`convert_in_memory`) instead of converting to
+    LH5 files with ``build_raw`` (:func:`convert`).
     """
-    res = convert(fmt, damaged, workdir, "damaged")
+    conv = convert_in_memory if in_memory else convert
+    res = conv(fmt, damaged, workdir, "damaged")
     problems = list(res.problems)
     if cut:
-        prefix = _PREFIXES.get((*key, cut)) if key else None
+        prefix = _PREFIXES.get((*key, cut, in_memory)) if key else None
         if prefix is None:
-            prefix = convert(fmt, damaged[:cut], workdir, "prefix")
-            if key and len(_PREFIXES) < 4096:
-                _PREFIXES[(*key, cut)] = prefix
+            prefix = conv(fmt, damaged[:cut], workdir, "prefix")
+            if key:
+                _keep((*key, cut, in_memory), prefix)
         problems += prefix.problems
         if not res.problems:
             problems += compare_prefix(prefix, res)

@@ -13,7 +13,15 @@ import numpy as np
 from ...decoder import GarbageCode
 from ...errors import CorruptDataError
 from .kernels import index_records, read_i32
-from .layout import TAG_EVENT, TAG_SPARSEEVENT, TAG_STATUS
+from .layout import (
+    CONFIG_FIELDS,
+    CONFIG_FRAME_STREAMID,
+    CONFIG_FRAME_TRACEMAP,
+    TAG_CONFIG,
+    TAG_EVENT,
+    TAG_SPARSEEVENT,
+    TAG_STATUS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +78,8 @@ class DamageHandling:
         if stop - start < 4:
             return None
         tag, pos, n = -int(read_i32(buf, start)), start + 4, 0
+        if tag == TAG_CONFIG:
+            return _config_end(buf, pos, stop)
         want = self._event_frames if tag == TAG_EVENT else None
         if tag == TAG_EVENT and not want:  # the first event of the stream sets it
             block = self._block
@@ -148,3 +158,29 @@ class DamageHandling:
         )  # fmt: skip
         self._cursor = i + 1
         self.packet_id = int(block.pid[i])
+
+
+def _config_end(buf: np.ndarray, pos: int, stop: int) -> int | None:
+    """Where an FCIOConfig whose frames start at `pos` ends after the frames that fit its
+    layout (formats.md 1.3): its fields (4 bytes or more each), a tracemap of at most 4
+    bytes per trace, a streamid of 4 bytes; None when its fields are not all there. (A
+    damaged tag of the next record makes that record's frames look like more frames of
+    the FCIOConfig: a longer streamid, or frames after it.)"""
+    n, traces = 0, 0
+    while pos + 4 <= stop:
+        h = int(read_i32(buf, pos))
+        if h < 0 or pos + 4 + h > stop:
+            break
+        if n < len(CONFIG_FIELDS):
+            if h < 4:
+                return None
+            if n < 2:  # adcs, triggers
+                traces += int(read_i32(buf, pos + 4))
+        elif n == CONFIG_FRAME_TRACEMAP:
+            if h % 4 or h > 4 * traces:
+                break
+        elif n != CONFIG_FRAME_STREAMID or h != 4:
+            break
+        n += 1
+        pos += 4 + h
+    return pos if n >= len(CONFIG_FIELDS) else None

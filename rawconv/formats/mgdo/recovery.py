@@ -65,6 +65,8 @@ def walk_basket_keys(
     (begin,) = struct.unpack_from(">i", head, 8)
     pos, found = begin, []
     end = size if size is not None else 2**62
+    if not 16 <= begin < end:  # fBEGIN: where the first key is, after this header
+        return found, f"impossible offset of the first key ({begin}) in the file header"
     while pos < end:
         key = source.read(pos, pos + _READ_KEY)
         if len(key) < _KEY_HEAD.size:

@@ -200,3 +200,39 @@ def test_record_tag_overwritten_by_a_frame_length_keeps_the_record_before(th228)
         f"decoding ends there (FCIO has no sync word): the {len(data) - victim} bytes from "
         f"offset {victim} to the end are not decoded"
     )
+
+
+def _datasets(path, group: str) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    with h5py.File(path, "r") as f:
+        f[group].visititems(
+            lambda name, obj: out.update({name: obj[()]}) if isinstance(obj, h5py.Dataset) else None
+        )
+    return out
+
+
+def test_damaged_tag_after_the_config_leaves_the_config_as_it_is(spms, tmp_path):
+    """The tag word of the record after the FCIOConfig (which has no streamid) turned into
+    a frame length, 1000 more: that record reads as a 994-byte streamid frame of the
+    FCIOConfig, and decoding meets a bad frame header further on. The FCIOConfig keeps the
+    frames its layout calls for (a streamid has 4 bytes), as in the undamaged input, and
+    the rest goes to the garbage table (tests/fuzz/corpus/FCIO/3-337.json)."""
+    data = bytearray(spms.read_bytes()[:200_000])
+    starts = record_starts(bytes(data))
+    assert starts[0][1] == 1
+    victim = starts[1][0]
+    (tag,) = struct.unpack_from("<i", data, victim)
+    struct.pack_into("<i", data, victim, tag + 1000)
+    (tmp_path / "good.fcio").write_bytes(bytes(data[:victim]))
+    (tmp_path / "bad.fcio").write_bytes(bytes(data))
+    build_raw(str(tmp_path / "good.fcio"))
+    report = build_raw(str(tmp_path / "bad.fcio"))
+    good = _datasets(tmp_path / "good.lh5", "FCConfig")
+    bad = _datasets(tmp_path / "bad.lh5", "FCConfig")
+    assert sorted(bad) == sorted(good) and "streamid" in good
+    for name, values in good.items():
+        assert np.array_equal(bad[name], values), name
+    assert report.garbage_rows == 1
+    with h5py.File(tmp_path / "bad.lh5", "r") as f:
+        assert f["garbage/offset"][()].tolist() == [victim]
+    assert f"inside the record that starts at offset {victim};" in report.problems[0]

@@ -101,6 +101,24 @@ def test_file_cut_before_any_basket_is_a_one_line_error(tmp_path, capsys):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("begin", [-(2**31), -704643072, 2**31 - 1])
+def test_impossible_first_key_offset_is_a_one_line_error(tmp_path, capsys, begin):
+    """fBEGIN (offset 8 of the file header) out of the file, as after a byte inserted
+    before it (-704643072: tests/fuzz/corpus/MGDO/4-2815.json), with a directory that
+    does not read: no OSError from a read at a negative offset, but the error of a file
+    whose keys cannot be walked."""
+    data = bytearray(mgdo_file().read_bytes())
+    data[8:12] = begin.to_bytes(4, "big", signed=True)
+    data[60:] = bytes(len(data) - 60)  # the directory after the header no longer reads
+    bad = tmp_path / "bad.root"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(RawconvError, match=rf"impossible offset of the first key \({begin}\)"):
+        build_raw(str(bad), out_spec=str(tmp_path / "x.lh5"))
+    assert main([str(bad), "-o", str(tmp_path / "y.lh5")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"rawconv: error: {bad}")
+
+
 def test_flipped_byte_in_compressed_basket(clean, tmp_path):
     raw = bytearray(mgdo_file().read_bytes())
     seek, _ = basket_seeks(mgdo_file())[1]
