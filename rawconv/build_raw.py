@@ -102,6 +102,14 @@ def out_spec_library(
     )
 
 
+def layout_out_spec(
+    layout: str, out_spec: Any, source: Source, kw_dict: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The out_spec of the named `layout` writing where `out_spec` (None, or an output
+    file name, as build_raw takes it with a layout) says, for `source`."""
+    return get_layout(layout).out_spec_for(out_spec_library(out_spec, source, kw_dict)[1])
+
+
 def build_raw(
     in_stream: Any,
     in_stream_type: str | None = None,
@@ -189,8 +197,7 @@ def build_raw(
         check_output_url(split_out_stream(out_spec)[0], overwrite, storage_options, probe=False)
     source = open_source(in_stream, **storage_options)
     if layout is not None:
-        out_stream = out_spec_library(out_spec, source, kwargs)[1]
-        out_spec = preset.out_spec_for(out_stream)
+        out_spec = layout_out_spec(layout, out_spec, source, kwargs)
         hdf5_settings = preset.hdf5_settings if hdf5_settings is None else hdf5_settings
     if in_stream_type:
         stream_type = normalize_stream_type(in_stream_type)
