@@ -17,7 +17,7 @@ from ..errors import RawconvError
 from .chunks import ChunkCodec, DirectChunkAppender, direct_chunks_supported
 from .columns import ScalarCol
 from .compression import encode_settings, resolve_settings
-from .outfile import OpenFile
+from .outfile import OpenFile, set_attrs
 
 __all__ = [
     "CHUNK_BYTES",
@@ -79,7 +79,7 @@ def write_scalar(out: OpenFile, parent: h5py.Group, name: str, obj: ScalarCol) -
     if isinstance(value, str):
         value = value.encode("utf-8")
     ds = parent.create_dataset(name, data=value)
-    ds.attrs.update(lgdo_attrs(obj))
+    set_attrs(ds, lgdo_attrs(obj))
 
 
 def append_dataset(
@@ -115,7 +115,7 @@ def append_dataset(
     ds = parent.create_dataset(
         name, shape=shape, maxshape=(None, *nda.shape[1:]), dtype=nda.dtype, **kwargs
     )
-    ds.attrs.update(attrs)
+    set_attrs(ds, attrs)
     out.remember(path, ds)
     out.row_shapes[path] = nda.shape[1:]
     if deferred is not None:
