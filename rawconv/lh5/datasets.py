@@ -125,7 +125,20 @@ def append_dataset(
         appender.append(nda)
         out.busy.add(appender)
     elif len(nda):
-        ds[...] = nda
+        _write_rows(ds, 0, nda)
+
+
+def _write_rows(ds: h5py.Dataset, start: int, nda: np.ndarray) -> None:
+    """Write `nda` into rows ``start:start + len(nda)`` of `ds` (already that long):
+    through h5py's low-level API for a C-ordered array of the dataset's dtype (h5py's
+    ``ds[...] = nda`` costs more in Python than HDF5 takes to write a table's small
+    columns), else through ``ds[...]``."""
+    if nda.dtype != ds.dtype or not nda.flags.c_contiguous or nda.ndim != len(ds.shape):
+        ds[start : start + len(nda)] = nda
+        return
+    file_space = ds.id.get_space()
+    file_space.select_hyperslab((start,) + (0,) * (nda.ndim - 1), nda.shape)
+    ds.id.write(h5py.h5s.create_simple(nda.shape), file_space, nda)
 
 
 def _append_rows(
@@ -151,7 +164,7 @@ def _append_rows(
     elif len(nda):
         start = ds.shape[0]
         ds.resize(start + len(nda), axis=0)
-        ds[start:] = nda
+        _write_rows(ds, start, nda)
 
 
 def _direct(ds: h5py.Dataset) -> bool:
