@@ -27,6 +27,7 @@ from rawconv.formats import (
     implied_format,
     normalize_stream_type,
 )
+from rawconv.layouts import apply_buffer_memory
 from rawconv.lh5.chunks import set_compress_threads
 from rawconv.lh5.writer import LH5Writer
 from rawconv.remote import is_url
@@ -204,6 +205,7 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
     source = open_source(chunk.input, **job.fs_options)
     kwargs = file_kwargs(job, chunk.input)
     streamer = get_streamer(chunk.stream_type, **kwargs)  # with the format's options
+    apply_buffer_memory(streamer, job.layout)  # as build_raw gives it
     rb_lib, default_out = file_library(job, source, kwargs)
     result = PartResult(chunk=chunk, worker=os.environ.get("DASK_WORKER_NAME", str(os.getpid())))
     try:

@@ -22,7 +22,7 @@ from .formats import (
     normalize_stream_type,
 )
 from .interrupts import checkpoint, deferred
-from .layouts import check_layout_out_spec, get_layout
+from .layouts import apply_buffer_memory, check_layout_out_spec, get_layout
 from .lh5.writer import LH5Writer
 from .locks import OutputLocks, remove_stale_temps
 from .outspec import expand_out_spec, format_template, load_out_spec
@@ -204,6 +204,7 @@ def build_raw(
     else:
         stream_type = implied_format(kwargs) or detect_format(source)
     streamer = get_streamer(stream_type, **kwargs)
+    apply_buffer_memory(streamer, layout)
     log.info("converting %s (%s)", source.name, stream_type)
     rb_lib, default_out = out_spec_library(out_spec, source, kwargs)
     with contextlib.ExitStack() as stack:
