@@ -4,8 +4,10 @@ prints a JSON line (used by bench_compression.py; not part of rawconv).
 Modes: ``fast-gzip`` (rawconv's default: its own shuffle + deflate of whole chunks),
 ``h5py-gzip`` (the same filters applied by HDF5 through h5py), ``l200-proc`` (the
 production layout, ``layout="l200"``: per-channel tables, windowed and presummed waveforms
-with the LEGEND codecs, t_sat_lo/hi through dspeed, extra/, zstd:3), and any compression
-name rawconv accepts (``lzf``, ``zstd``, ``none``...).
+with the LEGEND codecs, t_sat_lo/hi through dspeed, extra/, zstd:3), any compression
+name rawconv accepts (``lzf``, ``zstd``, ``none``...), and ``l200-daq2lh5``:
+legend-daq2lh5 with the same out_spec and dspeed (run by the reference's interpreter,
+given the out_spec as a JSON file).
 """
 
 from __future__ import annotations
@@ -34,8 +36,36 @@ def _l200_proc(src: str, out: str, _settings: object) -> int:
     return build_raw(src, layout="l200", out_spec=out, overwrite=True).rows
 
 
+def _l200_reference(src: str, out: str, spec_file: str) -> int:
+    """legend-daq2lh5 with the l200 out_spec of `spec_file` (written by bench_compression:
+    ``presum`` done by dspeed's ``presum`` in the dsp_config, as production does), dspeed
+    and zstd:3 + shuffle for every dataset."""
+    import hdf5plugin
+    from daq2lh5 import build_raw
+
+    spec = json.loads(Path(spec_file).read_text().replace("{out}", out))
+    settings = {"compression": hdf5plugin.Zstd(clevel=3), "shuffle": True}
+    build_raw(src, out_spec=spec, overwrite=True, hdf5_settings=settings)
+    return 0
+
+
 def main() -> None:
     mode, src, out, warm_src = sys.argv[1:5]
+    if mode == "l200-daq2lh5":  # the reference, in its own interpreter
+        spec_file = sys.argv[5]
+        t0 = time.perf_counter()
+        warm = str(Path(out).with_suffix(".warm.lh5"))
+        _l200_reference(warm_src, warm, spec_file)
+        Path(warm).unlink(missing_ok=True)
+        startup = time.perf_counter() - t0
+        os.sync()
+        t0, c0 = time.perf_counter(), time.process_time()
+        rows = _l200_reference(src, out, spec_file)
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": rows, "rss_mb": rss,
+                          "startup": startup}))  # fmt: skip
+        return
     settings = MODES.get(mode, mode)
     if mode == "h5py-gzip":
         # the writer hands appends to existing gzip datasets to its own chunk writer even
@@ -44,22 +74,19 @@ def main() -> None:
 
         rawconv.lh5.datasets._direct = lambda ds: False
     convert = _l200_proc if mode == "l200-proc" else _rawconv
-    if mode == "l200-proc":  # the example's window needs production-length traces
+    if mode == "l200-proc":  # the layout's window needs production-length traces
         warm_src = str(Path(warm_src).with_suffix(".8192.fcio"))
-        if not Path(warm_src).exists():
-            from rawconv.formats.fcio.synthetic import write_synthetic_run
-
-            write_synthetic_run(warm_src, n_events=5, adcs=2, eventsamples=8192, status_every=2)
     t0 = time.perf_counter()
     convert(warm_src, str(Path(out).with_suffix(".warm.lh5")), settings)
     Path(out).with_suffix(".warm.lh5").unlink(missing_ok=True)
     startup = time.perf_counter() - t0
     os.sync()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     rows = convert(src, out, settings)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "rows": rows, "rss_mb": rss, "startup": startup}))
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": rows, "rss_mb": rss,
+                      "startup": startup}))  # fmt: skip
 
 
 if __name__ == "__main__":

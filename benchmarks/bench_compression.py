@@ -9,6 +9,10 @@ MB/s (input bytes per second), the output size, and checks the floors:
 - fast gzip >= 4x h5py's gzip filter on 120x8192-full, with an output <= 1.05x as large;
 - fast gzip >= 5x legend-daq2lh5 on every shape.
 
+For the shapes with production-length traces it also prints the l200 layout against the
+default layout and against legend-daq2lh5 running the same out_spec with dspeed
+(``l200-daq2lh5``; reported, not a floor).
+
     python benchmarks/bench_compression.py --size-mb 200 --reference-python /path/bin/python
 """
 
@@ -31,14 +35,48 @@ MODES = ("fast-gzip", "h5py-gzip", "lzf", "zstd", "none", "l200-proc")
 """rawconv's modes; l200-proc is the production layout, layout="l200" (not a floor)."""
 
 
-def run_mode(mode: str, src: Path, out: Path) -> dict:
-    """One rawconv conversion in a fresh process with a compression mode."""
+def reference_l200_spec() -> dict:
+    """The l200 layout's out_spec for legend-daq2lh5 (FCIO decoders, output ``{out}``): its
+    buffer processor has no ``presum``, so presumming is dspeed's ``presum`` in the
+    dsp_config, as LEGEND's production configuration does it."""
+    from rawconv.layouts import l200_proc_spec
+
+    proc = l200_proc_spec()
+    wf, factor, name, rate = proc.pop("presum")
+    shape = f"{name}(shape=len({wf})/{factor}, period={wf}.period*{factor}, offset={wf}.offset)"
+    proc["dsp_config"]["outputs"] += [rate, name]
+    proc["dsp_config"]["processors"][f"{rate}, {name}"] = {
+        "function": "presum", "module": "dspeed.processors", "args": [wf, 0, rate, shape],
+        "unit": "ADC",
+    }  # fmt: skip
+    proc["dtype_conv"][rate] = "uint16"
+    proc["dtype_conv"][f"{name}/values"] = "uint32"  # dspeed sums in floats; the codec: ints
+    return {
+        "FCEventDecoder": {"ch{key:07d}/raw": {"key_list": ["*"], "out_stream": "{out}",
+                                               "proc_spec": proc}},
+        "FCConfigDecoder": {"extra/FCConfig": {"key_list": ["*"], "out_stream": "{out}"}},
+        "FCStatusDecoder": {"extra/FCStatus": {"key_list": ["*"], "out_stream": "{out}"}},
+    }  # fmt: skip
+
+
+def run_mode(mode: str, src: Path, out: Path, python: str = sys.executable) -> dict:
+    """One conversion in a fresh process with a compression mode (``l200-daq2lh5``: the
+    reference's `python` with :func:`reference_l200_spec`)."""
     if not WARM_UP.exists():
         from rawconv.formats.fcio.synthetic import write_synthetic_run
 
         write_synthetic_run(WARM_UP, n_events=20, adcs=2, eventsamples=64, status_every=10)
-    cmd = [sys.executable, str(HERE / "_runner_compression.py"), mode, str(src), str(out),
-           str(WARM_UP)]  # fmt: skip
+    warm = WARM_UP.with_suffix(".8192.fcio")
+    if mode.startswith("l200") and not warm.exists():  # the window needs long traces
+        from rawconv.formats.fcio.synthetic import write_synthetic_run
+
+        write_synthetic_run(warm, n_events=5, adcs=2, eventsamples=8192, status_every=2)
+    cmd = [python, str(HERE / "_runner_compression.py"), mode, str(src), str(out),
+           str(warm if mode == "l200-daq2lh5" else WARM_UP)]  # fmt: skip
+    if mode == "l200-daq2lh5":
+        spec = out.with_suffix(".spec.json")
+        spec.write_text(json.dumps(reference_l200_spec()))
+        cmd.append(str(spec))
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"rawconv {mode} failed on {src.name}:\n{proc.stderr[-2000:]}")
@@ -66,6 +104,10 @@ def bench_shape(name: str, work: Path, size_mb: float, ref_python: str | None,
         if mode != "fast-gzip":
             out.unlink()
     fast_out = work / f"{name}.fast-gzip.lh5"
+    if ref_python is not None and "l200-proc" in row["modes"]:
+        out = work / f"{name}.l200-daq2lh5.lh5"
+        row["l200-daq2lh5"] = best_of(1, run_mode, "l200-daq2lh5", src, out, ref_python)
+        out.unlink()
     if ref_python is not None:
         ref_out = work / "ref.lh5"
         row["reference"] = best_of(1, run, ref_python, "reference", src, ref_out)
@@ -112,6 +154,20 @@ def print_table(rows: list[dict]) -> list[str]:
             print(f"; {vs_ref:.1f}x legend-daq2lh5 ({ref['same']})", end="")
             if vs_ref < 5:
                 failures.append(f"{row['shape']}: {vs_ref:.1f}x legend-daq2lh5 (floor 5x)")
+        print()
+    for row in rows:
+        if "l200-proc" not in row["modes"]:
+            continue
+        mb, l200, fast = row["input_mb"], row["modes"]["l200-proc"], row["modes"]["fast-gzip"]
+        print(f"{row['shape']}: l200 layout {mb / l200['seconds']:.1f} MB/s "
+              f"({l200['cpu']:.1f} CPU s) = {fast['seconds'] / l200['seconds']:.0%} of the "
+              f"default layout's {mb / fast['seconds']:.1f} MB/s ({fast['cpu']:.1f} CPU s)",
+              end="")  # fmt: skip
+        ref = row.get("l200-daq2lh5")
+        if ref:
+            print(f"; legend-daq2lh5 + dspeed, same out_spec: {mb / ref['seconds']:.1f} MB/s "
+                  f"({ref['cpu']:.1f} CPU s), rawconv {ref['seconds'] / l200['seconds']:.1f}x "
+                  f"({ref['cpu'] / l200['cpu']:.1f}x in CPU)", end="")  # fmt: skip
         print()
     return failures
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rawconv._version import __version__
-from rawconv.cli import compression_name, formats_help, positive_int
+from rawconv.cli import compression_name, formats_help, layout_name, positive_int
 from rawconv.storage_options import STORAGE_OPTION_HELP, parse_storage_options
 
 EPILOG = """\
@@ -26,6 +26,7 @@ examples:
   rawconv-parallel 'data/*.dat' -o 'out/{orig_basename}.lh5' --scheduler tcp://head:8786
   rawconv-parallel 'data/*.dat' -o 'out/{orig_basename}.lh5' --resume --summary run.json
   rawconv-parallel 'data/*.dat' -o examples/l200_raw_out_spec.json --dry-run
+  rawconv-parallel 'data/*.fcio' --layout l200 -o 'raw/{orig_basename}.lh5'
   rawconv-parallel s3://bucket/run1.dat -o 's3://bucket/raw/{orig_basename}.lh5' \
       --storage-option s3.yaml
 """
@@ -44,6 +45,12 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-o", "--out-spec",
         help="output name with {orig_basename} (file.lh5[:/group]) or out_spec .json/.yaml",
+    )  # fmt: skip
+    p.add_argument(
+        "--layout", default=None, type=layout_name,
+        help="a named output layout: l200 (LEGEND-200's production raw tier: ch<rawid>/raw "
+        "tables, windowed + presummed encoded waveforms, t_sat_lo/hi, extra/, zstd:3); "
+        "-o then names the output files (default: <input>.lh5 beside each input)",
     )  # fmt: skip
     p.add_argument("-t", "--stream-type", help="the input format, see below (default: detected)")
     p.add_argument("-k", "--kwargs", default="{}", help="JSON dict of out_spec keywords")
@@ -192,7 +199,13 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     if not isinstance(kwargs, dict):
         print("rawconv-parallel: error: -k/--kwargs must be a JSON object", file=sys.stderr)
         return 2
-    if args.out_spec and args.out_spec.lower().endswith((".json", ".yaml", ".yml")):
+    spec_file = args.out_spec and args.out_spec.lower().endswith((".json", ".yaml", ".yml"))
+    if args.layout is not None and spec_file:
+        print("rawconv-parallel: error: --layout brings its own out_spec; -o names the output "
+              f"files (out/{{orig_basename}}.lh5[:/group]), not {args.out_spec}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if spec_file:
         from rawconv.outspec import load_out_spec
 
         try:
@@ -251,7 +264,7 @@ def _convert(convert: Any, inputs: list[str], chunk: int, client: Any,
         overwrite=args.overwrite, resume=args.resume, dry_run=args.dry_run,
         stream_type=args.stream_type, buffer_size=args.buffer_size,
         hdf5_settings=args.compression, cache_dir=args.cache,
-        progress=not args.quiet and sys.stderr.isatty(), **kwargs,
+        progress=not args.quiet and sys.stderr.isatty(), layout=args.layout, **kwargs,
     )  # fmt: skip
 
 

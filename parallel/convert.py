@@ -27,6 +27,7 @@ from rawconv.diskspace import check_free_space, estimate_output_bytes
 from rawconv.errors import RemoteError
 from rawconv.formats import format_options
 from rawconv.interrupts import Interrupted, checkpoint, deferred
+from rawconv.layouts import check_layout_out_spec, get_layout
 from rawconv.locks import OutputLocks, remove_stale_temps
 from rawconv.remote import check_output_url, filesystem, is_url, output_exists
 from rawconv.validate import check_buffer_size, check_keywords
@@ -108,6 +109,7 @@ def convert(
     cache_dir: str | None = None,
     progress: bool = False,
     storage_options: dict[str, Any] | None = None,
+    layout: str | None = None,
     **kwargs: Any,
 ) -> RunReport:
     """Convert `inputs` (paths or fsspec URLs) with the parallel layer.
@@ -132,6 +134,10 @@ def convert(
         index and plan only; the report lists the plan.
     storage_options
         fsspec options for inputs and outputs named by URLs, given to every task.
+    layout
+        a named layout (``"l200"``: LEGEND-200's production raw tier), as for
+        :func:`rawconv.build_raw`: it brings the out_spec and, unless `hdf5_settings` is
+        given, the write settings; `out_spec` is then None or an output name.
     **kwargs
         values for ``{variables}`` of the out_spec.
 
@@ -139,6 +145,11 @@ def convert(
     with the reason, the others are converted.
     """
     t0 = time.perf_counter()
+    if layout is not None:  # refused before any work: an unknown name, an out_spec file
+        preset = get_layout(layout)
+        check_layout_out_spec(out_spec)
+        layout = preset.name
+        hdf5_settings = preset.hdf5_settings if hdf5_settings is None else hdf5_settings
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [os.fspath(inputs)]
     # absolute on the client: the workers of a cluster started elsewhere have other folders
@@ -166,7 +177,7 @@ def convert(
         out_spec=out_spec, kwargs=tuple(kwargs.items()), buffer_size=buffer_size,
         hdf5_settings=hdf5_settings, scratch=scratch, run_id=new_run_id(),
         compress_threads=threads_per_worker, db_dict=db_dict,
-        storage_options=storage_options or None, cwd=str(Path.cwd()),
+        storage_options=storage_options or None, cwd=str(Path.cwd()), layout=layout,
     )  # fmt: skip
     remove_stale_scratch(scratch)
     cluster = None

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from rawconv.buffers import split_out_stream, write_to_lh5_and_clear
-from rawconv.build_raw import orig_basename, out_spec_library
+from rawconv.build_raw import layout_out_spec, orig_basename, out_spec_library
 from rawconv.errors import CorruptDataError, RawconvError
 from rawconv.formats import (
     detect_format,
@@ -27,6 +27,7 @@ from rawconv.formats import (
     implied_format,
     normalize_stream_type,
 )
+from rawconv.layouts import apply_buffer_memory
 from rawconv.lh5.chunks import set_compress_threads
 from rawconv.lh5.writer import LH5Writer
 from rawconv.remote import is_url
@@ -61,6 +62,8 @@ class JobSpec:
     cwd: str = ""
     """The client's working folder: relative output names resolve against it, not against
     a worker's (on a cluster started elsewhere the two differ)."""
+    layout: str | None = None
+    """A named layout (:mod:`rawconv.layouts`): `out_spec` is then None or an output name."""
 
     @property
     def fs_options(self) -> dict[str, Any]:
@@ -89,6 +92,15 @@ def final_name(name: str, job: JobSpec) -> str:
     return os.path.abspath(Path(job.cwd, name) if job.cwd else name)
 
 
+def file_library(job: JobSpec, source: Source, kwargs: dict[str, Any]) -> tuple[Any, str]:
+    """(library, default out_stream) of one input, as build_raw makes them (a layout's
+    out_spec writing where the job's out_spec says, with a layout)."""
+    out_spec = job.out_spec
+    if job.layout is not None:
+        out_spec = layout_out_spec(job.layout, out_spec, source, kwargs)
+    return out_spec_library(out_spec, source, kwargs)
+
+
 def file_kwargs(job: JobSpec, input: str) -> dict[str, Any]:
     """build_raw keywords for one input: the job's, plus ``orig_basename``."""
     kwargs = dict(job.kwargs)
@@ -106,7 +118,7 @@ def outputs_of(
     source = source if source is not None else open_source(input, **job.fs_options)
     kwargs = file_kwargs(job, input)
     streamer = get_streamer(stream_type, **kwargs)  # with the format's options
-    rb_lib, default_out = out_spec_library(job.out_spec, source, kwargs)
+    rb_lib, default_out = file_library(job, source, kwargs)
     head = PrefixSource(source, header_bytes) if header_bytes else source
     try:  # reads the header only
         streamer.open_stream(
@@ -193,7 +205,8 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
     source = open_source(chunk.input, **job.fs_options)
     kwargs = file_kwargs(job, chunk.input)
     streamer = get_streamer(chunk.stream_type, **kwargs)  # with the format's options
-    rb_lib, default_out = out_spec_library(job.out_spec, source, kwargs)
+    apply_buffer_memory(streamer, job.layout)  # as build_raw gives it
+    rb_lib, default_out = file_library(job, source, kwargs)
     result = PartResult(chunk=chunk, worker=os.environ.get("DASK_WORKER_NAME", str(os.getpid())))
     try:
         header = streamer.open_stream(

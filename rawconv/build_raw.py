@@ -22,7 +22,7 @@ from .formats import (
     normalize_stream_type,
 )
 from .interrupts import checkpoint, deferred
-from .layouts import check_layout_out_spec, get_layout
+from .layouts import apply_buffer_memory, check_layout_out_spec, get_layout
 from .lh5.writer import LH5Writer
 from .locks import OutputLocks, remove_stale_temps
 from .outspec import expand_out_spec, format_template, load_out_spec
@@ -100,6 +100,14 @@ def out_spec_library(
         f"out_spec must be None, a file name, a .json/.yaml path, a dict or a RawBufferLibrary, "
         f"not {type(out_spec).__name__}"
     )
+
+
+def layout_out_spec(
+    layout: str, out_spec: Any, source: Source, kw_dict: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The out_spec of the named `layout` writing where `out_spec` (None, or an output
+    file name, as build_raw takes it with a layout) says, for `source`."""
+    return get_layout(layout).out_spec_for(out_spec_library(out_spec, source, kw_dict)[1])
 
 
 def build_raw(
@@ -189,14 +197,14 @@ def build_raw(
         check_output_url(split_out_stream(out_spec)[0], overwrite, storage_options, probe=False)
     source = open_source(in_stream, **storage_options)
     if layout is not None:
-        out_stream = out_spec_library(out_spec, source, kwargs)[1]
-        out_spec = preset.out_spec_for(out_stream)
+        out_spec = layout_out_spec(layout, out_spec, source, kwargs)
         hdf5_settings = preset.hdf5_settings if hdf5_settings is None else hdf5_settings
     if in_stream_type:
         stream_type = normalize_stream_type(in_stream_type)
     else:
         stream_type = implied_format(kwargs) or detect_format(source)
     streamer = get_streamer(stream_type, **kwargs)
+    apply_buffer_memory(streamer, layout)
     log.info("converting %s (%s)", source.name, stream_type)
     rb_lib, default_out = out_spec_library(out_spec, source, kwargs)
     with contextlib.ExitStack() as stack:

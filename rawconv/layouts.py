@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LAYOUTS", "Layout", "get_layout"]
+__all__ = ["LAYOUTS", "Layout", "apply_buffer_memory", "get_layout"]
 
 OUT_STREAM = "{orig_basename}.lh5"
 """The out_stream of every buffer of a layout's out_spec (replaced by the output asked for)."""
@@ -94,6 +94,9 @@ class Layout:
     description: str
     out_spec: Mapping[str, Any] = field(repr=False)
     hdf5_settings: str | Mapping[str, Any] | None = None
+    buffer_memory: int | None = None
+    """Bytes of the data buffers of all tables together (at least the streamer's own):
+    a layout of many tables gets more rows per table, so fewer and larger writes."""
 
     def out_spec_for(self, out_stream: str) -> dict[str, Any]:
         """A copy of the out_spec writing to `out_stream` (``file.lh5`` or
@@ -112,9 +115,16 @@ LAYOUTS: dict[str, Layout] = {
         "presummed encoded waveforms and t_sat_lo/hi, extra/ auxiliary tables, zstd:3",
         out_spec=l200_out_spec(),
         hdf5_settings="zstd:3",
+        buffer_memory=512 << 20,  # 272 rows per table for 120 channels of 8192 samples
     ),
 }
 """The layouts by name."""
+
+
+def apply_buffer_memory(streamer: Any, layout: str | None) -> None:
+    """Give `streamer` the named layout's buffer memory, where that is more than its own."""
+    if layout is not None and get_layout(layout).buffer_memory:
+        streamer.buffer_memory = max(streamer.buffer_memory, get_layout(layout).buffer_memory)
 
 
 def get_layout(name: str) -> Layout:

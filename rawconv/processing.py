@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from .codecs import CodecError, as_codec
+from .dsp_chains import run_cached_chain
 from .errors import ProcSpecError
 from .lh5.columns import ArrayCol, ScalarCol, TableCol, VectorCol
 from .lh5.compression import resolve_settings
@@ -82,17 +83,27 @@ def select_db(db_dict: Mapping | None, rb: Any) -> Any:
 
 def process_buffer(rb: Any, db_dict: Mapping | None = None) -> Any:
     """The table to write for buffer `rb`: its first ``rb.loc`` rows processed by
-    ``rb.proc_spec``. `db_dict` is the whole db_dict (see :func:`select_db`)."""
+    ``rb.proc_spec``. `db_dict` is the whole db_dict (see :func:`select_db`). A dspeed
+    chain is built once per buffer table and kept on the buffer (``rb.proc_cache``)."""
+    cache = getattr(rb, "proc_cache", None)
+    if cache is None:
+        cache = rb.proc_cache = {}
     return process_table(
-        rb.table, rb.proc_spec or {}, rb.loc, select_db(db_dict, rb), name=rb.out_name
-    )
+        rb.table, rb.proc_spec or {}, rb.loc, select_db(db_dict, rb), name=rb.out_name,
+        chain_cache=cache,
+    )  # fmt: skip
 
 
 def process_table(
-    table: Any, proc_spec: Mapping[str, Any], n_rows: int, db: Any = None, name: str = ""
-) -> Any:
+    table: Any, proc_spec: Mapping[str, Any], n_rows: int, db: Any = None, name: str = "",
+    chain_cache: dict | None = None,
+) -> Any:  # fmt: skip
     """Apply `proc_spec` to the first `n_rows` rows of `table` (a TableCol or an LGDO
-    table); returns a TableCol sharing the unchanged columns. `name` is for messages."""
+    table); returns a TableCol sharing the unchanged columns. `name` is for messages.
+
+    With `chain_cache` (a dict kept with the table between calls) a ``dsp_config`` chain
+    whose inputs are columns of `table` itself is built once on the whole table and run
+    on the first `n_rows` rows at each call (see :mod:`rawconv.dsp_chains`)."""
     if not isinstance(proc_spec, Mapping):
         raise ProcSpecError(f"proc_spec of {name} must be a mapping, not {proc_spec!r}")
     unknown = set(proc_spec) - set(PROC_SPEC_KEYS)
@@ -108,6 +119,7 @@ def process_table(
         raise ProcSpecError(f"proc_spec of {name}: the buffer holds a {type(obj).__name__}, "
                             "not a table")  # fmt: skip
     proc = _Processor(obj, n_rows, name, bool(proc_spec.get("skip_missing", False)), db)
+    proc.chain_cache = chain_cache
     for key in PROC_SPEC_KEYS[:-1]:
         if key in proc_spec:
             getattr(proc, key)(proc_spec[key])
@@ -181,6 +193,8 @@ class _Processor:
         self.table = TableCol(dict(table), size=rows, attrs=table.attrs, kind=table.kind)
         self.name = name
         self.skip_missing = skip_missing
+        self.source = table
+        self.chain_cache: dict | None = None
 
     def error(self, step: str, message: str) -> ProcSpecError:
         """A ProcSpecError naming the step and the buffer."""
@@ -297,6 +311,15 @@ class _Processor:
         except ImportError:
             msg = "needs dspeed, which is not installed: pip install dspeed"
             raise self.error("dsp_config", msg) from None
+        if self.chain_cache is not None and self._columns_unchanged():
+            try:
+                outputs = run_cached_chain(self.chain_cache, self.source, config, self.db, self.n)
+            except Exception as exc:  # dspeed raises many types
+                raise self.error("dsp_config", str(exc)) from exc
+            if outputs is not None:
+                for out_name, col in outputs.items():
+                    self.put(out_name, col)
+                return
         from dspeed.errors import ProcessingChainError
 
         tb_in = to_lgdo(_head(self.table, self.n))
@@ -315,6 +338,14 @@ class _Processor:
             raise self.error("dsp_config", str(exc)) from exc
         for out_name, col in tb_out.items():
             self.put(str(out_name), _head(from_lgdo(col), self.n))
+
+    def _columns_unchanged(self) -> bool:
+        """Whether every column of the buffer's table is still its own (no earlier step
+        wrote over one): a chain built on that table then reads what it would read here."""
+        source = self.source
+        return isinstance(source, TableCol) and all(
+            self.table.get(name) is col for name, col in source.items()
+        )
 
     def dtype_conv(self, spec: Any) -> None:
         for path, dtype_name in self._mapping("dtype_conv", spec).items():

@@ -17,6 +17,7 @@ from dspeed.processors import saturation
 
 from rawconv import build_raw
 from rawconv.cli import main
+from rawconv.formats.fcio.synthetic import write_synthetic_run
 from rawconv.formats.fcio.writer import FCIOWriter
 from tests.conftest import data_file
 
@@ -211,3 +212,21 @@ def test_build_raw_layout_refuses_an_out_spec(tmp_path):
     with pytest.raises(ValueError, match=r"^layout: unknown layout 'nope'; known: l200"):
         build_raw(str(src), layout="nope")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_layout_gives_its_tables_more_rows(tmp_path, monkeypatch):
+    from rawconv.streamer import DEFAULT_BUFFER_MEMORY, DataStreamer
+
+    src = tmp_path / "run.fcio"
+    write_synthetic_run(src, n_events=6, adcs=3, eventsamples=4200, status_every=3, seed=2)
+    seen: list[int] = []
+    allocate = DataStreamer._allocate
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.buffer_memory)
+        return allocate(self, *args, **kwargs)
+
+    monkeypatch.setattr(DataStreamer, "_allocate", spy)
+    build_raw(str(src), layout="l200", out_spec=str(tmp_path / "l200.lh5"))
+    build_raw(str(src), out_spec=str(tmp_path / "default.lh5"))
+    assert seen == [512 << 20, DEFAULT_BUFFER_MEMORY] and DEFAULT_BUFFER_MEMORY == 128 << 20

@@ -17,7 +17,7 @@ from ..errors import RawconvError
 from .chunks import ChunkCodec, DirectChunkAppender, direct_chunks_supported
 from .columns import ScalarCol
 from .compression import encode_settings, resolve_settings
-from .outfile import OpenFile
+from .outfile import OpenFile, set_attrs
 
 __all__ = [
     "CHUNK_BYTES",
@@ -79,7 +79,7 @@ def write_scalar(out: OpenFile, parent: h5py.Group, name: str, obj: ScalarCol) -
     if isinstance(value, str):
         value = value.encode("utf-8")
     ds = parent.create_dataset(name, data=value)
-    ds.attrs.update(lgdo_attrs(obj))
+    set_attrs(ds, lgdo_attrs(obj))
 
 
 def append_dataset(
@@ -115,7 +115,7 @@ def append_dataset(
     ds = parent.create_dataset(
         name, shape=shape, maxshape=(None, *nda.shape[1:]), dtype=nda.dtype, **kwargs
     )
-    ds.attrs.update(attrs)
+    set_attrs(ds, attrs)
     out.remember(path, ds)
     out.row_shapes[path] = nda.shape[1:]
     if deferred is not None:
@@ -125,7 +125,20 @@ def append_dataset(
         appender.append(nda)
         out.busy.add(appender)
     elif len(nda):
-        ds[...] = nda
+        _write_rows(ds, 0, nda)
+
+
+def _write_rows(ds: h5py.Dataset, start: int, nda: np.ndarray) -> None:
+    """Write `nda` into rows ``start:start + len(nda)`` of `ds` (already that long):
+    through h5py's low-level API for a C-ordered array of the dataset's dtype (h5py's
+    ``ds[...] = nda`` costs more in Python than HDF5 takes to write a table's small
+    columns), else through ``ds[...]``."""
+    if nda.dtype != ds.dtype or not nda.flags.c_contiguous or nda.ndim != len(ds.shape):
+        ds[start : start + len(nda)] = nda
+        return
+    file_space = ds.id.get_space()
+    file_space.select_hyperslab((start,) + (0,) * (nda.ndim - 1), nda.shape)
+    ds.id.write(h5py.h5s.create_simple(nda.shape), file_space, nda)
 
 
 def _append_rows(
@@ -151,7 +164,7 @@ def _append_rows(
     elif len(nda):
         start = ds.shape[0]
         ds.resize(start + len(nda), axis=0)
-        ds[start:] = nda
+        _write_rows(ds, start, nda)
 
 
 def _direct(ds: h5py.Dataset) -> bool:

@@ -34,7 +34,7 @@ from ..errors import RawconvError
 from .columns import ArrayCol, ScalarCol, VectorCol
 from .compression import resolve_settings
 from .datasets import append_dataset, obj_settings, write_scalar
-from .outfile import OpenFile
+from .outfile import OpenFile, set_attrs
 
 __all__ = [
     "EncodedCol",
@@ -207,7 +207,7 @@ def _group(out: OpenFile, parent: Any, name: str, attrs: Mapping[str, Any]) -> A
             raise error
         return grp
     grp = out.new_group(parent, name)
-    grp.attrs.update({k: v for k, v in attrs.items() if v is not None})
+    set_attrs(grp, {k: v for k, v in attrs.items() if v is not None})
     return grp
 
 

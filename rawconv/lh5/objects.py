@@ -18,7 +18,7 @@ from ..errors import RawconvError
 from .columns import ArrayCol, ScalarCol, TableCol, VectorCol
 from .datasets import append_dataset, lgdo_attrs, obj_settings, write_scalar
 from .encoded import is_encoded, write_encoded
-from .outfile import OpenFile
+from .outfile import OpenFile, set_attrs
 
 __all__ = ["write_object"]
 
@@ -36,7 +36,7 @@ def write_object(
         write_encoded(out, parent, name, obj, n_rows, settings)
         return
     if isinstance(obj, TableCol):
-        grp = _require_struct_group(out, parent, name, obj)
+        grp = _require_struct_group(out, parent, name, obj, fields={str(f) for f in obj})
         for field, col in obj.items():
             write_object(out, grp, str(field), col, n_rows, settings)
             out.add_struct_field(grp, str(field))
@@ -56,7 +56,11 @@ def write_object(
     )
 
 
-def _require_struct_group(out: OpenFile, parent: h5py.Group, name: str, obj: Any) -> h5py.Group:
+def _require_struct_group(
+    out: OpenFile, parent: h5py.Group, name: str, obj: Any, fields: set[str] | None = None
+) -> h5py.Group:
+    """``parent[name]``, or a new group with the object's attributes whose datatype lists
+    `fields` (the members about to be written: one attribute write, not one per member)."""
     grp = out.lookup(parent, name)
     if grp is not None:
         if not isinstance(grp, h5py.Group):
@@ -64,9 +68,12 @@ def _require_struct_group(out: OpenFile, parent: h5py.Group, name: str, obj: Any
         return grp
     grp = out.new_group(parent, name)
     attrs = lgdo_attrs(obj)
-    kind = attrs["datatype"].partition("{")[0]
-    attrs["datatype"] = f"{kind}{{}}"
-    grp.attrs.update(attrs)
+    kind = attrs.pop("datatype").partition("{")[0]
+    if fields is None:
+        set_attrs(grp, {**attrs, "datatype": f"{kind}{{}}"})
+    else:
+        set_attrs(grp, attrs)
+        out.set_struct_fields(grp, kind, fields)
     return grp
 
 
