@@ -251,8 +251,22 @@ def _convert(convert: Any, inputs: list[str], chunk: int, client: Any,
         overwrite=args.overwrite, resume=args.resume, dry_run=args.dry_run,
         stream_type=args.stream_type, buffer_size=args.buffer_size,
         hdf5_settings=args.compression, cache_dir=args.cache,
-        progress=not args.quiet and sys.stderr.isatty(), **kwargs,
+        progress=not args.quiet and sys.stderr.isatty(),
+        on_client=None if args.quiet else show_dashboard, **kwargs,
     )  # fmt: skip
+
+
+def show_dashboard(client: Any) -> None:
+    """Print the link to the cluster's dashboard on stderr (one line, before any work)."""
+    try:
+        link = client.dashboard_link
+    except Exception:  # a scheduler without a dashboard service
+        link = None
+    if link:
+        print(f"rawconv-parallel: dashboard: {link}", file=sys.stderr, flush=True)
+    else:
+        print("rawconv-parallel: no dashboard: the scheduler serves none (it needs bokeh: "
+              "pip install 'rawconv[dashboard]')", file=sys.stderr, flush=True)  # fmt: skip
 
 
 def _finish(args: argparse.Namespace, report: Any) -> int:

@@ -17,7 +17,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +107,7 @@ def convert(
     cache_dir: str | None = None,
     progress: bool = False,
     storage_options: dict[str, Any] | None = None,
+    on_client: Callable[[Any], None] | None = None,
     **kwargs: Any,
 ) -> RunReport:
     """Convert `inputs` (paths or fsspec URLs) with the parallel layer.
@@ -131,6 +132,9 @@ def convert(
         index and plan only; the report lists the plan.
     storage_options
         fsspec options for inputs and outputs named by URLs, given to every task.
+    on_client
+        called with the Dask client once it is connected, before any work
+        (``rawconv-parallel`` prints the dashboard link with it).
     **kwargs
         values for ``{variables}`` of the out_spec.
 
@@ -174,6 +178,8 @@ def convert(
         client, cluster = _client(
             client, n_workers, threads_per_worker, Path(job.scratch) / job.run_id
         )
+        if on_client is not None:
+            on_client(client)
         report = RunReport(workers=_n_workers(client), chunk_bytes=chunk_size)
         checkpoint("parallel:cluster")
         plans = _index(client, inputs, stream_type, cache_dir, job, chunk_size, report)

@@ -1,0 +1,39 @@
+"""rawconv-parallel and its cluster: the dashboard link, -q."""
+
+from __future__ import annotations
+
+import re
+
+from rawconv.parallel import convert
+from rawconv.parallel.cli import main
+
+from tests.parallel.conftest import assert_same_lh5
+
+
+def _args(th228, tmp_path, *extra: str) -> list[str]:
+    return [str(th228), "-o", str(tmp_path / "out.lh5"), "--chunk-size", "1M",
+            "--cache", str(tmp_path / "cache"), "--scratch", str(tmp_path / "scratch"),
+            *extra]  # fmt: skip
+
+
+def test_dashboard_link_first_with_scheduler_and_quiet(th228, client, tmp_path, capsys):
+    status = main(_args(th228, tmp_path, "--scheduler", client.scheduler.address))
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert client.dashboard_link.startswith("http://127.0.0.1:")
+    assert captured.err == f"rawconv-parallel: dashboard: {client.dashboard_link}\n"
+    assert captured.out.startswith("1 input file(s): 1 done;")
+    status = main(_args(th228, tmp_path, "--scheduler", client.scheduler.address, "-q", "-w"))
+    assert status == 0
+    assert capsys.readouterr() == ("", "")
+    ref = tmp_path / "ref.lh5"
+    convert([str(th228)], out_spec=str(ref), client=client, cache_dir=str(tmp_path / "cache"))
+    assert assert_same_lh5(ref, tmp_path / "out.lh5") > 10
+
+
+def test_dashboard_link_first_with_the_embedded_cluster_and_quiet(th228, tmp_path, capsys):
+    assert main(_args(th228, tmp_path, "--workers", "1")) == 0
+    err = capsys.readouterr().err
+    assert re.fullmatch(r"rawconv-parallel: dashboard: http://127\.0\.0\.1:\d+/status\n", err)
+    assert main(_args(th228, tmp_path, "--workers", "1", "-q", "-w")) == 0
+    assert capsys.readouterr() == ("", "")
