@@ -36,6 +36,7 @@ from .plan import DEFAULT_CHUNK_BYTES
 from .report import FileReport, RunReport
 from .scratch import new_run_id, remove_stale_scratch
 from .tasks import FilePlan, JobSpec, index_task
+from .versions import check_worker_versions
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,9 @@ def convert(
         fsspec options for inputs and outputs named by URLs, given to every task.
     on_client
         called with the Dask client once it is connected, before any work
-        (``rawconv-parallel`` prints the dashboard link with it).
+        (``rawconv-parallel`` prints the dashboard link with it). Then the workers of a
+        `client` given are checked: a worker whose rawconv, numpy, numba or h5py
+        differs from this process's refuses the run (``WorkerVersionError``).
     **kwargs
         values for ``{variables}`` of the out_spec.
 
@@ -180,6 +183,8 @@ def convert(
         )
         if on_client is not None:
             on_client(client)
+        if cluster is None:  # a cluster started elsewhere: its environment may differ
+            check_worker_versions(client)
         report = RunReport(workers=_n_workers(client), chunk_bytes=chunk_size)
         checkpoint("parallel:cluster")
         plans = _index(client, inputs, stream_type, cache_dir, job, chunk_size, report)

@@ -1,11 +1,14 @@
-"""rawconv-parallel and its cluster: the dashboard link, -q."""
+"""rawconv-parallel and its cluster: the dashboard link, -q, the workers' versions."""
 
 from __future__ import annotations
 
 import re
 
+import numpy
+import pytest
 from rawconv.parallel import convert
 from rawconv.parallel.cli import main
+from rawconv.parallel.versions import PACKAGES, WorkerVersionError, package_versions
 
 from tests.parallel.conftest import assert_same_lh5
 
@@ -37,3 +40,27 @@ def test_dashboard_link_first_with_the_embedded_cluster_and_quiet(th228, tmp_pat
     assert re.fullmatch(r"rawconv-parallel: dashboard: http://127\.0\.0\.1:\d+/status\n", err)
     assert main(_args(th228, tmp_path, "--workers", "1", "-q", "-w")) == 0
     assert capsys.readouterr() == ("", "")
+
+
+def test_worker_versions_differ_refused_before_any_work(th228, client, tmp_path, capsys,
+                                                        monkeypatch):  # fmt: skip
+    theirs = client.run(package_versions)
+    assert sorted(next(iter(theirs.values()))) == sorted(PACKAGES)
+    assert all(v == package_versions() for v in theirs.values())  # the same environment
+    first = sorted(theirs)[0]
+    real = numpy.__version__
+    monkeypatch.setattr(numpy, "__version__", "0.0.1")
+    status = main(_args(th228, tmp_path, "--scheduler", client.scheduler.address, "-q"))
+    assert status == 1
+    assert capsys.readouterr() == ("", (
+        f"rawconv-parallel: error: worker {first} runs numpy {real}, this client numpy 0.0.1: "
+        "install the same versions of rawconv, numpy, numba, h5py on the client and the "
+        "workers\n"
+    ))  # fmt: skip
+    with pytest.raises(WorkerVersionError, match=f"worker {first} runs numpy {real}"):
+        convert([str(th228)], out_spec=str(tmp_path / "out.lh5"), client=client,
+                cache_dir=str(tmp_path / "cache"), scratch=str(tmp_path / "scratch"))  # fmt: skip
+    # before any work: nothing indexed, nothing written
+    assert not (tmp_path / "out.lh5").exists()
+    assert not (tmp_path / "cache").exists()
+    assert list((tmp_path / "scratch").glob("*")) == []
