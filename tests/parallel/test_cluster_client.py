@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy
 import pytest
@@ -64,3 +65,25 @@ def test_worker_versions_differ_refused_before_any_work(th228, client, tmp_path,
     assert not (tmp_path / "out.lh5").exists()
     assert not (tmp_path / "cache").exists()
     assert list((tmp_path / "scratch").glob("*")) == []
+
+
+def test_a_progress_bar_per_phase_on_a_terminal_never_with_quiet(th228, client, tmp_path, capsys,
+                                                                 monkeypatch):  # fmt: skip
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    status = main(_args(th228, tmp_path, "--scheduler", client.scheduler.address))
+    err = capsys.readouterr().err
+    assert status == 0, err
+    plain = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", err)  # tqdm moves the cursor between bars
+    states = [t for t in re.split(r"[\r\n]", plain) if t.strip()]
+    assert states[0] == f"rawconv-parallel: dashboard: {client.dashboard_link}"
+    phases: dict[str, list[str]] = {}
+    for state in states[1:]:
+        phases.setdefault(state[:6], []).append(state)
+    assert list(phases) == ["index ", "decode", "merge "]  # in this order, one bar each
+    size = th228.stat().st_size / 2**20
+    assert re.match(r"index : 100%\S* 1/1 \[", phases["index "][-1])
+    assert re.match(rf"decode: 100%\S* {size:.2f}M/{size:.2f}M \[", phases["decode"][-1])
+    assert re.match(r"merge : 100%\S* 1/1 \[", phases["merge "][-1])
+    status = main(_args(th228, tmp_path, "--scheduler", client.scheduler.address, "-q", "-w"))
+    assert status == 0
+    assert capsys.readouterr() == ("", "")
