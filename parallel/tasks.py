@@ -31,7 +31,7 @@ from rawconv.formats import (
 from rawconv.lh5.chunks import set_compress_threads
 from rawconv.lh5.writer import LH5Writer
 from rawconv.remote import is_url
-from rawconv.sources import FsspecSource, PrefixSource, Source, open_source
+from rawconv.sources import CompressedSource, FsspecSource, PrefixSource, Source, open_source
 from rawconv.validate import check_env_expanded
 
 from .index import index_file
@@ -144,11 +144,17 @@ def index_task(
 ) -> FilePlan:  # fmt: skip
     """Index and plan an input and resolve its outputs (runs on a worker: the index stays
     there, only the small plan travels). An input no larger than a chunk is one chunk:
-    it needs no index. `refresh`: drop its cache entry and index it anew."""
+    it needs no index. A ``.gz`` / ``.bz2`` input is one chunk too: a stream decompressed
+    from its start cannot be cut (each chunk would decompress all that lies before it).
+    `refresh`: drop its cache entry and index it anew."""
     tune_malloc()
     with open_source(input, **job.fs_options) as source:  # opened once for all three steps
         size = source.size
         kind = _stream_type(stream_type, source, job)
+        if isinstance(source, CompressedSource):  # converted whole by one task
+            size = source.inner.size or 0  # compressed bytes: what the task reads
+            whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
+            return FilePlan(input, kind, size, outputs_of(input, kind, job, source), [whole])
         if (size is not None and size <= chunk_bytes) or get_format(kind).index_class() is None:
             size = size if size is not None else 0  # converted whole by one task
             whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
