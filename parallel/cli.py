@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import logging
@@ -24,6 +25,8 @@ examples:
   rawconv-parallel 'data/*.dat' -o 'out/{orig_basename}.lh5'
   rawconv-parallel @files.txt -o spec.json --workers 8 --chunk-size 256M
   rawconv-parallel 'data/*.dat' -o 'out/{orig_basename}.lh5' --scheduler tcp://head:8786
+  rawconv-parallel 'data/*.dat' -o 'out/{orig_basename}.lh5' --cluster slurm --jobs 8 \
+      --cluster-config slurm.yaml
   rawconv-parallel 'data/*.dat' -o 'out/{orig_basename}.lh5' --resume --summary run.json
   rawconv-parallel 'data/*.dat' -o examples/l200_raw_out_spec.json --dry-run
   rawconv-parallel 'data/*.fcio' --layout l200 -o 'raw/{orig_basename}.lh5'
@@ -60,6 +63,16 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="address of an existing Dask scheduler (tcp://host:port)")
     p.add_argument("--connect-timeout", type=float, default=10.0,
                    help="seconds to wait for --scheduler to answer (default 10)")  # fmt: skip
+    p.add_argument("--cluster", metavar="KIND",
+                   help="submit batch jobs with dask-jobqueue: slurm, pbs, htcondor, sge "
+                   "(local: jobs as local processes)")  # fmt: skip
+    p.add_argument("--jobs", type=positive_int, default=None,
+                   help="jobs to submit with --cluster (default 1)")  # fmt: skip
+    p.add_argument(
+        "--cluster-config",
+        metavar="FILE",
+        help="dask-jobqueue YAML (jobqueue: KIND: cores, memory...) for --cluster",
+    )
     p.add_argument("--workers", type=positive_int, default=None,
                    help="workers of the embedded cluster (default: one per core)")  # fmt: skip
     p.add_argument("--threads", type=positive_int, default=1,
@@ -214,6 +227,14 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
             print(f"rawconv-parallel: error: -o/--out-spec: {exc}", file=sys.stderr)
             return 2
     chunk = args.chunk_size
+    try:
+        problem = _cluster_flags(args)
+    except RawconvError as exc:  # dask-jobqueue is not installed
+        print(f"rawconv-parallel: error: {exc}", file=sys.stderr)
+        return 1
+    if problem is not None:
+        print(f"rawconv-parallel: error: {problem}", file=sys.stderr)
+        return 2
     if not inputs:
         print("rawconv-parallel: error: no input given", file=sys.stderr)
         return 2
@@ -222,10 +243,16 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     from .convert import convert
 
     client = report = None
+    jobs = contextlib.ExitStack()  # a dask-jobqueue cluster, stopped when the run ends
     try:
         with handlers(restore=argv is not None):  # the command: ignored once the work is done
             if args.scheduler:
                 client = _connect(args.scheduler, args.connect_timeout)
+            elif args.cluster:
+                from .jobqueue import job_cluster
+
+                cluster = job_cluster(args.cluster, args.jobs or 1, args.cluster_config)
+                client = jobs.enter_context(cluster)
             report = _convert(convert, inputs, chunk, client, args,
                               {**kwargs, "storage_options": storage_options})  # fmt: skip
             checkpoint("parallel:done")
@@ -244,7 +271,32 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     finally:
         if client is not None:
             client.close()
+        jobs.close()
     return _finish(args, report)
+
+
+def _cluster_flags(args: argparse.Namespace) -> str | None:
+    """What is wrong with --cluster, --jobs, --cluster-config, --scheduler and --workers
+    together (None: nothing); the configuration is checked here, before any work. A
+    missing dask-jobqueue raises RawconvError."""
+    if not args.cluster:
+        if args.jobs is not None or args.cluster_config:
+            flag = "--jobs" if args.jobs is not None else "--cluster-config"
+            return f"{flag} needs --cluster"
+        return None
+    from .jobqueue import ClusterConfigError, check_kind, cluster_settings
+
+    for flag in ("scheduler", "workers"):
+        if getattr(args, flag) is not None:
+            return f"--cluster and --{flag} exclude each other"
+    try:
+        check_kind(args.cluster)
+        cluster_settings(args.cluster, args.cluster_config)
+    except ClusterConfigError as exc:
+        return f"--cluster-config {exc}" if exc.path else str(exc)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _interrupted(exc: BaseException) -> int:
@@ -264,8 +316,22 @@ def _convert(convert: Any, inputs: list[str], chunk: int, client: Any,
         overwrite=args.overwrite, resume=args.resume, dry_run=args.dry_run,
         stream_type=args.stream_type, buffer_size=args.buffer_size,
         hdf5_settings=args.compression, cache_dir=args.cache,
-        progress=not args.quiet and sys.stderr.isatty(), layout=args.layout, **kwargs,
+        progress=not args.quiet and sys.stderr.isatty(), layout=args.layout,
+        on_client=None if args.quiet else show_dashboard, **kwargs,
     )  # fmt: skip
+
+
+def show_dashboard(client: Any) -> None:
+    """Print the link to the cluster's dashboard on stderr (one line, before any work)."""
+    try:
+        link = client.dashboard_link
+    except Exception:  # a scheduler without a dashboard service
+        link = None
+    if link:
+        print(f"rawconv-parallel: dashboard: {link}", file=sys.stderr, flush=True)
+    else:
+        print("rawconv-parallel: no dashboard: the scheduler serves none (it needs bokeh: "
+              "pip install 'rawconv[dashboard]')", file=sys.stderr, flush=True)  # fmt: skip
 
 
 def _finish(args: argparse.Namespace, report: Any) -> int:

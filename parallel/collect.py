@@ -17,6 +17,7 @@ from rawconv.errors import OutputError
 from rawconv.interrupts import checkpoint
 
 from .plan import Chunk
+from .progress import Bars
 from .report import FileReport, RunReport
 from .tasks import FilePlan, JobSpec, PartResult, decode_chunk, index_task
 
@@ -38,10 +39,12 @@ class Collector:
     """The tasks of a run in flight, and what they returned so far."""
 
     def __init__(self, client: Any, job: JobSpec, report: RunReport, index: IndexArgs,
-                 bar: Any = None) -> None:  # fmt: skip
+                 bars: Bars | None = None) -> None:  # fmt: skip
         from distributed import as_completed
 
-        self.client, self.job, self.report, self.index, self.bar = client, job, report, index, bar
+        self.client, self.job, self.report, self.index = client, job, report, index
+        self.bars = bars if bars is not None else Bars(False)
+        self.n_merges = 0
         self.queue = as_completed()
         self.plans: dict[int, FilePlan] = {}
         self.chunk_of: dict[Any, tuple[Chunk, int]] = {}
@@ -80,6 +83,7 @@ class Collector:
             if fut in self.merges:
                 i, final = self.merges.pop(fut)
                 _merge_done(self.report.files[i], final, fut)
+                self.bars.update("merge")
                 checkpoint("parallel:merged")
             elif fut in self.reindexing:
                 self._reindexed(self.reindexing.pop(fut), fut)
@@ -102,8 +106,7 @@ class Collector:
         fr.rows += result.rows
         fr.task_seconds += result.seconds
         fr.problems += result.problems
-        if self.bar is not None:
-            self.bar.update(chunk.n_bytes)
+        self.bars.update("decode", chunk.n_bytes)
         self.pending[chunk.file_id] -= 1
         if self.pending[chunk.file_id] == 0:
             self._merge(chunk.file_id, fr)
@@ -116,6 +119,10 @@ class Collector:
             files = [r.parts[final] for r in ordered if final in r.parts]
             if not files:
                 continue
+            if self.n_merges == 0:  # the first merge: the decode phase is over for one file
+                self.bars.start("merge", sum(len(f.outputs) for f in self.report.files
+                                             if f.status == "planned"), "output")  # fmt: skip
+            self.n_merges += 1
             mf = self.client.submit(merge_parts, final, files, False, self.job.storage_options,
                                     pure=False)  # fmt: skip
             self.merges[mf] = (file_id, final)

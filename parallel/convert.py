@@ -17,7 +17,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +34,11 @@ from rawconv.validate import check_buffer_size, check_keywords
 
 from .collect import Collector, IndexArgs
 from .plan import DEFAULT_CHUNK_BYTES
+from .progress import Bars
 from .report import FileReport, RunReport
 from .scratch import new_run_id, remove_stale_scratch
 from .tasks import FilePlan, JobSpec, index_task
+from .versions import check_worker_versions
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,7 @@ def convert(
     progress: bool = False,
     storage_options: dict[str, Any] | None = None,
     layout: str | None = None,
+    on_client: Callable[[Any], None] | None = None,
     **kwargs: Any,
 ) -> RunReport:
     """Convert `inputs` (paths or fsspec URLs) with the parallel layer.
@@ -132,12 +135,20 @@ def convert(
         are complete files, unfinished ones never have their final name).
     dry_run
         index and plan only; the report lists the plan.
+    progress
+        one progress bar per phase (index: files, decode: input bytes, merge: outputs),
+        with ``tqdm.auto`` (widgets in a notebook with ipywidgets).
     storage_options
         fsspec options for inputs and outputs named by URLs, given to every task.
     layout
         a named layout (``"l200"``: LEGEND-200's production raw tier), as for
         :func:`rawconv.build_raw`: it brings the out_spec and, unless `hdf5_settings` is
         given, the write settings; `out_spec` is then None or an output name.
+    on_client
+        called with the Dask client once it is connected, before any work
+        (``rawconv-parallel`` prints the dashboard link with it). Then the workers of a
+        `client` given are checked: a worker whose rawconv, numpy, numba or h5py
+        differs from this process's refuses the run (``WorkerVersionError``).
     **kwargs
         values for ``{variables}`` of the out_spec.
 
@@ -186,9 +197,17 @@ def convert(
         client, cluster = _client(
             client, n_workers, threads_per_worker, Path(job.scratch) / job.run_id
         )
+        if on_client is not None:
+            on_client(client)
+        if cluster is None:  # a cluster started elsewhere: its environment may differ
+            check_worker_versions(client)
         report = RunReport(workers=_n_workers(client), chunk_bytes=chunk_size)
         checkpoint("parallel:cluster")
-        plans = _index(client, inputs, stream_type, cache_dir, job, chunk_size, report)
+        bars = Bars(progress)
+        try:
+            plans = _index(client, inputs, stream_type, cache_dir, job, chunk_size, report, bars)
+        finally:
+            bars.close()
         report.index_seconds = time.perf_counter() - t0
         checkpoint("parallel:indexed")
         todo = _select(plans, report, overwrite, resume, storage_options)
@@ -248,7 +267,9 @@ def _clean_up(client: Any, cluster: Any, job: JobSpec, locks: OutputLocks) -> No
         locks.release()
 
 
-def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report) -> dict[int, FilePlan]:
+def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report, bars: Bars,
+           ) -> dict[int, FilePlan]:  # fmt: skip
+    bars.start("index", len(inputs), "file")
     futures = [
         client.submit(index_task, inp, stream_type, cache_dir, job, i, chunk_size, pure=False)
         for i, inp in enumerate(inputs)
@@ -265,6 +286,8 @@ def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report) -> d
         except Exception as exc:
             fr.status, fr.reason = "failed", f"{type(exc).__name__}: {exc}"
             continue
+        finally:
+            bars.update("index")
         fr.outputs = plans[i].outputs
     owners: dict[str, int] = {}
     for i in plans:
@@ -315,26 +338,17 @@ def _select(plans, report, overwrite, resume, storage_options) -> list[int]:
 def _run(client, plans: dict[int, FilePlan], job, report, progress, index: IndexArgs) -> None:
     from .merge import remove_tree
 
-    bar = _bar(sum(c.n_bytes for p in plans.values() for c in p.chunks), progress)
-    tasks = Collector(client, job, report, index, bar)
+    bars = Bars(progress)
+    bars.start("decode", sum(c.n_bytes for p in plans.values() for c in p.chunks), "B")
+    tasks = Collector(client, job, report, index, bars)
     try:
         for i, plan in plans.items():
             tasks.submit(i, plan)
         tasks.run()
     finally:  # every exit path, Ctrl-C included: no task writes on, no part file stays
         client.cancel([f for f in tasks.futures() if not f.done()])
-        if bar is not None:
-            bar.close()
+        bars.close()
         remove_tree(Path(job.scratch) / job.run_id)
     for fr in report.files:
         if fr.status == "planned":
             fr.status = "done"
-
-
-def _bar(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="rawconv-parallel",
-                dynamic_ncols=True)  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ class FileIndex:
     """The format's index (boundaries and resume states)."""
     from_cache: bool = False
     """Loaded from the cache (not built by this run)."""
+    staged: Source | None = field(default=None, repr=False)
+    """The local copy the index was built from (a remote input staged by this run)."""
 
     @property
     def n_records(self) -> int:
@@ -77,10 +80,14 @@ def index_file(
     refresh: bool = False,
     storage_options: dict[str, Any] | None = None,
     source: Source | None = None,
+    stage: Callable[[Source], Source] | None = None,
 ) -> FileIndex:
     """Index one input (from the cache when its identity is unchanged, unless `refresh`:
     then the cache entry is dropped and the index built anew); `source`: the input already
-    open (else it is opened with `storage_options`; closed when done either way).
+    open (else it is opened with `storage_options`; closed when done either way). `stage`:
+    when the index must be built, the input is given to it and the index built from the
+    source it returns (a local copy, kept open in :attr:`FileIndex.staged`); the cache
+    entry keeps the input's identity.
 
     Raises ValueError for a format that has no index (its inputs are converted whole).
     """
@@ -98,8 +105,10 @@ def index_file(
         path.unlink(missing_ok=True)
     fmt_index = _load_cached(path, identity, index_class) if cacheable and not refresh else None
     from_cache = fmt_index is not None
+    staged = None
     if fmt_index is None:
-        fmt_index = index_class.build(source)
+        staged = stage(source) if stage is not None else None
+        fmt_index = index_class.build(staged if staged is not None else source)
     if cacheable and not from_cache:
         try:
             cache.mkdir(parents=True, exist_ok=True)
@@ -110,7 +119,9 @@ def index_file(
             log.warning("cannot store index in %s: %s", cache, exc)
     size = source.size if source.size is not None else int(fmt_index.size)
     source.close()
-    return FileIndex(input, kind, identity, int(size), fmt_index.records, fmt_index, from_cache)
+    return FileIndex(
+        input, kind, identity, int(size), fmt_index.records, fmt_index, from_cache, staged
+    )
 
 
 def index(

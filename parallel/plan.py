@@ -40,6 +40,9 @@ class Chunk:
     resume: ResumeState = field(default_factory=ResumeState, compare=False, repr=False)
     """Where decoding starts and stops, with the decoder state at the first record
     (``open_stream(resume=...)``)."""
+    staged: str | None = None
+    """A local copy of a remote input in the run's scratch folder, read instead of the
+    URL (:mod:`rawconv.parallel.staging`)."""
 
     @property
     def n_bytes(self) -> int:

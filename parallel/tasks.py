@@ -7,6 +7,7 @@ and write to the scratch folder, so that a task lost with its worker can simply 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -31,12 +32,13 @@ from rawconv.layouts import apply_buffer_memory
 from rawconv.lh5.chunks import set_compress_threads
 from rawconv.lh5.writer import LH5Writer
 from rawconv.remote import is_url
-from rawconv.sources import PrefixSource, Source, open_source
+from rawconv.sources import CompressedSource, FsspecSource, PrefixSource, Source, open_source
 from rawconv.validate import check_env_expanded
 
 from .index import index_file
 from .malloc import tune_malloc
 from .plan import Chunk, plan_file
+from .staging import open_staged, stage, staged_path
 
 log = logging.getLogger(__name__)
 
@@ -154,25 +156,49 @@ def index_task(
 ) -> FilePlan:  # fmt: skip
     """Index and plan an input and resolve its outputs (runs on a worker: the index stays
     there, only the small plan travels). An input no larger than a chunk is one chunk:
-    it needs no index. `refresh`: drop its cache entry and index it anew."""
+    it needs no index. A ``.gz`` / ``.bz2`` input is one chunk too: a stream decompressed
+    from its start cannot be cut (each chunk would decompress all that lies before it).
+    `refresh`: drop its cache entry and index it anew."""
     tune_malloc()
     with open_source(input, **job.fs_options) as source:  # opened once for all three steps
         size = source.size
         kind = _stream_type(stream_type, source, job)
+        if isinstance(source, CompressedSource):  # converted whole by one task
+            size = source.inner.size or 0  # compressed bytes: what the task reads
+            whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
+            return FilePlan(input, kind, size, outputs_of(input, kind, job, source), [whole])
         if (size is not None and size <= chunk_bytes) or get_format(kind).index_class() is None:
             size = size if size is not None else 0  # converted whole by one task
             whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
             return FilePlan(input, kind, size, outputs_of(input, kind, job, source), [whole])
+        path = _staging(input, source, job, file_id)
+        stager = (lambda src: stage(src, path)) if path else None
         try:
-            fi = index_file(input, kind, cache_dir, refresh=refresh, source=source)
+            fi = index_file(input, kind, cache_dir, refresh=refresh, source=source, stage=stager)
         except CorruptDataError as exc:  # damaged: one task decodes it as build_raw does
             log.warning("%s: converted whole by one task: its record index stops at damage (%s)",
                         input, exc.reason)  # fmt: skip
-            whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size if size is not None else 0)
+            copy = path if path and Path(path).exists() else None
+            whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size if size is not None else 0,
+                          staged=copy)  # fmt: skip
             return FilePlan(input, kind, size or 0, outputs_of(input, kind, job), [whole])
-        chunks = plan_file(fi, file_id, chunk_bytes, source)
-        outputs = outputs_of(fi.input, fi.stream_type, job, source, _header_end(fi))
+        read = fi.staged if fi.staged is not None else source
+        try:
+            chunks = plan_file(fi, file_id, chunk_bytes, read)
+            outputs = outputs_of(fi.input, fi.stream_type, job, read, _header_end(fi))
+        finally:
+            read.close()
+        if fi.staged is not None:
+            chunks = [dataclasses.replace(c, staged=path) for c in chunks]
     return FilePlan(fi.input, fi.stream_type, fi.size, outputs, chunks, fi.from_cache)
+
+
+def _staging(input: str, source: Source, job: JobSpec, file_id: int) -> str | None:
+    """Where a remote input is staged if it has to be indexed (None: a local or compressed
+    input, or one of unknown size, is read where it is)."""
+    if not isinstance(source, FsspecSource) or source.size is None or not job.scratch:
+        return None
+    return staged_path(job.scratch, job.run_id, file_id, input)
 
 
 def _header_end(fi: Any) -> int | None:
@@ -202,7 +228,10 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
     t0 = time.perf_counter()
     tune_malloc()
     set_compress_threads(job.compress_threads)
-    source = open_source(chunk.input, **job.fs_options)
+    if chunk.staged:  # a remote input copied to the scratch folder by its index task
+        source: Source = open_staged(chunk.staged, chunk.input)
+    else:
+        source = open_source(chunk.input, **job.fs_options)
     kwargs = file_kwargs(job, chunk.input)
     streamer = get_streamer(chunk.stream_type, **kwargs)  # with the format's options
     apply_buffer_memory(streamer, job.layout)  # as build_raw gives it

@@ -10,6 +10,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+WIDGET = "application/vnd.jupyter.widget-view+json"
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
@@ -22,6 +23,10 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     outputs = "".join(o.get("text", "") for c in code for o in c.outputs)
     assert "parallel output == serial output for 4 files" in outputs
     assert "2 worker(s):" in outputs
+    bars = [c for c in code if "progress=True" in c.source]
+    assert len(bars) == 1
+    widgets = [o for o in bars[0].outputs if WIDGET in o.get("data", {})]
+    assert len(widgets) == 3  # index, decode, merge: tqdm.auto's widgets
     plots = [c for c in code if "plt.show()" in c.source]
     assert len(plots) == 2
     for cell in plots:  # inline, not only saved to a file

@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 from rawconv.parallel import convert
+from rawconv.parallel.staging import STAGE_READ_BYTES
 
 from rawconv import build_raw
 
@@ -52,18 +53,23 @@ def test_parallel_http_wire_bytes_and_requests(th228, on_http, http, local_ref, 
     cache = tmp_path / "cache"
     out = tmp_path / "out.lh5"
     http.reset()
+    scratch = tmp_path / "scratch"
     report = convert([on_http], out_spec=str(out), client=client, chunk_size=MiB,
-                     cache_dir=str(cache))  # fmt: skip
+                     cache_dir=str(cache), scratch=scratch)  # fmt: skip
     assert report.files[0].status == "done", report.files[0].reason
     n_chunks = report.files[0].chunks
     assert n_chunks == 4
     assert assert_same_lh5(local_ref, out) > 10
     size = th228.stat().st_size
     print(f"wire: {http.bytes_sent / size:.3f}x, {len(http.requests)} requests")
-    # the index reads the file once, the chunks their ranges once more
-    assert http.bytes_sent <= 2.10 * size, http.requests
-    assert len(http.requests) <= 3 * n_chunks + 3 + 2 * 4  # chunks, index task, listings
+    # the index task stages the file in the scratch folder; the chunks read that copy
+    assert size <= http.bytes_sent <= 1.10 * size, http.requests
+    assert len(http.requests) <= 3 * n_chunks
+    # one listing, the format detection's first bytes, the staging reads; none by the chunks
+    staging = ["GET"] * -(-size // STAGE_READ_BYTES)
+    assert [m for m, _, _ in http.requests] == ["HEAD", "GET", *staging], http.requests
     assert len(list(cache.iterdir())) == 1  # keyed by the ETag
+    assert list(scratch.iterdir()) == []  # the staged copy went with the run's folder
     http.reset()
     out.unlink()
     convert([on_http], out_spec=str(out), client=client, chunk_size=MiB, cache_dir=str(cache))
@@ -75,7 +81,10 @@ def test_parallel_http_wire_bytes_and_requests(th228, on_http, http, local_ref, 
 def test_index_not_cached_without_etag_or_last_modified(on_http, http, client, tmp_path):
     http.validators = False
     cache = tmp_path / "cache"
+    scratch = tmp_path / "scratch"
     report = convert([on_http], out_spec=str(tmp_path / "o.lh5"), client=client,
-                     chunk_size=MiB, cache_dir=str(cache), dry_run=True)  # fmt: skip
+                     chunk_size=MiB, cache_dir=str(cache), dry_run=True,
+                     scratch=scratch)  # fmt: skip
     assert report.files[0].chunks == 4
     assert not cache.exists() or list(cache.iterdir()) == []
+    assert list(scratch.iterdir()) == []  # the staged copy of a dry run goes too

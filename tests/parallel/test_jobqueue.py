@@ -1,0 +1,108 @@
+"""rawconv-parallel --cluster: dask-jobqueue clusters, run here with its local job class."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from rawconv.parallel.cli import main
+
+from rawconv import build_raw
+from tests.parallel.conftest import assert_same_lh5
+
+
+def _config(tmp_path, text: str) -> str:
+    path = tmp_path / "jobqueue.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+# dask-jobqueue's local job class stops a job with SIGKILL and never waits for it: Python
+# warns, when the Popen is freed, that the process was still running (not rawconv's)
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_local_job_cluster_equals_serial(th228, tmp_path, capsys):
+    config = _config(tmp_path, (
+        "jobqueue:\n"
+        "  local:\n"
+        "    cores: 1\n"
+        "    memory: 2GB\n"
+        "    processes: 1\n"
+        f"    local-directory: {tmp_path / 'workers'}\n"
+        "    scheduler-options: {dashboard_address: ':0'}\n"
+        "  slurm:\n"  # a site file may configure other kinds too
+        "    queue: long\n"
+    ))  # fmt: skip
+    out = tmp_path / "out.lh5"
+    argv = [str(th228), "-o", str(out), "--cluster", "local", "--jobs", "1", "--cluster-config",
+            config, "--chunk-size", "1M", "--cache", str(tmp_path / "cache"), "--scratch",
+            str(tmp_path / "scratch"), "-q"]  # fmt: skip
+    assert main(argv) == 0
+    assert capsys.readouterr() == ("", "")
+    ref = tmp_path / "serial.lh5"
+    build_raw(str(th228), out_spec=str(ref))
+    assert assert_same_lh5(ref, out) > 10
+    assert list((tmp_path / "scratch").iterdir()) == []
+
+
+BAD = [
+    (["--cluster", "lsf"], None,
+     "--cluster lsf: unknown cluster kind (choose from slurm, pbs, htcondor, sge, local)"),
+    (["--cluster", "slurm", "--scheduler", "tcp://127.0.0.1:1"], None,
+     "--cluster and --scheduler exclude each other"),
+    (["--cluster", "slurm", "--workers", "2"], None, "--cluster and --workers exclude each other"),
+    (["--jobs", "2"], None, "--jobs needs --cluster"),
+    (["--cluster", "slurm"], None,
+     "jobqueue.slurm.cores and memory not set: give them in --cluster-config FILE "
+     "(dask-jobqueue needs the cores and memory of a job)"),
+    (["--cluster", "slurm"], "jobqueue:\n  slurm:\n    cores: 4\n",
+     "--cluster-config {cfg}: jobqueue.slurm.memory not set (dask-jobqueue needs the cores "
+     "and memory of a job)"),
+    (["--cluster", "pbs"], "jobqueue:\n  pbs:\n    cores: 4\n    memroy: 8GB\n",
+     "--cluster-config {cfg}: jobqueue.pbs.memroy: not a dask-jobqueue setting (known: "),
+    (["--cluster", "sge"], "jobqueue: [sge]\n",
+     "--cluster-config {cfg}: not a dask-jobqueue configuration: it needs a mapping "
+     "'jobqueue:' of cluster kinds (slurm, pbs, htcondor, sge, local) to their settings"),
+    (["--cluster", "htcondor"], "jobqueue:\n  htcondor: {cores: 1\n",
+     "--cluster-config {cfg}: not valid YAML: expected ',' or '}', but got '<stream end>' "
+     "(line 3)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("flags", "text", "message"), BAD)
+def test_bad_cluster_arguments_are_one_line(th228, tmp_path, capsys, flags, text, message):
+    extra = ["--cluster-config", _config(tmp_path, text)] if text is not None else []
+    out = tmp_path / "out.lh5"
+    assert main([str(th228), "-o", str(out), *flags, *extra]) == 2
+    cfg = str(tmp_path / "jobqueue.yaml")
+    err = capsys.readouterr().err
+    assert err.startswith(f"rawconv-parallel: error: {message.replace('{cfg}', cfg)}")
+    assert err.count("\n") == 1 and err.endswith("\n")
+    assert not out.exists()
+
+
+def test_missing_config_file_and_missing_dask_jobqueue(th228, tmp_path, capsys, monkeypatch):
+    missing = tmp_path / "none.yaml"
+    argv = [str(th228), "-o", str(tmp_path / "o.lh5"), "--cluster", "slurm"]
+    assert main([*argv, "--cluster-config", str(missing)]) == 2
+    assert capsys.readouterr().err == (
+        f"rawconv-parallel: error: --cluster-config {missing}: cannot read it: No such file or "
+        "directory\n"
+    )
+    monkeypatch.setitem(sys.modules, "dask_jobqueue", None)  # import fails
+    assert main(argv) == 1
+    assert capsys.readouterr().err == (
+        "rawconv-parallel: error: --cluster needs dask-jobqueue, which is not installed: "
+        "pip install 'rawconv[jobqueue]'\n"
+    )
+
+
+def test_batch_system_absent(th228, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch
+    config = _config(tmp_path, "jobqueue:\n  slurm:\n    cores: 1\n    memory: 1GB\n")
+    argv = [str(th228), "-o", str(tmp_path / "o.lh5"), "--cluster", "slurm",
+            "--cluster-config", config]  # fmt: skip
+    assert main(argv) == 1
+    assert capsys.readouterr().err == (
+        "rawconv-parallel: error: --cluster slurm: sbatch is not found: run on a machine that "
+        "submits slurm jobs\n"
+    )
