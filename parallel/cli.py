@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rawconv._version import __version__
-from rawconv.cli import compression_name, formats_help, layout_name, positive_int
+from rawconv.cli import compression_name, formats_help, layout_name, positive_float, positive_int
 from rawconv.storage_options import STORAGE_OPTION_HELP, parse_storage_options
 
 EPILOG = """\
@@ -68,6 +68,8 @@ def make_parser() -> argparse.ArgumentParser:
                    "(local: jobs as local processes)")  # fmt: skip
     p.add_argument("--jobs", type=positive_int, default=None,
                    help="jobs to submit with --cluster (default 1)")  # fmt: skip
+    p.add_argument("--worker-timeout", type=positive_float, default=None, metavar="SECONDS",
+                   help="wait for the first worker of --cluster (default 1800)")  # fmt: skip
     p.add_argument(
         "--cluster-config",
         metavar="FILE",
@@ -251,7 +253,8 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
             elif args.cluster:
                 from .jobqueue import job_cluster
 
-                cluster = job_cluster(args.cluster, args.jobs or 1, args.cluster_config)
+                cluster = job_cluster(args.cluster, args.jobs or 1, args.cluster_config,
+                                      args.worker_timeout or 1800.0)  # fmt: skip
                 client = jobs.enter_context(cluster)
             report = _convert(convert, inputs, chunk, client, args,
                               {**kwargs, "storage_options": storage_options})  # fmt: skip
@@ -280,9 +283,11 @@ def _cluster_flags(args: argparse.Namespace) -> str | None:
     together (None: nothing); the configuration is checked here, before any work. A
     missing dask-jobqueue raises RawconvError."""
     if not args.cluster:
-        if args.jobs is not None or args.cluster_config:
-            flag = "--jobs" if args.jobs is not None else "--cluster-config"
-            return f"{flag} needs --cluster"
+        given = {"--jobs": args.jobs is not None, "--cluster-config": bool(args.cluster_config),
+                 "--worker-timeout": args.worker_timeout is not None}  # fmt: skip
+        for flag, present in given.items():
+            if present:
+                return f"{flag} needs --cluster"
         return None
     from .jobqueue import ClusterConfigError, check_kind, cluster_settings
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from rawconv.errors import RawconvError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "KINDS",
@@ -121,11 +124,13 @@ def cluster_settings(kind: str, config: str | None = None) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def job_cluster(kind: str, jobs: int, config: str | None = None) -> Iterator[Any]:
+def job_cluster(kind: str, jobs: int, config: str | None = None,
+                timeout: float | None = None) -> Iterator[Any]:  # fmt: skip
     """A client of a dask-jobqueue cluster of `kind` with `jobs` jobs asked for, configured
     by the file `config` (:func:`cluster_settings`; dask-jobqueue reads its settings while
     the cluster runs, so they stay set until the block ends, when the jobs are stopped).
-    Waits until one worker has joined (a job may wait in its queue)."""
+    Waits until one worker has joined (a job may wait in its queue), at most `timeout`
+    seconds (None: no limit): then RawconvError."""
     import dask
     from distributed import Client
 
@@ -148,7 +153,18 @@ def job_cluster(kind: str, jobs: int, config: str | None = None) -> Iterator[Any
         try:
             cluster.scale(jobs=jobs)
             with Client(cluster) as client:
-                client.wait_for_workers(1)
+                try:
+                    client.wait_for_workers(1, timeout=timeout)
+                except TimeoutError:
+                    raise RawconvError(
+                        f"--cluster {kind}: no worker joined within {timeout:g} s (the jobs "
+                        "may still wait in the queue, or failed to start: see their logs); "
+                        "--worker-timeout sets the wait"
+                    ) from None
                 yield client
         finally:
-            cluster.close()
+            try:
+                cluster.close()
+            except Exception as exc:  # never hides the run's own outcome
+                log.warning("--cluster %s: stopping the jobs failed (%s: %s); check that none "
+                            "is left running", kind, type(exc).__name__, exc)  # fmt: skip

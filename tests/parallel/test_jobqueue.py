@@ -51,6 +51,7 @@ BAD = [
      "--cluster and --scheduler exclude each other"),
     (["--cluster", "slurm", "--workers", "2"], None, "--cluster and --workers exclude each other"),
     (["--jobs", "2"], None, "--jobs needs --cluster"),
+    (["--worker-timeout", "5"], None, "--worker-timeout needs --cluster"),
     (["--cluster", "slurm"], None,
      "jobqueue.slurm.cores and memory not set: give them in --cluster-config FILE "
      "(dask-jobqueue needs the cores and memory of a job)"),
@@ -66,6 +67,31 @@ BAD = [
      "--cluster-config {cfg}: not valid YAML: expected ',' or '}', but got '<stream end>' "
      "(line 3)"),
 ]  # fmt: skip
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # as above
+def test_jobs_that_start_no_worker_end_the_run_after_the_timeout(th228, tmp_path, capsys):
+    """A job whose worker cannot start (here: its Python exits at once) is no hang: one line after
+    --worker-timeout, nothing written."""
+    config = _config(tmp_path, (
+        "jobqueue:\n  local:\n    cores: 1\n    memory: 1GB\n"
+        "    python: /bin/false\n"
+        "    scheduler-options: {dashboard_address: ':0'}\n"
+    ))  # fmt: skip
+    out = tmp_path / "out.lh5"
+    argv = [str(th228), "-o", str(out), "--cluster", "local", "--cluster-config", config,
+            "--worker-timeout", "3", "-q"]  # fmt: skip
+    assert main(argv) == 1
+    assert capsys.readouterr().err == (
+        "rawconv-parallel: error: --cluster local: no worker joined within 3 s (the jobs may "
+        "still wait in the queue, or failed to start: see their logs); --worker-timeout sets "
+        "the wait\n"
+    )
+    assert not out.exists()
+    with pytest.raises(SystemExit) as exc:
+        main([*argv[:-3], "--worker-timeout", "0"])
+    assert exc.value.code == 2
+    assert "argument --worker-timeout: must be a number above 0, not 0" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("flags", "text", "message"), BAD)
