@@ -1,0 +1,168 @@
+"""Remote inputs against local ones: an FCIO file served over loopback HTTP (Range requests)
+and from moto's S3 server, both on 127.0.0.1, converted by `rawconv` (serial) and by
+`rawconv-parallel` with --workers (default 2), each in a fresh process.
+
+Prints wall seconds, MB/s (input bytes), CPU seconds of the conversion process and its
+children (user + sys; the servers run in this process and are not counted), the bytes the
+HTTP server sent against the input size, and each remote run's MB/s as a fraction of the same
+run on the local file. Outputs are checked equal to the local serial one.
+
+    python benchmarks/bench_remote.py --size-mb 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.bench_fcio import SHAPES  # noqa: E402
+from tests.remote.servers import http_files  # noqa: E402
+
+BIN = Path(sys.executable).parent
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """(wall s, CPU s of the process and its descendants) of one command."""
+    cpu0, t0 = _cpu(), time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    return wall, cpu
+
+
+def same_output(a: Path, b: Path) -> bool:
+    import h5py
+    import numpy as np
+
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        names: list[str] = []
+        fa.visit(names.append)
+        other: list[str] = []
+        fb.visit(other.append)
+        if sorted(names) != sorted(other):
+            return False
+        return all(
+            np.array_equal(fa[n][()], fb[n][()])
+            for n in names if isinstance(fa[n], h5py.Dataset)
+        )  # fmt: skip
+
+
+def s3_server() -> tuple[object, dict] | None:
+    """moto's S3 server on 127.0.0.1 and storage options naming its endpoint (None without
+    moto and s3fs: pip install 'rawconv[test]')."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        return None
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    options = {"key": "bench", "secret": "bench",
+               "client_kwargs": {"endpoint_url": f"http://{host}:{port}",
+                                 "region_name": "eu-central-1"}}  # fmt: skip
+    return server, options
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=float, default=1000.0, help="input size (MB)")
+    parser.add_argument("--shape", default="120x8192-full", choices=sorted(SHAPES))
+    parser.add_argument("--workers", type=int, default=2, help="rawconv-parallel workers")
+    parser.add_argument("--chunk-size", default="64M", help="rawconv-parallel --chunk-size")
+    parser.add_argument("--no-s3", action="store_true", help="skip the S3 runs")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="rawconv-bench-remote-"))
+    s3 = None
+    try:
+        src = work / "input.fcio"
+        SHAPES[args.shape].write(src, args.size_mb)
+        size = src.stat().st_size
+        serial = [str(BIN / "rawconv"), "-q", "-w"]
+        parallel = [str(BIN / "rawconv-parallel"), "-q", "-w", "--workers", str(args.workers),
+                    "--chunk-size", args.chunk_size, "--scratch", str(work / "s")]  # fmt: skip
+        timed([*serial, str(src), "-o", str(work / "warm.lh5"), "-n", "10"])  # caches warm
+        rows: list[tuple[str, float, float, str]] = []
+        local: dict[str, float] = {}
+        ref = work / "local-serial.lh5"
+
+        def run(label: str, kind: str, cmd: list[str], out: Path, http=None) -> None:
+            wall, cpu = timed(cmd)
+            sent = f"{http.bytes_sent / size:.3f}x" if http is not None else "-"
+            if kind == "local":
+                local[label.split()[0]] = wall
+            elif not same_output(ref, out):
+                raise RuntimeError(f"{label}: the output differs from the local one")
+            rows.append((f"{label} {kind}", wall, cpu, sent))
+            out.unlink(missing_ok=True)
+
+        wall, cpu = timed([*serial, str(src), "-o", str(ref)])
+        rows.append(("serial local", wall, cpu, "-"))
+        local["serial"] = wall
+        with http_files(work) as http:
+            url = f"{http.url}/{src.name}"
+            for label, cmd, out in (
+                ("serial", serial, work / "http-serial.lh5"),
+                ("parallel", parallel, work / "http-parallel.lh5"),
+            ):
+                if label == "parallel":
+                    run("parallel", "local", [*cmd, str(src), "-o", str(work / "pl.lh5")],
+                        work / "pl.lh5")  # fmt: skip
+                http.reset()
+                run(label, "http", [*cmd, url, "-o", str(out), "--cache",
+                                    str(work / f"cache-{uuid.uuid4().hex[:6]}")]
+                    if label == "parallel" else [*cmd, url, "-o", str(out)], out, http)  # fmt: skip
+        if not args.no_s3 and (s3 := s3_server()) is not None:
+            import json
+
+            import s3fs
+
+            options = s3[1]
+            bucket = f"rawconv-bench-{uuid.uuid4().hex[:8]}"
+            fs = s3fs.S3FileSystem(**options, skip_instance_cache=True)
+            fs.mkdir(bucket)
+            fs.put(str(src), f"{bucket}/{src.name}")
+            opts = work / "s3.json"
+            opts.write_text(json.dumps(options))
+            url = f"s3://{bucket}/{src.name}"
+            for label, cmd in (("serial", serial), ("parallel", parallel)):
+                out = work / f"s3-{label}.lh5"
+                run(label, "s3", [*cmd, url, "-o", str(out), "--storage-option", str(opts)],
+                    out)  # fmt: skip
+    finally:
+        if s3 is not None:
+            s3[0].stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    mb = size / 1e6
+    print(f"{args.shape}, {mb:.0f} MB, {os.cpu_count()} cores, rawconv-parallel --workers "
+          f"{args.workers} --chunk-size {args.chunk_size}")  # fmt: skip
+    print(f"{'run':18} {'wall s':>7} {'MB/s':>7} {'CPU s':>7} {'HTTP sent':>10} {'of local':>9}")
+    for label, wall, cpu, sent in rows:
+        kind = label.split()[0]
+        fraction = "-" if label.endswith("local") else f"{local[kind] / wall:.0%}"
+        print(f"{label:18} {wall:7.2f} {mb / wall:7.1f} {cpu:7.2f} {sent:>10} {fraction:>9}")
+
+
+if __name__ == "__main__":
+    main()
