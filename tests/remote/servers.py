@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import os
 import socket
 import ssl
 import threading
@@ -35,6 +36,7 @@ class HttpFiles:
     bytes_sent: int = 0
     """Body bytes sent (all requests)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _digests: dict[tuple[str, int, int], str] = field(default_factory=dict)
 
     def reset(self) -> None:
         with self.lock:
@@ -43,6 +45,24 @@ class HttpFiles:
 
     def get_requests(self, name: str) -> list[tuple[str, str, str | None]]:
         return [r for r in self.requests if r[1] == f"/{name}"]
+
+    def digest(self, path: Path, st: os.stat_result) -> str:
+        """The MD5 of a file's content (the ETag), computed once per size and mtime."""
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        if key not in self._digests:
+            md5 = hashlib.md5()
+            with path.open("rb") as f:
+                while block := f.read(16 << 20):
+                    md5.update(block)
+            self._digests[key] = md5.hexdigest()
+        return self._digests[key]
+
+
+def _read(path: Path, start: int, stop: int) -> bytes:
+    """Bytes ``[start, stop)`` of a file (a range read reads only its range)."""
+    with path.open("rb") as f:
+        f.seek(start)
+        return f.read(stop - start)
 
 
 def _handler(files: HttpFiles) -> type[BaseHTTPRequestHandler]:
@@ -64,35 +84,44 @@ def _handler(files: HttpFiles) -> type[BaseHTTPRequestHandler]:
             if not name or not path.is_file():
                 self._send(404, b"not found", body)
                 return
-            data = path.read_bytes()
+            st = path.stat()
+            size = st.st_size
             headers = {}
             if files.validators:
-                st = path.stat()
-                headers["ETag"] = '"' + hashlib.md5(data).hexdigest() + '"'
+                headers["ETag"] = '"' + files.digest(path, st) + '"'
                 headers["Last-Modified"] = email.utils.formatdate(st.st_mtime, usegmt=True)
             if files.ranges:
                 headers["Accept-Ranges"] = "bytes"
             if rng and files.ranges and rng.startswith("bytes="):
                 first, _, last = rng[6:].partition("-")
                 start = int(first)
-                stop = min(len(data), int(last) + 1) if last else len(data)
-                if start >= len(data):
-                    self._send(416, b"", body, {"Content-Range": f"bytes */{len(data)}"})
+                stop = min(size, int(last) + 1) if last else size
+                if start >= size:
+                    self._send(416, b"", body, {"Content-Range": f"bytes */{size}"})
                     return
-                headers["Content-Range"] = f"bytes {start}-{stop - 1}/{len(data)}"
+                headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
                 with files.lock:
                     drop = body and files.drop > 0
                     files.drop -= drop
-                if drop:
-                    self._send_cut(data[start:stop], headers)
+                if not body:
+                    self._send(206, b"", body, headers, stop - start)
                     return
-                self._send(206, data[start:stop], body, headers)
+                data = _read(path, start, stop)
+                if drop:
+                    self._send_cut(data, headers)
+                    return
+                self._send(206, data, body, headers)
                 return
-            self._send(200, data, body, headers)
+            if not body:
+                self._send(200, b"", body, headers, size)
+                return
+            self._send(200, path.read_bytes(), body, headers)
 
-        def _send(self, status: int, data: bytes, body: bool, headers: dict | None = None):
+        def _send(self, status: int, data: bytes, body: bool, headers: dict | None = None,
+                  length: int | None = None):  # fmt: skip
+            """`length`: the Content-Length of a HEAD answer (its `data` is empty)."""
             self.send_response(status)
-            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Content-Length", str(len(data) if length is None else length))
             self.send_header("Content-Type", "application/octet-stream")
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
