@@ -94,19 +94,8 @@ def convert(fmt: str, data: bytes, workdir: Path, tag: str) -> Result:
             warnings.simplefilter("error")
             build_raw(str(src), in_stream_type=fmt, out_spec=str(out), overwrite=True,
                       hdf5_settings="none")  # fmt: skip
-    except RawconvError as exc:
-        res.error = str(exc)
-        if str(src) not in res.error:
-            res.problems.append(f"{tag}: error does not name the input: {res.error}")
-        if "\n" in res.error:
-            res.problems.append(f"{tag}: error takes several lines: {res.error!r}")
-    except Exception as exc:  # anything else is what the fuzzer looks for
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        res.error = f"{type(exc).__name__}: {exc}"
-        res.problems.append(
-            f"{tag}: {type(exc).__name__} at {Path(where.filename).name}:{where.lineno}: "
-            f"{str(exc)[:300]}"
-        )
+    except Exception as exc:
+        _failed(res, exc, src, tag, RawconvError)
     else:
         if out.exists():
             res.tables = table_rows(out)
@@ -133,19 +122,8 @@ def convert_in_memory(fmt: str, data: bytes, workdir: Path, tag: str) -> Result:
     res = Result()
     try:
         tables, nothing = decode(fmt, src)
-    except RawconvError as exc:
-        res.error = str(exc)
-        if str(src) not in res.error:
-            res.problems.append(f"{tag}: error does not name the input: {res.error}")
-        if "\n" in res.error:
-            res.problems.append(f"{tag}: error takes several lines: {res.error!r}")
-    except Exception as exc:  # anything else is what the fuzzer looks for
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        res.error = f"{type(exc).__name__}: {exc}"
-        res.problems.append(
-            f"{tag}: {type(exc).__name__} at {Path(where.filename).name}:{where.lineno}: "
-            f"{str(exc)[:300]}"
-        )
+    except Exception as exc:
+        _failed(res, exc, src, tag, RawconvError)
     else:
         res.tables, res.error = tables, nothing  # build_raw: "nothing could be decoded"
     left = sorted({p.name for p in workdir.iterdir()} - _OURS)
@@ -255,3 +233,21 @@ def check_cli(data: bytes, workdir: Path, timeout: float = CLI_TIMEOUT_S) -> lis
     if out.exists():
         out.unlink()
     return problems
+
+
+def _failed(res: Result, exc: Exception, src: Path, tag: str, ours: type) -> None:
+    """Record a conversion that raised: rawconv's error must name the input in one line;
+    any other exception is what the fuzzer looks for."""
+    if isinstance(exc, ours):
+        res.error = str(exc)
+        if str(src) not in res.error:
+            res.problems.append(f"{tag}: error does not name the input: {res.error}")
+        if "\n" in res.error:
+            res.problems.append(f"{tag}: error takes several lines: {res.error!r}")
+        return
+    where = traceback.extract_tb(exc.__traceback__)[-1]
+    res.error = f"{type(exc).__name__}: {exc}"
+    res.problems.append(
+        f"{tag}: {type(exc).__name__} at {Path(where.filename).name}:{where.lineno}: "
+        f"{str(exc)[:300]}"
+    )
