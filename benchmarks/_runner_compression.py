@@ -49,22 +49,26 @@ def _l200_reference(src: str, out: str, spec_file: str) -> int:
     return 0
 
 
+def _measure(convert, src: str, out: str, warm_src: str, arg: object) -> None:
+    """Convert `warm_src` (start-up, timed apart), then `src`; print the JSON line."""
+    t0 = time.perf_counter()
+    warm = str(Path(out).with_suffix(".warm.lh5"))
+    convert(warm_src, warm, arg)
+    Path(warm).unlink(missing_ok=True)
+    startup = time.perf_counter() - t0
+    os.sync()
+    t0, c0 = time.perf_counter(), time.process_time()
+    rows = convert(src, out, arg)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": rows, "rss_mb": rss,
+                      "startup": startup}))  # fmt: skip
+
+
 def main() -> None:
     mode, src, out, warm_src = sys.argv[1:5]
     if mode == "l200-daq2lh5":  # the reference, in its own interpreter
-        spec_file = sys.argv[5]
-        t0 = time.perf_counter()
-        warm = str(Path(out).with_suffix(".warm.lh5"))
-        _l200_reference(warm_src, warm, spec_file)
-        Path(warm).unlink(missing_ok=True)
-        startup = time.perf_counter() - t0
-        os.sync()
-        t0, c0 = time.perf_counter(), time.process_time()
-        rows = _l200_reference(src, out, spec_file)
-        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": rows, "rss_mb": rss,
-                          "startup": startup}))  # fmt: skip
+        _measure(_l200_reference, src, out, warm_src, sys.argv[5])
         return
     settings = MODES.get(mode, mode)
     if mode == "h5py-gzip":
@@ -76,17 +80,7 @@ def main() -> None:
     convert = _l200_proc if mode == "l200-proc" else _rawconv
     if mode == "l200-proc":  # the layout's window needs production-length traces
         warm_src = str(Path(warm_src).with_suffix(".8192.fcio"))
-    t0 = time.perf_counter()
-    convert(warm_src, str(Path(out).with_suffix(".warm.lh5")), settings)
-    Path(out).with_suffix(".warm.lh5").unlink(missing_ok=True)
-    startup = time.perf_counter() - t0
-    os.sync()
-    t0, c0 = time.perf_counter(), time.process_time()
-    rows = convert(src, out, settings)
-    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": rows, "rss_mb": rss,
-                      "startup": startup}))  # fmt: skip
+    _measure(convert, src, out, warm_src, settings)
 
 
 if __name__ == "__main__":
