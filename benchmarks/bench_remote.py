@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.bench_fcio import SHAPES  # noqa: E402
+from tests.parallel.conftest import assert_same_lh5  # noqa: E402
 from tests.remote.servers import http_files  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -45,23 +46,6 @@ def timed(cmd: list[str]) -> tuple[float, float]:
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
     return wall, cpu
-
-
-def same_output(a: Path, b: Path) -> bool:
-    import h5py
-    import numpy as np
-
-    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
-        names: list[str] = []
-        fa.visit(names.append)
-        other: list[str] = []
-        fb.visit(other.append)
-        if sorted(names) != sorted(other):
-            return False
-        return all(
-            np.array_equal(fa[n][()], fb[n][()])
-            for n in names if isinstance(fa[n], h5py.Dataset)
-        )  # fmt: skip
 
 
 def s3_server() -> tuple[object, dict] | None:
@@ -111,8 +95,8 @@ def main() -> None:
             sent = f"{http.bytes_sent / size:.3f}x" if http is not None else "-"
             if kind == "local":
                 local[label.split()[0]] = wall
-            elif not same_output(ref, out):
-                raise RuntimeError(f"{label}: the output differs from the local one")
+            else:  # names, attributes, dtypes, shapes and values equal
+                assert_same_lh5(ref, out)
             rows.append((f"{label} {kind}", wall, cpu, sent))
             out.unlink(missing_ok=True)
 
