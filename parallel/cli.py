@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from rawconv._version import __version__
-from rawconv.cli import compression_name, formats_help, layout_name, positive_float, positive_int
+from rawconv.cli import (
+    LAYOUT_HELP,
+    compression_name,
+    formats_help,
+    layout_name,
+    positive_float,
+    positive_int,
+)
 from rawconv.storage_options import STORAGE_OPTION_HELP, parse_storage_options
 
 EPILOG = """\
@@ -51,9 +58,8 @@ def make_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--layout", default=None, type=layout_name,
-        help="a named output layout: l200 (LEGEND-200's production raw tier: ch<rawid>/raw "
-        "tables, windowed + presummed encoded waveforms, t_sat_lo/hi, extra/, zstd:3); "
-        "-o then names the output files (default: <input>.lh5 beside each input)",
+        help=f"{LAYOUT_HELP}; -o then names the output files (default: <input>.lh5 beside "
+        "each input)",
     )  # fmt: skip
     p.add_argument("-t", "--stream-type", help="the input format, see below (default: detected)")
     p.add_argument("-k", "--kwargs", default="{}", help="JSON dict of out_spec keywords")

@@ -35,6 +35,13 @@ The keyword orig_basename (input name without extension) is always available.
 """
 
 
+LAYOUT_HELP = (
+    "a named output layout: l200 (LEGEND-200's production raw tier: ch<rawid>/raw tables, "
+    "windowed + presummed encoded waveforms, t_sat_lo/hi, extra/, zstd:3)"
+)
+"""--layout's help, shared by both commands."""
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser of ``rawconv``."""
     parser = argparse.ArgumentParser(
@@ -64,9 +71,7 @@ def make_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument(
         "--layout", default=None, type=layout_name,
-        help="a named output layout: l200 (LEGEND-200's production raw tier: ch<rawid>/raw "
-        "tables, windowed + presummed encoded waveforms, t_sat_lo/hi, extra/, zstd:3); "
-        "-o then names the output file",
+        help=f"{LAYOUT_HELP}; -o then names the output file",
     )  # fmt: skip
     parser.add_argument(
         "-c", "--compression", default=None, type=compression_name,
