@@ -115,13 +115,11 @@ class OpenFile:
         kwargs = {} if locking is None else {"locking": locking}
         try:
             self.h5 = h5py.File(self.write_path, mode, rdcc_nbytes=_CHUNK_CACHE_BYTES, **kwargs)
-        except OSError as exc:
+        except BaseException as exc:  # also a signal inside h5py: the new file must not stay
             if atomic:
                 Path(self.write_path).unlink(missing_ok=True)
-            raise failure(exc, path, "cannot open output for writing") from None
-        except BaseException:  # a signal inside h5py: the new file must not stay
-            if atomic:
-                Path(self.write_path).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise failure(exc, path, "cannot open output for writing") from None
             raise
         try:
             self.fd, self.inode = _descriptor(self.h5)
