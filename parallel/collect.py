@@ -16,6 +16,7 @@ from typing import Any
 from rawconv.errors import OutputError
 from rawconv.interrupts import checkpoint
 
+from .inline import completion_queue
 from .plan import Chunk
 from .progress import Bars
 from .report import FileReport, RunReport
@@ -40,12 +41,10 @@ class Collector:
 
     def __init__(self, client: Any, job: JobSpec, report: RunReport, index: IndexArgs,
                  bars: Bars | None = None) -> None:  # fmt: skip
-        from distributed import as_completed
-
         self.client, self.job, self.report, self.index = client, job, report, index
         self.bars = bars if bars is not None else Bars(False)
         self.n_merges = 0
-        self.queue = as_completed()
+        self.queue = completion_queue(client)
         self.plans: dict[int, FilePlan] = {}
         self.chunk_of: dict[Any, tuple[Chunk, int]] = {}
         """Decode future -> (its chunk, the attempt of its input it belongs to)."""

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -33,6 +34,7 @@ from rawconv.remote import check_output_url, filesystem, is_url, output_exists
 from rawconv.validate import check_buffer_size, check_keywords
 
 from .collect import Collector, IndexArgs
+from .inline import InlineClient, runs_inline
 from .plan import DEFAULT_CHUNK_BYTES
 from .progress import Bars
 from .report import FileReport, RunReport
@@ -124,7 +126,9 @@ def convert(
         (the default writes ``<input>.lh5`` beside each input).
     client
         a ``distributed.Client``; None starts an embedded LocalCluster of `n_workers`
-        processes (default: one per core) with `threads_per_worker` threads.
+        processes (default: one per core) with `threads_per_worker` threads, except for a
+        run of one local input no larger than `chunk_size`: that one task runs in this
+        process (:mod:`rawconv.parallel.inline`), as fast as ``rawconv`` would.
     chunk_size
         target bytes of input per task; files are cut on record boundaries.
     scratch
@@ -146,7 +150,8 @@ def convert(
         given, the write settings; `out_spec` is then None or an output name.
     on_client
         called with the Dask client once it is connected, before any work
-        (``rawconv-parallel`` prints the dashboard link with it). Then the workers of a
+        (``rawconv-parallel`` prints the dashboard link with it; not called for a run done
+        in this process). Then the workers of a
         `client` given are checked: a worker whose rawconv, numpy, numba or h5py
         differs from this process's refuses the run (``WorkerVersionError``).
     **kwargs
@@ -194,13 +199,17 @@ def convert(
     cluster = None
     locks = OutputLocks([])
     try:
-        client, cluster = _client(
-            client, n_workers, threads_per_worker, Path(job.scratch) / job.run_id
-        )
-        if on_client is not None:
-            on_client(client)
-        if cluster is None:  # a cluster started elsewhere: its environment may differ
-            check_worker_versions(client)
+        if runs_inline(inputs, client, chunk_size):  # one task: here, with no cluster
+            client, cluster = InlineClient(), None
+            job = dataclasses.replace(job, compress_threads=None)  # all cores, as rawconv
+        else:
+            client, cluster = _client(
+                client, n_workers, threads_per_worker, Path(job.scratch) / job.run_id
+            )
+            if on_client is not None:
+                on_client(client)
+            if cluster is None:  # a cluster started elsewhere: its environment may differ
+                check_worker_versions(client)
         report = RunReport(workers=_n_workers(client), chunk_bytes=chunk_size)
         checkpoint("parallel:cluster")
         bars = Bars(progress)

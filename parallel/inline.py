@@ -1,0 +1,97 @@
+"""Runs whose work is one task: done in this process, without starting a cluster.
+
+A run of one local input no larger than a chunk is one decode task that writes its output
+in place; workers could not share it. Starting the embedded cluster for it (worker
+processes importing Dask, numba and h5py) would cost more than the conversion, so such a
+run executes its tasks here, one after the other, through the same task functions and
+the same bookkeeping as on a cluster: the output, the report and the clean-up are the same.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rawconv.remote import is_url
+
+__all__ = ["InlineClient", "completion_queue", "runs_inline"]
+
+
+def runs_inline(inputs: Sequence[str], client: Any, chunk_bytes: int) -> bool:
+    """True for a run without a client given whose only input is a local file no larger
+    than a chunk (one task: no cluster is started for it)."""
+    if client is not None or len(inputs) != 1 or is_url(inputs[0]):
+        return False
+    try:
+        return Path(inputs[0]).stat().st_size <= chunk_bytes
+    except OSError:  # missing: the index task reports it, as on a cluster
+        return True
+
+
+class InlineFuture:
+    """The outcome of a task already run (what a Dask future gives when done)."""
+
+    def __init__(self, value: Any = None, error: Exception | None = None) -> None:
+        self._value, self._error = value, error
+
+    def done(self) -> bool:
+        return True
+
+    def cancel(self) -> None:
+        pass
+
+    def result(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+class InlineClient:
+    """The part of ``distributed.Client`` a run uses, running each task when submitted.
+
+    A task's exception is kept in its future, as Dask keeps it; an interruption (Ctrl-C,
+    SIGTERM) is not an outcome of the task and ends the run at once.
+    """
+
+    dashboard_link = None
+
+    def submit(self, func: Callable[..., Any], *args: Any, pure: bool = True,
+               **kwargs: Any) -> InlineFuture:  # fmt: skip
+        try:
+            return InlineFuture(func(*args, **kwargs))
+        except Exception as exc:
+            return InlineFuture(error=exc)
+
+    def cancel(self, futures: Sequence[InlineFuture]) -> None:
+        pass
+
+    def scheduler_info(self) -> dict[str, Any]:
+        return {"workers": {}}  # no worker: the report says "in this process"
+
+    def close(self) -> None:
+        pass
+
+
+class _InlineQueue:
+    """Futures in the order they were added (``distributed.as_completed`` for inline runs)."""
+
+    def __init__(self) -> None:
+        self._queue: deque[InlineFuture] = deque()
+
+    def add(self, future: InlineFuture) -> None:
+        self._queue.append(future)
+
+    def __iter__(self) -> Iterator[InlineFuture]:
+        while self._queue:
+            yield self._queue.popleft()
+
+
+def completion_queue(client: Any) -> Any:
+    """Where a run's futures are gathered as they complete."""
+    if isinstance(client, InlineClient):
+        return _InlineQueue()
+    from distributed import as_completed
+
+    return as_completed()
