@@ -24,8 +24,8 @@ def test_gz_and_bz2_inputs_no_larger_than_a_chunk_are_one_task_each(th228, spms,
     assert th228.stat().st_size > 3 * MiB  # would be 2 chunks uncompressed
     assert max(gz.stat().st_size, bz.stat().st_size) <= 3 * MiB  # compressed: one chunk
     out = tmp_path / "out"
-    report = convert([str(gz), str(bz)], out_spec=str(out / "{orig_basename}.lh5"),
-                     client=client, chunk_size=3 * MiB, cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    report = convert([str(gz), str(bz)], out_spec=str(out / "{orig_basename}.lh5"), client=client,
+                     chunk_size=3 * MiB, cache_dir=str(tmp_path / "cache"))  # fmt: skip
     assert [(f.status, f.chunks) for f in report.files] == [("done", 1), ("done", 1)]
     assert report.files[0].bytes == th228.stat().st_size  # decompressed bytes decoded
     for name, source, plain in (("th228", gz, th228), ("spms", bz, spms)):
