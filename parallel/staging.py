@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rawconv.decompressors import gzip_isize
 from rawconv.diskspace import check_free_space
 from rawconv.errors import RawconvError
 from rawconv.sources import CompressedSource, FileSource, Source
@@ -90,20 +91,11 @@ def decompress_threads(requested: int) -> int:
     return max(1, min(requested, os.cpu_count() or 1))
 
 
-def gzip_size_hint(source: CompressedSource) -> int | None:
-    """A lower bound of a gzip stream's decompressed size: ISIZE, the size modulo 2**32 of
-    its last member, from the last 4 bytes (None for bzip2, which records no size)."""
-    packed = source.inner.size
-    if source.codec != "gz" or packed is None or packed < 18:
-        return None
-    return int.from_bytes(source.inner.read(packed - 4, packed), "little")
-
-
 def check_stage_space(source: CompressedSource, path: str) -> None:
     """Refuse to decompress a gzip input into a scratch folder that cannot hold what its
     trailer says it holds at least (OutputError naming the folder); a bzip2 stream tells
     no size and is not checked (a full disk then stops the copy with ENOSPC)."""
-    hint = gzip_size_hint(source)
+    hint = gzip_isize(source.inner) if source.codec == "gz" else None
     if hint:
         check_free_space([(path, hint)], f"decompressed copy of {source.name}")
 

@@ -27,8 +27,10 @@ __all__ = [
     "DECOMPRESS_ERRORS",
     "MULTI_THREAD_MODULES",
     "SourceFile",
+    "gzip_isize",
     "is_reference",
     "locate_error",
+    "one_thread",
     "open_decompressor",
 ]
 
@@ -118,6 +120,21 @@ def _open_reference(codec: str, inner: Any) -> BinaryIO:
 def is_reference(stream: Any) -> bool:
     """Whether `stream` is Python's own decompressor (whose errors are the reference)."""
     return type(stream) in (gzip.GzipFile, bz2.BZ2File)
+
+
+def one_thread(stream: Any) -> bool:
+    """Whether `stream` is a decompressor of one thread (not of the ``compressed`` extra)."""
+    return type(stream) in (gzip.GzipFile, bz2.BZ2File, igzip.IGzipFile)
+
+
+def gzip_isize(inner: Any) -> int | None:
+    """ISIZE of a gzip stream: the decompressed size modulo 2**32 of its last member, from
+    its last 4 bytes (a lower bound of the stream's decompressed size); None when the
+    compressed size is unknown or too small for a gzip member."""
+    packed = inner.size
+    if packed is None or packed < 18:
+        return None
+    return int.from_bytes(inner.read(packed - 4, packed), "little")
 
 
 def locate_error(codec: str, inner: Any) -> tuple[int, BaseException] | None:

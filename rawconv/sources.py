@@ -17,7 +17,14 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .decompressors import DECOMPRESS_ERRORS, is_reference, locate_error, open_decompressor
+from .decompressors import (
+    DECOMPRESS_ERRORS,
+    gzip_isize,
+    is_reference,
+    locate_error,
+    one_thread,
+    open_decompressor,
+)
 from .errors import RawconvError, RemoteError
 from .remote import attempt, filesystem, is_transient, remote_error
 
@@ -363,6 +370,7 @@ class CompressedSource(Source):
             while total < len(view):
                 n = stream.readinto1(view[total:])
                 if not n:
+                    self._check_end(stream)
                     self._size = self._pos
                     break
                 total += n
@@ -374,10 +382,27 @@ class CompressedSource(Source):
             self.close()  # no decompression thread stays behind
             if not is_reference(stream):  # worded and placed as Python's gzip / bz2 do
                 offset, cause = locate_error(self.codec, self.inner) or (offset, exc)
-            raise RawconvError(
-                f"cannot decompress {self.codec} stream: {cause}", path=self.name, offset=offset
-            ) from exc
+            raise self._error(offset, cause) from exc
         return total
+
+    def _error(self, offset: int, cause: BaseException) -> RawconvError:
+        return RawconvError(
+            f"cannot decompress {self.codec} stream: {cause}", path=self.name, offset=offset
+        )
+
+    def _check_end(self, stream: BinaryIO) -> None:
+        """rapidgzip ends a gzip stream cut short without an error: a decompressed size
+        that differs from the trailer's (ISIZE) has the stream decompressed again by
+        Python's gzip, whose error is raised (a stream of several members differs from
+        its last member's ISIZE and is sound)."""
+        if self.codec != "gz" or one_thread(stream):
+            return
+        if gzip_isize(self.inner) in (None, self._pos % 2**32):
+            return
+        found = locate_error(self.codec, self.inner)
+        if found is not None:
+            self.close()
+            raise self._error(*found)
 
     def identity(self) -> tuple:
         return (*self.inner.identity(), self.codec)

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 from rawconv.parallel import convert
+from rawconv.parallel.convert import _decompress_threads
 from rawconv.parallel.tasks import JobSpec, index_task
 
 from rawconv import RawconvError, build_raw, decompressors
@@ -155,3 +156,26 @@ def _check_staged(plan, plain, tmp_path) -> None:
     with open(copy, "rb") as f:
         assert f.read() == plain.read_bytes()
     assert not (tmp_path / "cache").exists()
+
+
+class _Client:
+    """A client whose cluster has workers of these numbers of threads."""
+
+    def __init__(self, *threads: int) -> None:
+        self.threads = threads
+
+    def nthreads(self) -> dict[str, int]:
+        return {f"tcp://w{i}": n for i, n in enumerate(self.threads)}
+
+
+def test_cluster_threads_are_shared_by_the_compressed_inputs_to_split(tmp_path):
+    big, small = tmp_path / "big.fcio.bz2", tmp_path / "small.fcio.gz"
+    big.write_bytes(b"x" * (CHUNK + 1))
+    small.write_bytes(b"x" * CHUNK)  # one chunk: not decompressed by its index task
+    plain = tmp_path / "plain.fcio"
+    plain.write_bytes(b"x" * (4 * CHUNK))
+    inputs = [str(big), str(small), str(plain)]
+    assert _decompress_threads(_Client(4, 4), inputs, CHUNK) == 8
+    assert _decompress_threads(_Client(4, 4), [*inputs, "https://h/r.fcio.gz"], CHUNK) == 4
+    assert _decompress_threads(_Client(1, 1), [str(big)] * 3, CHUNK) == 1
+    assert _decompress_threads(_Client(2), [str(plain)], CHUNK) == 2
