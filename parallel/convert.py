@@ -309,9 +309,11 @@ def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report, bars
         except RemoteError as exc:  # names the input and the cause already
             fr.status, fr.reason = "failed", str(exc)
             continue
-        except RawconvError as exc:  # about the input (a stream that does not decompress)
-            named = exc.path == inp
-            fr.status, fr.reason = "failed", str(exc) if named else f"{type(exc).__name__}: {exc}"
+        except RawconvError as exc:
+            # a plain RawconvError about the input (a stream that does not decompress) as
+            # the serial conversion words it; a subclass's name tells the kind of failure
+            plain = type(exc) is RawconvError and exc.path == inp
+            fr.status, fr.reason = "failed", str(exc) if plain else f"{type(exc).__name__}: {exc}"
             continue
         except Exception as exc:
             fr.status, fr.reason = "failed", f"{type(exc).__name__}: {exc}"

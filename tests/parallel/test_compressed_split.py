@@ -11,10 +11,12 @@ import sys
 
 import pytest
 from rawconv.parallel import convert
+from rawconv.parallel.cli import main as parallel_main
 from rawconv.parallel.convert import _decompress_threads
 from rawconv.parallel.tasks import JobSpec, index_task
 
 from rawconv import RawconvError, build_raw, decompressors
+from rawconv.cli import main as serial_main
 from tests.conftest import data_file
 from tests.parallel.conftest import assert_same_lh5, stem
 
@@ -55,20 +57,23 @@ def test_split_equals_serial_of_the_plain_file(relative, codec, client, tmp_path
     assert not cache.exists() or list(cache.iterdir()) == []  # no index cached
 
 
-def test_truncated_bz2_fails_with_the_serial_error(th228, client, tmp_path):
+def test_truncated_bz2_fails_with_the_serial_error(th228, client, tmp_path, capsys):
     data = bz2.compress(th228.read_bytes())
     src = tmp_path / "cut.fcio.bz2"
     src.write_bytes(data[: len(data) * 2 // 3])
-    with pytest.raises(RawconvError) as serial:
-        build_raw(str(src), out_spec=str(tmp_path / "serial.lh5"))
-    message = str(serial.value)
-    assert message.startswith(f"{src}, offset ")
-    assert message.endswith("cannot decompress bz2 stream: Compressed file ended before the "
-                            "end-of-stream marker was reached")  # fmt: skip
+    assert serial_main([str(src), "-o", str(tmp_path / "serial.lh5"), "-q"]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"rawconv: error: {src}, offset ")
+    assert line.endswith("cannot decompress bz2 stream: Compressed file ended before the "
+                         "end-of-stream marker was reached")  # fmt: skip
     scratch = tmp_path / "scratch"
-    report = convert([str(src)], out_spec=str(tmp_path / "par.lh5"), client=client,
-                     chunk_size=CHUNK, scratch=str(scratch))  # fmt: skip
-    assert (report.files[0].status, report.files[0].reason) == ("failed", message)
+    status = parallel_main([str(src), "-o", str(tmp_path / "par.lh5"), "-q", "--chunk-size",
+                            str(CHUNK), "--scratch", str(scratch), "--scheduler",
+                            client.scheduler.address])  # fmt: skip
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [
+        line.replace("rawconv:", "rawconv-parallel:", 1)
+    ]
     assert list(scratch.iterdir()) == []
     assert not (tmp_path / "par.lh5").exists()
 
