@@ -356,7 +356,7 @@ def _finish(args: argparse.Namespace, report: Any) -> int:
     else:  # quiet: the failures alone, one line each
         for f in report.files:
             if f.status == "failed":
-                named = f.reason.startswith(f"{f.input}:")  # a remote error names its URL
+                named = f.reason.startswith((f"{f.input}:", f"{f.input},"))  # names the input
                 text = f.reason if named else f"{f.input}: {f.reason}"
                 print(f"rawconv-parallel: error: {text}", file=sys.stderr)
     if args.summary:

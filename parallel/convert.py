@@ -25,7 +25,7 @@ from typing import Any
 from rawconv.buffers import split_out_stream
 from rawconv.build_raw import check_storage_options, spec_variables
 from rawconv.diskspace import check_free_space, estimate_output_bytes
-from rawconv.errors import RemoteError
+from rawconv.errors import RawconvError, RemoteError
 from rawconv.formats import format_options
 from rawconv.interrupts import Interrupted, checkpoint, deferred
 from rawconv.layouts import check_layout_out_spec, get_layout
@@ -210,6 +210,9 @@ def convert(
                 on_client(client)
             if cluster is None:  # a cluster started elsewhere: its environment may differ
                 check_worker_versions(client)
+            job = dataclasses.replace(
+                job, decompress_threads=_decompress_threads(client, inputs, chunk_size)
+            )
         report = RunReport(workers=_n_workers(client), chunk_bytes=chunk_size)
         checkpoint("parallel:cluster")
         bars = Bars(progress)
@@ -248,9 +251,31 @@ def convert(
     return report
 
 
+def _decompress_threads(client: Any, inputs: list[str], chunk_size: int) -> int:
+    """Threads for each ``.gz`` / ``.bz2`` input that is split (decompressed once by its
+    index task): the cluster's threads shared among those inputs, at least 1. A URL's
+    compressed size is not asked for here: it counts as split."""
+    try:
+        total = sum(client.nthreads().values())
+    except Exception:  # pragma: no cover - informational only
+        total = 1
+    split = 0
+    for inp in inputs:
+        if not inp.lower().endswith((".gz", ".bz2")):
+            continue
+        try:
+            split += is_url(inp) or Path(inp).stat().st_size > chunk_size
+        except OSError:  # a missing input fails in its index task
+            continue
+    return max(1, total // max(split, 1))
+
+
 def _check_space(plans: list[FilePlan], hdf5_settings: Any, scratch: str) -> None:
     """Refuse a run whose outputs (input size x compression factor) do not fit their disks,
-    or whose scratch folder cannot hold the uncompressed parts of its largest split input."""
+    or whose scratch folder cannot hold the uncompressed parts of its largest split input.
+    A split ``.gz`` / ``.bz2`` input counts with its decompressed size; its decompressed
+    copy is in the scratch folder already (its index task checked the space for it first
+    where the gzip trailer tells the size), so the free space seen here is what is left."""
     needs = []
     for plan in plans:
         share = estimate_output_bytes(plan.size, hdf5_settings) // max(len(plan.outputs), 1)
@@ -291,6 +316,12 @@ def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report, bars
             plans[i] = fut.result()
         except RemoteError as exc:  # names the input and the cause already
             fr.status, fr.reason = "failed", str(exc)
+            continue
+        except RawconvError as exc:
+            # a plain RawconvError about the input (a stream that does not decompress) as
+            # the serial conversion words it; a subclass's name tells the kind of failure
+            plain = type(exc) is RawconvError and exc.path == inp
+            fr.status, fr.reason = "failed", str(exc) if plain else f"{type(exc).__name__}: {exc}"
             continue
         except Exception as exc:
             fr.status, fr.reason = "failed", f"{type(exc).__name__}: {exc}"

@@ -35,10 +35,10 @@ from rawconv.remote import is_url
 from rawconv.sources import CompressedSource, FsspecSource, PrefixSource, Source, open_source
 from rawconv.validate import check_env_expanded
 
-from .index import index_file
+from .index import FileIndex, index_file
 from .malloc import tune_malloc
 from .plan import Chunk, plan_file
-from .staging import open_staged, stage, staged_path
+from .staging import check_stage_space, decompress_threads, open_staged, stage, staged_path
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,10 @@ class JobSpec:
     a worker's (on a cluster started elsewhere the two differ)."""
     layout: str | None = None
     """A named layout (:mod:`rawconv.layouts`): `out_spec` is then None or an output name."""
+    decompress_threads: int = 1
+    """Threads to decompress a ``.gz`` / ``.bz2`` input larger than a chunk with (its index
+    task stages it decompressed): the cluster's threads over the number of such inputs,
+    at most the worker's cores."""
 
     @property
     def fs_options(self) -> dict[str, Any]:
@@ -156,18 +160,21 @@ def index_task(
 ) -> FilePlan:  # fmt: skip
     """Index and plan an input and resolve its outputs (runs on a worker: the index stays
     there, only the small plan travels). An input no larger than a chunk is one chunk:
-    it needs no index. A ``.gz`` / ``.bz2`` input is one chunk too: a stream decompressed
-    from its start cannot be cut (each chunk would decompress all that lies before it).
-    `refresh`: drop its cache entry and index it anew."""
+    it needs no index. A ``.gz`` / ``.bz2`` input larger than a chunk is decompressed once
+    into the scratch folder and its copy split (:func:`_split_compressed`); a smaller one
+    is one chunk. `refresh`: drop its cache entry and index it anew."""
     tune_malloc()
     with open_source(input, **job.fs_options) as source:  # opened once for all three steps
         size = source.size
         kind = _stream_type(stream_type, source, job)
-        if isinstance(source, CompressedSource):  # converted whole by one task
-            size = source.inner.size or 0  # compressed bytes: what the task reads
-            whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
-            return FilePlan(input, kind, size, outputs_of(input, kind, job, source), [whole])
-        if (size is not None and size <= chunk_bytes) or get_format(kind).index_class() is None:
+        indexed = get_format(kind).index_class() is not None
+        if isinstance(source, CompressedSource):
+            packed = source.inner.size or 0  # compressed bytes: what a whole task reads
+            if indexed and packed > chunk_bytes and job.scratch:
+                return _split_compressed(input, kind, source, job, file_id, chunk_bytes)
+            whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, packed)
+            return FilePlan(input, kind, packed, outputs_of(input, kind, job, source), [whole])
+        if (size is not None and size <= chunk_bytes) or not indexed:
             size = size if size is not None else 0  # converted whole by one task
             whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
             return FilePlan(input, kind, size, outputs_of(input, kind, job, source), [whole])
@@ -176,20 +183,62 @@ def index_task(
         try:
             fi = index_file(input, kind, cache_dir, refresh=refresh, source=source, stage=stager)
         except CorruptDataError as exc:  # damaged: one task decodes it as build_raw does
-            log.warning("%s: converted whole by one task: its record index stops at damage (%s)",
-                        input, exc.reason)  # fmt: skip
-            copy = path if path and Path(path).exists() else None
-            whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size if size is not None else 0,
-                          staged=copy)  # fmt: skip
-            return FilePlan(input, kind, size or 0, outputs_of(input, kind, job), [whole])
-        read = fi.staged if fi.staged is not None else source
-        try:
-            chunks = plan_file(fi, file_id, chunk_bytes, read)
-            outputs = outputs_of(fi.input, fi.stream_type, job, read, _header_end(fi))
-        finally:
-            read.close()
-        if fi.staged is not None:
-            chunks = [dataclasses.replace(c, staged=path) for c in chunks]
+            return _whole_damaged(input, kind, file_id, size, job, path, exc)
+        return _plan_indexed(fi, file_id, chunk_bytes, job, source, path)
+
+
+def _split_compressed(
+    input: str, kind: str, source: CompressedSource, job: JobSpec, file_id: int,
+    chunk_bytes: int,
+) -> FilePlan:  # fmt: skip
+    """Decompress a compressed input once into the scratch folder (with the job's
+    decompression threads), index the copy (never cached: it goes with the run) and plan
+    chunks that read the copy. Errors while decompressing name the input and the offset
+    in its decompressed bytes, as a serial conversion's."""
+    path = staged_path(job.scratch, job.run_id, file_id, _plain_name(input))
+    check_stage_space(source, path)
+    source.close()
+    threads = decompress_threads(job.decompress_threads)
+    with CompressedSource(source.inner, source.codec, threads) as stream:  # threads stopped
+        copy = stage(stream, path)
+    try:
+        fmt_index = get_format(kind).index_class().build(copy)
+    except CorruptDataError as exc:
+        copy.close()
+        return _whole_damaged(input, kind, file_id, copy.size, job, path, exc)
+    fi = FileIndex(input, kind, copy.identity(), copy.size, fmt_index.records, fmt_index,
+                   staged=copy)  # fmt: skip
+    return _plan_indexed(fi, file_id, chunk_bytes, job, copy, path)
+
+
+def _plain_name(input: str) -> str:
+    """The name of a compressed input without its ``.gz`` / ``.bz2`` suffix."""
+    return input.rsplit(".", 1)[0] if input.lower().endswith((".gz", ".bz2")) else input
+
+
+def _whole_damaged(input: str, kind: str, file_id: int, size: int | None, job: JobSpec,
+                   path: str | None, exc: CorruptDataError) -> FilePlan:  # fmt: skip
+    """A damaged input, converted whole by one task as build_raw converts it (its record
+    index stops at the damage); it reads its staged copy if there is one."""
+    log.warning("%s: converted whole by one task: its record index stops at damage (%s)",
+                input, exc.reason)  # fmt: skip
+    copy = path if path and Path(path).exists() else None
+    whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size if size is not None else 0,
+                  staged=copy)  # fmt: skip
+    return FilePlan(input, kind, size or 0, outputs_of(input, kind, job), [whole])
+
+
+def _plan_indexed(fi: FileIndex, file_id: int, chunk_bytes: int, job: JobSpec, source: Source,
+                  path: str | None) -> FilePlan:  # fmt: skip
+    """Chunks and outputs of an indexed input; chunks read its staged copy if there is one."""
+    read = fi.staged if fi.staged is not None else source
+    try:
+        chunks = plan_file(fi, file_id, chunk_bytes, read)
+        outputs = outputs_of(fi.input, fi.stream_type, job, read, _header_end(fi))
+    finally:
+        read.close()
+    if fi.staged is not None:
+        chunks = [dataclasses.replace(c, staged=path) for c in chunks]
     return FilePlan(fi.input, fi.stream_type, fi.size, outputs, chunks, fi.from_cache)
 
 

@@ -8,10 +8,7 @@ pickled and reopen lazily, so they can be sent to Dask workers.
 
 from __future__ import annotations
 
-import bz2
 import contextlib
-import gzip
-import io
 import os
 import time
 from abc import ABC, abstractmethod
@@ -20,6 +17,14 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from .decompressors import (
+    DECOMPRESS_ERRORS,
+    gzip_isize,
+    is_reference,
+    locate_error,
+    one_thread,
+    open_decompressor,
+)
 from .errors import RawconvError, RemoteError
 from .remote import attempt, filesystem, is_transient, remote_error
 
@@ -325,23 +330,23 @@ class CompressedSource(Source):
 
     Reading backwards restarts decompression from the beginning, so streamers read
     these sequentially. The decompressed size is unknown until the end is reached.
+    `threads` > 1 decompresses in that many threads when the ``compressed`` extra is
+    installed (:func:`rawconv.decompressors.open_decompressor`).
     """
 
-    def __init__(self, inner: Source, codec: str) -> None:
+    def __init__(self, inner: Source, codec: str, threads: int = 1) -> None:
         if codec not in ("gz", "bz2"):
             raise ValueError(f"unknown compression {codec!r}: use 'gz' or 'bz2'")
         self.inner = inner
         self.codec = codec
+        self.threads = threads
         self.name = inner.name
         self._stream: BinaryIO | None = None
         self._pos = 0
         self._size: int | None = None
 
     def _open(self) -> BinaryIO:
-        raw = io.BufferedReader(_SourceReader(self.inner), buffer_size=1 << 20)
-        if self.codec == "gz":
-            return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-        return bz2.BZ2File(raw, mode="rb")  # type: ignore[return-value]
+        return open_decompressor(self.codec, self.inner, self.threads)
 
     @property
     def size(self) -> int | None:
@@ -353,26 +358,51 @@ class CompressedSource(Source):
             self.close()
             self._stream = self._open()
             self._pos = 0
-        try:
+        stream = self._stream
+        try:  # one decompressor read at a time: no byte is lost to an error
             while self._pos < start:  # skip forwards
-                skipped = self._stream.read(min(start - self._pos, 16 * 2**20))
+                skipped = stream.read1(min(start - self._pos, 16 * 2**20))
                 if not skipped:
                     self._size = self._pos
                     return 0
                 self._pos += len(skipped)
             total = 0
             while total < len(view):
-                n = self._stream.readinto(view[total:])  # type: ignore[attr-defined]
+                n = stream.readinto1(view[total:])
                 if not n:
+                    self._check_end(stream)
                     self._size = self._pos
                     break
                 total += n
                 self._pos += n
-        except (OSError, EOFError) as exc:
-            raise RawconvError(
-                f"cannot decompress {self.codec} stream: {exc}", path=self.name, offset=self._pos
-            ) from exc
+        except DECOMPRESS_ERRORS as exc:
+            if isinstance(exc, RawconvError):  # the compressed input could not be read
+                raise
+            offset, cause = self._pos, exc
+            self.close()  # no decompression thread stays behind
+            if not is_reference(stream):  # worded and placed as Python's gzip / bz2 do
+                offset, cause = locate_error(self.codec, self.inner) or (offset, exc)
+            raise self._error(offset, cause) from exc
         return total
+
+    def _error(self, offset: int, cause: BaseException) -> RawconvError:
+        return RawconvError(
+            f"cannot decompress {self.codec} stream: {cause}", path=self.name, offset=offset
+        )
+
+    def _check_end(self, stream: BinaryIO) -> None:
+        """rapidgzip ends a gzip stream cut short without an error: a decompressed size
+        that differs from the trailer's (ISIZE) has the stream decompressed again by
+        Python's gzip, whose error is raised (a stream of several members differs from
+        its last member's ISIZE and is sound)."""
+        if self.codec != "gz" or one_thread(stream):
+            return
+        if gzip_isize(self.inner) in (None, self._pos % 2**32):
+            return
+        found = locate_error(self.codec, self.inner)
+        if found is not None:
+            self.close()
+            raise self._error(*found)
 
     def identity(self) -> tuple:
         return (*self.inner.identity(), self.codec)
@@ -392,22 +422,6 @@ class CompressedSource(Source):
         state["_stream"] = None
         state["_pos"] = 0
         return state
-
-
-class _SourceReader(io.RawIOBase):
-    """A sequential file object over a Source (what gzip/bz2 need)."""
-
-    def __init__(self, source: Source) -> None:
-        self._source = source
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        n = self._source.readinto(self._pos, b)
-        self._pos += n
-        return n
 
 
 def _compression_of(name: str) -> str | None:
