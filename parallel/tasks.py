@@ -66,6 +66,9 @@ class JobSpec:
     a worker's (on a cluster started elsewhere the two differ)."""
     layout: str | None = None
     """A named layout (:mod:`rawconv.layouts`): `out_spec` is then None or an output name."""
+    versions: tuple[tuple[str, str], ...] = ()
+    """The client's package versions (name, version): every task checks its worker's
+    against them first (:func:`rawconv.parallel.versions.run_checked`)."""
 
     @property
     def fs_options(self) -> dict[str, Any]:
