@@ -91,8 +91,9 @@ def test_a_progress_bar_per_phase_on_a_terminal_never_with_quiet(th228, client, 
 
 def test_a_worker_that_joins_late_with_another_version_is_refused(th228, tmp_path, capsys):
     """The run starts on a cluster with no worker (the check at the start sees none); a
-    worker whose numpy reports another version joins once the first task waits: its first
-    task refuses to run, and the run ends with the one-line message, nothing written."""
+    worker whose numpy reports another version joins once the first task waits (numba then
+    fails to import there: the task's call cannot even be loaded): its first task refuses
+    to run, and the run ends with the one-line message, nothing written."""
     import threading
     import time
 
