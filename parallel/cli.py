@@ -260,7 +260,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
                 from .jobqueue import job_cluster
 
                 cluster = job_cluster(args.cluster, args.jobs or 1, args.cluster_config,
-                                      args.worker_timeout or 1800.0)  # fmt: skip
+                                      args.worker_timeout or 1800.0, _dashboard(args))  # fmt: skip
                 client = jobs.enter_context(cluster)
             report = _convert(convert, inputs, chunk, client, args,
                               {**kwargs, "storage_options": storage_options})  # fmt: skip
@@ -328,8 +328,14 @@ def _convert(convert: Any, inputs: list[str], chunk: int, client: Any,
         stream_type=args.stream_type, buffer_size=args.buffer_size,
         hdf5_settings=args.compression, cache_dir=args.cache,
         progress=not args.quiet and sys.stderr.isatty(), layout=args.layout,
-        on_client=None if args.quiet else show_dashboard, **kwargs,
+        on_client=None if args.cluster else _dashboard(args), **kwargs,
     )  # fmt: skip
+
+
+def _dashboard(args: argparse.Namespace) -> Any:
+    """What prints the dashboard link once the client exists (None with -q); with
+    --cluster it is printed before the first job has started a worker."""
+    return None if args.quiet else show_dashboard
 
 
 def show_dashboard(client: Any) -> None:

@@ -21,6 +21,7 @@ from .plan import Chunk
 from .progress import Bars
 from .report import FileReport, RunReport
 from .tasks import FilePlan, JobSpec, PartResult, decode_chunk, index_task
+from .versions import WorkerVersionError, submit_checked
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,13 @@ class Collector:
         self.pending[file_id] = len(plan.chunks)
         self.parts[file_id] = []
         for chunk in plan.chunks:
-            fut = self.client.submit(decode_chunk, chunk, job, pure=False)
+            fut = self._submit(decode_chunk, chunk, job)
             self.chunk_of[fut] = (chunk, attempt)
             self.queue.add(fut)
+
+    def _submit(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """A task of `fn` that first checks its worker's versions (a worker may join late)."""
+        return submit_checked(self.client, self.job.versions, fn, *args, **kwargs)
 
     def futures(self) -> list[Any]:
         """Every task submitted (to cancel those not done)."""
@@ -96,6 +101,8 @@ class Collector:
             return  # of an attempt given up
         try:
             result: PartResult = fut.result()
+        except WorkerVersionError:  # a worker that joined late: the run is refused
+            raise
         except Exception as exc:
             self._failed(chunk, exc)
             return
@@ -122,8 +129,7 @@ class Collector:
                 self.bars.start("merge", sum(len(f.outputs) for f in self.report.files
                                              if f.status == "planned"), "output")  # fmt: skip
             self.n_merges += 1
-            mf = self.client.submit(merge_parts, final, files, False, self.job.storage_options,
-                                    pure=False)  # fmt: skip
+            mf = self._submit(merge_parts, final, files, False, self.job.storage_options)
             self.merges[mf] = (file_id, final)
             self.queue.add(mf)
             checkpoint("parallel:merging")
@@ -140,9 +146,9 @@ class Collector:
                 plan.input, type(exc).__name__, exc,
             )  # fmt: skip
             self._drop_parts(i)
-            fut = self.client.submit(
+            fut = self._submit(
                 index_task, plan.input, self.index.stream_type, self.index.cache_dir, self.job,
-                i, self.index.chunk_bytes, refresh=True, pure=False,
+                i, self.index.chunk_bytes, refresh=True,
             )  # fmt: skip
             self.reindexing[fut] = i
             self.queue.add(fut)
@@ -153,6 +159,8 @@ class Collector:
         fr = self.report.files[file_id]
         try:
             plan: FilePlan = fut.result()
+        except WorkerVersionError:
+            raise
         except Exception as exc:
             fr.status, fr.reason = "failed", f"indexing again: {type(exc).__name__}: {exc}"
             return
@@ -177,6 +185,8 @@ class Collector:
 def _merge_done(fr: FileReport, final: str, fut: Any) -> None:
     try:
         rows = fut.result()
+    except WorkerVersionError:
+        raise
     except Exception as exc:
         fr.status, fr.reason = "failed", f"merge of {final} failed: {type(exc).__name__}: {exc}"
         return

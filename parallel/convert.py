@@ -40,7 +40,7 @@ from .progress import Bars
 from .report import FileReport, RunReport
 from .scratch import new_run_id, remove_stale_scratch
 from .tasks import FilePlan, JobSpec, index_task
-from .versions import check_worker_versions
+from .versions import WorkerVersionError, check_worker_versions, package_versions, submit_checked
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,8 @@ def convert(
         (``rawconv-parallel`` prints the dashboard link with it; not called for a run done
         in this process). Then the workers of a
         `client` given are checked: a worker whose rawconv, numpy, numba or h5py
-        differs from this process's refuses the run (``WorkerVersionError``).
+        differs from this process's refuses the run (``WorkerVersionError``); so does
+        one that joins later, when its first task starts (every task checks first).
     **kwargs
         values for ``{variables}`` of the out_spec.
 
@@ -194,6 +195,7 @@ def convert(
         hdf5_settings=hdf5_settings, scratch=scratch, run_id=new_run_id(),
         compress_threads=threads_per_worker, db_dict=db_dict,
         storage_options=storage_options or None, cwd=str(Path.cwd()), layout=layout,
+        versions=tuple(package_versions().items()),
     )  # fmt: skip
     remove_stale_scratch(scratch)
     cluster = None
@@ -209,7 +211,7 @@ def convert(
             if on_client is not None:
                 on_client(client)
             if cluster is None:  # a cluster started elsewhere: its environment may differ
-                check_worker_versions(client)
+                check_worker_versions(client)  # and every task checks its worker (late joiners)
             job = dataclasses.replace(
                 job, decompress_threads=_decompress_threads(client, inputs, chunk_size)
             )
@@ -304,8 +306,9 @@ def _clean_up(client: Any, cluster: Any, job: JobSpec, locks: OutputLocks) -> No
 def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report, bars: Bars,
            ) -> dict[int, FilePlan]:  # fmt: skip
     bars.start("index", len(inputs), "file")
+    args = (stream_type, cache_dir, job)
     futures = [
-        client.submit(index_task, inp, stream_type, cache_dir, job, i, chunk_size, pure=False)
+        submit_checked(client, job.versions, index_task, inp, *args, i, chunk_size)
         for i, inp in enumerate(inputs)
     ]
     plans: dict[int, FilePlan] = {}
@@ -314,6 +317,8 @@ def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report, bars
         report.files.append(fr)
         try:
             plans[i] = fut.result()
+        except WorkerVersionError:  # a worker that joined late: the run is refused
+            raise
         except RemoteError as exc:  # names the input and the cause already
             fr.status, fr.reason = "failed", str(exc)
             continue

@@ -58,7 +58,8 @@ class InlineClient:
     dashboard_link = None
 
     def submit(self, func: Callable[..., Any], *args: Any, pure: bool = True,
-               **kwargs: Any) -> InlineFuture:  # fmt: skip
+               key: str | None = None, **kwargs: Any) -> InlineFuture:  # fmt: skip
+        """Run ``func(*args, **kwargs)`` now (`pure` and `key` are Dask's, unused)."""
         try:
             return InlineFuture(func(*args, **kwargs))
         except Exception as exc:

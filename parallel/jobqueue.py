@@ -13,7 +13,7 @@ import contextlib
 import importlib
 import logging
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -124,13 +124,15 @@ def cluster_settings(kind: str, config: str | None = None) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def job_cluster(kind: str, jobs: int, config: str | None = None,
-                timeout: float | None = None) -> Iterator[Any]:  # fmt: skip
+def job_cluster(kind: str, jobs: int, config: str | None = None, timeout: float | None = None,
+                on_client: Callable[[Any], None] | None = None) -> Iterator[Any]:  # fmt: skip
     """A client of a dask-jobqueue cluster of `kind` with `jobs` jobs asked for, configured
     by the file `config` (:func:`cluster_settings`; dask-jobqueue reads its settings while
     the cluster runs, so they stay set until the block ends, when the jobs are stopped).
-    Waits until one worker has joined (a job may wait in its queue), at most `timeout`
-    seconds (None: no limit): then RawconvError."""
+    `on_client` is called with the client as soon as it exists (``rawconv-parallel``
+    prints the dashboard link with it, while the jobs may still wait in their queue).
+    Then waits until one worker has joined, at most `timeout` seconds (None: no limit):
+    then RawconvError."""
     import dask
     from distributed import Client
 
@@ -153,6 +155,8 @@ def job_cluster(kind: str, jobs: int, config: str | None = None,
         try:
             cluster.scale(jobs=jobs)
             with Client(cluster) as client:
+                if on_client is not None:
+                    on_client(client)
                 try:
                     client.wait_for_workers(1, timeout=timeout)
                 except TimeoutError:

@@ -70,6 +70,9 @@ class JobSpec:
     """Threads to decompress a ``.gz`` / ``.bz2`` input larger than a chunk with (its index
     task stages it decompressed): the cluster's threads over the number of such inputs,
     at most the worker's cores."""
+    versions: tuple[tuple[str, str], ...] = ()
+    """The client's package versions (name, version): every task checks its worker's
+    against them first (:func:`rawconv.parallel.versions.run_checked`)."""
 
     @property
     def fs_options(self) -> dict[str, Any]:

@@ -1,18 +1,30 @@
 """The versions of the packages that decide the output, on the client and on every worker.
 
-A cluster started elsewhere (``--scheduler``, ``convert(client=...)``) may run another
-environment than the client's: another rawconv, numpy, numba or h5py writes other bytes or
-fails far from the cause. The run is refused before any work when a worker differs.
+A cluster started elsewhere (``--scheduler``, ``--cluster``, ``convert(client=...)``) may
+run another environment than the client's: another rawconv, numpy, numba or h5py writes
+other bytes or fails far from the cause. The run is refused before any work when a worker
+differs; a worker that joins later is checked by every task before it does anything
+(:func:`submit_checked`), and the run is refused with the same message.
 """
 
 from __future__ import annotations
 
 import importlib
+import pickle
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from rawconv.errors import RawconvError
 
-__all__ = ["PACKAGES", "WorkerVersionError", "check_worker_versions", "package_versions"]
+__all__ = [
+    "PACKAGES",
+    "WorkerVersionError",
+    "check_worker_versions",
+    "package_versions",
+    "run_checked",
+    "submit_checked",
+]
 
 PACKAGES = ("rawconv", "numpy", "numba", "h5py")
 """The packages compared."""
@@ -36,6 +48,20 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def version_error(worker: str, theirs: dict[str, str],
+                  ours: dict[str, str]) -> WorkerVersionError | None:  # fmt: skip
+    """The error naming the first of :data:`PACKAGES` whose version differs between
+    `worker` (`theirs`) and this client (`ours`); None when none does."""
+    for name in PACKAGES:
+        if theirs.get(name) != ours.get(name):
+            return WorkerVersionError(
+                f"worker {worker} runs {name} {theirs.get(name)}, this client {name} "
+                f"{ours.get(name)}: install the same versions of {', '.join(PACKAGES)} on the "
+                "client and the workers"
+            )
+    return None
+
+
 def check_worker_versions(client: Any) -> None:
     """Raise :class:`WorkerVersionError` naming the package, both versions and the worker
     when a worker of `client` runs another version of one of :data:`PACKAGES` than this
@@ -43,10 +69,41 @@ def check_worker_versions(client: Any) -> None:
     ours = package_versions()
     theirs = client.run(package_versions)
     for worker, versions in sorted(theirs.items()):
-        for name in PACKAGES:
-            if versions.get(name) != ours[name]:
-                raise WorkerVersionError(
-                    f"worker {worker} runs {name} {versions.get(name)}, this client {name} "
-                    f"{ours[name]}: install the same versions of {', '.join(PACKAGES)} on the "
-                    "client and the workers"
-                )
+        error = version_error(worker, versions, ours)
+        if error is not None:
+            raise error
+
+
+def submit_checked(client: Any, client_versions: tuple[tuple[str, str], ...],
+                   fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:  # fmt: skip
+    """``client.submit`` of ``fn(*args, **kwargs)`` through :func:`run_checked` (the task
+    keeps the name of `fn`). The call travels pickled apart: a worker whose environment
+    cannot even load its arguments (numba refuses another numpy) still checks first."""
+    import cloudpickle
+
+    call = cloudpickle.dumps((fn, args, kwargs))
+    key = f"{getattr(fn, '__name__', 'task')}-{uuid.uuid4().hex}"
+    return client.submit(run_checked, client_versions, call, key=key, pure=False)
+
+
+def run_checked(client_versions: tuple[tuple[str, str], ...], call: bytes) -> Any:
+    """Run as a task on a worker: the pickled ``(fn, args, kwargs)`` `call`, once this
+    worker's versions are found equal to `client_versions` (the client's
+    :func:`package_versions` as pairs); else :class:`WorkerVersionError` and nothing is
+    done (no versions given: no check). Checks the workers that join after the run's start
+    (``check_worker_versions`` sees those present then)."""
+    if client_versions:
+        error = version_error(_worker_address(), package_versions(), dict(client_versions))
+        if error is not None:
+            raise error
+    fn, args, kwargs = pickle.loads(call)
+    return fn(*args, **kwargs)
+
+
+def _worker_address() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):  # not in a worker: a local call
+        return "(this process)"

@@ -87,3 +87,43 @@ def test_a_progress_bar_per_phase_on_a_terminal_never_with_quiet(th228, client, 
     status = main(_args(th228, tmp_path, "--scheduler", client.scheduler.address, "-q", "-w"))
     assert status == 0
     assert capsys.readouterr() == ("", "")
+
+
+def test_a_worker_that_joins_late_with_another_version_is_refused(th228, tmp_path, capsys):
+    """The run starts on a cluster with no worker (the check at the start sees none); a
+    worker whose numpy reports another version joins once the first task waits (numba then
+    fails to import there: the task's call cannot even be loaded): its first task refuses
+    to run, and the run ends with the one-line message, nothing written."""
+    import threading
+    import time
+
+    from distributed import LocalCluster
+
+    preload = tmp_path / "other_numpy.py"
+    preload.write_text("import numpy\n\nnumpy.__version__ = '0.0.1'\n")
+    with LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      preload=[str(preload)]) as cluster:  # fmt: skip
+        done = threading.Event()
+
+        def join_when_a_task_waits() -> None:
+            while not cluster.scheduler.tasks and not done.is_set():
+                time.sleep(0.02)
+            cluster.scale(1)
+
+        joiner = threading.Thread(target=join_when_a_task_waits)
+        joiner.start()
+        try:
+            status = main(_args(th228, tmp_path, "--scheduler", cluster.scheduler_address, "-q"))
+        finally:
+            done.set()
+            joiner.join()
+        worker = next(iter(cluster.scheduler.workers))
+    assert capsys.readouterr() == ("", (
+        f"rawconv-parallel: error: worker {worker} runs numpy 0.0.1, this client numpy "
+        f"{numpy.__version__}: install the same versions of rawconv, numpy, numba, h5py on the "
+        "client and the workers\n"
+    ))  # fmt: skip
+    assert status == 1
+    assert not (tmp_path / "out.lh5").exists()
+    assert not (tmp_path / "cache").exists()  # its index task refused: nothing indexed
+    assert list((tmp_path / "scratch").glob("*")) == []

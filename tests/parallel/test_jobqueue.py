@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
@@ -132,3 +133,25 @@ def test_batch_system_absent(th228, tmp_path, capsys, monkeypatch):
         "rawconv-parallel: error: --cluster slurm: sbatch is not found: run on a machine that "
         "submits slurm jobs\n"
     )
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # as above
+def test_dashboard_link_printed_before_any_worker_joins(th228, tmp_path, capsys):
+    """The jobs may wait in their queue for hours: the link comes as soon as the cluster
+    exists (here no worker ever starts), before the wait ends."""
+    config = _config(tmp_path, (
+        "jobqueue:\n  local:\n    cores: 1\n    memory: 1GB\n"
+        "    python: /bin/false\n"
+        "    scheduler-options: {dashboard_address: ':0'}\n"
+    ))  # fmt: skip
+    argv = [str(th228), "-o", str(tmp_path / "out.lh5"), "--cluster", "local",
+            "--cluster-config", config, "--worker-timeout", "2"]  # fmt: skip
+    assert main(argv) == 1
+    lines = capsys.readouterr().err.splitlines()
+    # first the link; last the error (between them, dask-jobqueue's local job class may fail
+    # to stop the job that never started: a warning)
+    assert re.fullmatch(r"rawconv-parallel: dashboard: http://[\w.\-]+:\d+/status", lines[0])
+    assert lines[-1].startswith(
+        "rawconv-parallel: error: --cluster local: no worker joined within 2 s"
+    )
+    assert [line for line in lines if "dashboard" in line] == lines[:1]
