@@ -321,6 +321,12 @@ def _interrupted(exc: BaseException) -> int:
 
 def _convert(convert: Any, inputs: list[str], chunk: int, client: Any,
              args: argparse.Namespace, kwargs: dict[str, Any]) -> Any:  # fmt: skip
+    from .inline import runs_inline
+
+    if runs_inline(inputs, client, chunk):  # decoded in this process, the command's own
+        from rawconv.numba_startup import skip_unused_setup
+
+        skip_unused_setup()
     return convert(
         inputs, out_spec=args.out_spec, client=client, chunk_size=chunk,
         n_workers=args.workers, threads_per_worker=args.threads, scratch=args.scratch,

@@ -93,9 +93,9 @@ def run_checked(client_versions: tuple[tuple[str, str], ...], call: bytes) -> An
     done (no versions given: no check). Checks the workers that join after the run's start
     (``check_worker_versions`` sees those present then)."""
     if client_versions:
-        error = version_error(_worker_address(), package_versions(), dict(client_versions))
-        if error is not None:
-            raise error
+        mine, theirs = package_versions(), dict(client_versions)
+        if any(mine.get(name) != theirs.get(name) for name in PACKAGES):  # then the address
+            raise version_error(_worker_address(), mine, theirs)  # type: ignore[misc]
     fn, args, kwargs = pickle.loads(call)
     return fn(*args, **kwargs)
 

@@ -34,6 +34,18 @@ def test_the_command_skips_extensions_and_blas(tmp_path):
         assert len(f["FCEvent/timestamp"]) == 1000
 
 
+def test_the_parallel_command_skips_them_for_a_run_in_its_own_process(tmp_path):
+    """A run of one small input decodes in rawconv-parallel's process (no cluster): set up
+    as the serial command's, and Dask's client is never imported."""
+    out = tmp_path / "o.lh5"
+    call = (f"from rawconv.parallel.cli import main; assert main("
+            f"[{str(data_file('fcio/th228.fcio'))!r}, '-o', {str(out)!r}, '-q']) == 0; "
+            "print('distributed' in sys.modules)")  # fmt: skip
+    assert _probe(call) == ["False", "True", "False", "False", "False"]
+    with h5py.File(out) as f:
+        assert len(f["FCEvent/timestamp"]) == 1000
+
+
 def test_build_raw_leaves_numba_as_it_is(tmp_path):
     """awkward's numba extension is installed with legend-pydataobj: a library call still
     lets numba run it (the user's own numba code may need it)."""
