@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 from rawconv.errors import OutputError
 from rawconv.interrupts import checkpoint
 
+from .pack import pack_chunk, plan_spans
 from .plan import Chunk
 from .progress import Bars
 from .report import FileReport, RunReport
@@ -54,6 +56,10 @@ class Collector:
         self.reindexing: dict[Any, int] = {}
         self.pending: dict[int, int] = {}
         self.parts: dict[int, list[PartResult]] = {}
+        self.packs: list[Any] = []
+        """Pack tasks (their results go to the merges)."""
+        self.decoded_at = 0.0
+        """When the last decode result came in (perf_counter)."""
 
     # --- submitting -------------------------------------------------------------------
 
@@ -73,7 +79,7 @@ class Collector:
 
     def futures(self) -> list[Any]:
         """Every task submitted (to cancel those not done)."""
-        return [*self.chunk_of, *self.merges, *self.reindexing]
+        return [*self.chunk_of, *self.merges, *self.reindexing, *self.packs]
 
     # --- gathering --------------------------------------------------------------------
 
@@ -83,6 +89,7 @@ class Collector:
             if fut in self.merges:
                 i, final = self.merges.pop(fut)
                 _merge_done(self.report.files[i], final, fut)
+                self.report.after_decode_seconds = time.perf_counter() - self.decoded_at
                 self.bars.update("merge")
                 checkpoint("parallel:merged")
             elif fut in self.reindexing:
@@ -101,6 +108,7 @@ class Collector:
             self._failed(chunk, exc)
             return
         self.parts[chunk.file_id].append(result)
+        self.decoded_at = time.perf_counter()
         checkpoint("parallel:part")
         fr.bytes += result.bytes_read
         fr.rows += result.rows
@@ -112,22 +120,48 @@ class Collector:
             self._merge(chunk.file_id, fr)
 
     def _merge(self, file_id: int, fr: FileReport) -> None:
-        from .merge import merge_parts
+        from .merge import merge_task
 
         ordered = sorted(self.parts[file_id], key=lambda r: r.chunk.chunk_id)
+        packs = self._pack(ordered)
         for final in fr.outputs:
             files = [r.parts[final] for r in ordered if final in r.parts]
             if not files:
                 continue
+            mine = [packs[r.chunk.chunk_id] for r in ordered if final in r.parts]
+            if len(files) < 2 or any(p is None for p in mine):
+                mine = []
             if self.n_merges == 0:  # the first merge: the decode phase is over for one file
                 self.bars.start("merge", sum(len(f.outputs) for f in self.report.files
                                              if f.status == "planned"), "output")  # fmt: skip
             self.n_merges += 1
-            mf = self.client.submit(merge_parts, final, files, False, self.job.storage_options,
-                                    pure=False)  # fmt: skip
+            mf = self.client.submit(merge_task, final, files, self.job.storage_options,
+                                    mine or None, pure=False)  # fmt: skip
             self.merges[mf] = (file_id, final)
             self.queue.add(mf)
             checkpoint("parallel:merging")
+
+    def _pack(self, ordered: list[PartResult]) -> dict[int, Any]:
+        """Submit the pack task of each chunk whose parts are merged with others (chunk id
+        -> its future; None where none is needed)."""
+        spans: dict[int, dict[str, Any]] = {r.chunk.chunk_id: {} for r in ordered}
+        finals = {f for r in ordered for f in r.layouts}
+        for final in finals:
+            having = [r for r in ordered if final in r.parts]
+            if len(having) < 2 or any(final not in r.layouts for r in having):
+                continue
+            for r, span in zip(having, plan_spans([r.layouts[final] for r in having])):
+                spans[r.chunk.chunk_id][final] = span
+        futures: dict[int, Any] = {}
+        for r in ordered:
+            mine = spans[r.chunk.chunk_id]
+            if not mine:
+                futures[r.chunk.chunk_id] = None
+                continue
+            fut = self.client.submit(pack_chunk, r.parts, mine, pure=False)
+            self.packs.append(fut)
+            futures[r.chunk.chunk_id] = fut
+        return futures
 
     def _failed(self, chunk: Chunk, exc: BaseException) -> None:
         i = chunk.file_id
@@ -177,9 +211,10 @@ class Collector:
 
 def _merge_done(fr: FileReport, final: str, fut: Any) -> None:
     try:
-        rows = fut.result()
+        rows, seconds = fut.result()
     except Exception as exc:
         fr.status, fr.reason = "failed", f"merge of {final} failed: {type(exc).__name__}: {exc}"
         return
+    fr.merge_seconds += seconds
     for path, n in rows.items():
         fr.tables[f"{final}:{path}"] = n

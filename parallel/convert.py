@@ -241,7 +241,8 @@ def convert(
 
 def _check_space(plans: list[FilePlan], hdf5_settings: Any, scratch: str) -> None:
     """Refuse a run whose outputs (input size x compression factor) do not fit their disks,
-    or whose scratch folder cannot hold the uncompressed parts of its largest split input."""
+    or whose scratch folder cannot hold the uncompressed parts of its largest split input
+    and their packed chunks (compressed as the outputs)."""
     needs = []
     for plan in plans:
         share = estimate_output_bytes(plan.size, hdf5_settings) // max(len(plan.outputs), 1)
@@ -250,7 +251,9 @@ def _check_space(plans: list[FilePlan], hdf5_settings: Any, scratch: str) -> Non
     split = [p.size for p in plans if len(p.chunks) > 1]
     if split:
         part = str(Path(scratch) / "part.lh5")
-        check_free_space([(part, estimate_output_bytes(max(split), "none"))], "parts")
+        need = estimate_output_bytes(max(split), "none")
+        need += estimate_output_bytes(max(split), hdf5_settings)  # pack side files
+        check_free_space([(part, need)], "parts")
 
 
 def _clean_up(client: Any, cluster: Any, job: JobSpec, locks: OutputLocks) -> None:
