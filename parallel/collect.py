@@ -128,8 +128,10 @@ class Collector:
             files = [r.parts[final] for r in ordered if final in r.parts]
             if not files:
                 continue
+            # the pack results of its parts (a part with nothing packed: None, or a pack
+            # task of the chunk's other outputs, whose result has no entry for this one)
             mine = [packs[r.chunk.chunk_id] for r in ordered if final in r.parts]
-            if len(files) < 2 or any(p is None for p in mine):
+            if len(files) < 2 or all(p is None for p in mine):
                 mine = []
             if self.n_merges == 0:  # the first merge: the decode phase is over for one file
                 self.bars.start("merge", sum(len(f.outputs) for f in self.report.files
@@ -151,7 +153,8 @@ class Collector:
             if len(having) < 2 or any(final not in r.layouts for r in having):
                 continue
             for r, span in zip(having, plan_spans([r.layouts[final] for r in having])):
-                spans[r.chunk.chunk_id][final] = span
+                if span:  # a whole merged chunk of some dataset lies in this part
+                    spans[r.chunk.chunk_id][final] = span
         futures: dict[int, Any] = {}
         for r in ordered:
             mine = spans[r.chunk.chunk_id]

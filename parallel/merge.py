@@ -209,12 +209,12 @@ def merge_parts(
 
 def merge_task(
     final: str, parts: list[str], storage_options: dict[str, Any] | None = None,
-    packs: list[dict[str, PackedPart | None]] | None = None,
+    packs: list[dict[str, PackedPart | None] | None] | None = None,
 ) -> tuple[dict[str, int], float]:  # fmt: skip
     """:func:`merge_parts` as a task: (rows per table path, seconds it ran). `packs`: the
     results of the parts' pack tasks (final output -> packed part), in part order."""
     t0 = time.perf_counter()
-    packed = [p.get(final) for p in packs] if packs else None
+    packed = [p.get(final) if p is not None else None for p in packs] if packs else None
     rows = merge_parts(final, parts, storage_options=storage_options, packed=packed)
     return rows, time.perf_counter() - t0
 

@@ -81,16 +81,18 @@ class PackedPart:
 
 def part_layout(part: str) -> dict[str, tuple[int, int | None]]:
     """Dataset path -> (rows, rows per merged chunk) of every array of a part file that
-    the merge gives its final settings. The merge's writer picks chunk shapes with
-    :func:`rawconv.lh5.datasets.chunk_shape` from the length of its first write; the
-    chunk rows are known here only where they do not depend on it (None otherwise: wide
-    rows such as waveforms have them, narrow columns not)."""
+    the merge gives its final settings; chunk rows None for a dataset not packed. The
+    merge's writer picks chunk shapes with :func:`rawconv.lh5.datasets.chunk_shape` from
+    the length of its first write; the chunk rows are known here only where they do not
+    depend on it (wide rows such as waveforms have them, narrow columns not)."""
     out: dict[str, tuple[int, int | None]] = {}
 
     def visit(_: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Dataset) and obj.ndim >= 1 and deferred_settings(obj) is not None:
-            rows = fixed_chunk_rows(obj.shape[1:], obj.dtype.itemsize)
-            out[obj.name] = (int(obj.shape[0]), rows)
+        if isinstance(obj, h5py.Dataset) and obj.ndim >= 1:
+            settings = deferred_settings(obj)
+            if settings is not None:
+                rows = fixed_chunk_rows(obj.shape[1:], obj.dtype.itemsize)
+                out[obj.name] = (int(obj.shape[0]), rows if packable(obj, settings) else None)
 
     with h5py.File(part, "r") as f:
         f.visititems(visit)
@@ -100,20 +102,23 @@ def part_layout(part: str) -> dict[str, tuple[int, int | None]]:
 def plan_spans(
     layouts: list[dict[str, tuple[int, int | None]]],
 ) -> list[dict[str, DatasetSpan]]:
-    """Per part of one output (in merge order), its datasets' spans in the merged file:
-    offsets are the rows of the earlier parts; datasets without fixed chunk rows are left
-    out."""
+    """Per part of one output (in merge order), the spans in the merged file of its
+    datasets that hold a whole merged chunk: offsets are the rows of the earlier parts;
+    datasets a part has no chunk rows for are left out everywhere."""
     totals: dict[str, int] = {}
     rows_of: dict[str, int | None] = {}
+    for layout in layouts:
+        for path, (_, chunk_rows) in layout.items():
+            if rows_of.setdefault(path, chunk_rows) != chunk_rows:
+                rows_of[path] = None  # parts disagree: merged as before
     spans = []
     for layout in layouts:
         mine = {}
-        for path, (n, chunk_rows) in layout.items():
-            rows_of.setdefault(path, chunk_rows)
-            k = rows_of[path]
-            if k:
-                mine[path] = DatasetSpan(totals.get(path, 0), k)
-            totals[path] = totals.get(path, 0) + n
+        for path, (n, _) in layout.items():
+            k, offset = rows_of[path], totals.get(path, 0)
+            if k and (offset + n) // k * k - k >= -(-offset // k) * k:
+                mine[path] = DatasetSpan(offset, k)
+            totals[path] = offset + n
         spans.append(mine)
     return spans
 

@@ -34,17 +34,18 @@ def src(tmp_path_factory):
     return path
 
 
-def test_plan_spans_offsets_are_earlier_parts_rows():
+def test_plan_spans_offsets_are_earlier_parts_rows_and_only_whole_chunks_count():
     layouts = [
-        {"/a": (10, 4), "/c": (5, None)},
-        {"/a": (7, 4), "/b": (3, 2)},
-        {"/a": (5, 4), "/b": (2, 2), "/c": (1, None)},
+        {"/a": (10, 4), "/c": (5, None), "/d": (8, 2)},
+        {"/a": (7, 4), "/b": (3, 2), "/d": (8, 4)},
+        {"/a": (5, 4), "/b": (4, 2), "/c": (9, None)},
     ]
     assert plan_spans(layouts) == [
         {"/a": DatasetSpan(0, 4)},
         {"/a": DatasetSpan(10, 4), "/b": DatasetSpan(0, 2)},
-        {"/a": DatasetSpan(17, 4), "/b": DatasetSpan(3, 2)},  # /c: chunks not fixed
-    ]
+        # /a: merged rows 17-21 hold no whole chunk of 4; /b rows 3-6 hold rows 4-5
+        {"/b": DatasetSpan(3, 2)},
+    ]  # /c: no chunk rows; /d: the parts disagree on them
 
 
 def test_fixed_chunk_rows_only_where_the_first_write_does_not_matter():
@@ -173,3 +174,23 @@ def test_settings_rawconv_does_not_deflate_are_merged_as_before(tmp_path, src, s
     assert assert_same_lh5(serial, final) > 10
     with h5py.File(final, "r") as f:
         assert f[WAVEFORM].compression == (None if settings == "none" else "lzf")
+
+
+def test_convert_packs_on_the_cluster_and_equals_serial(tmp_path, src, client):
+    from rawconv.parallel import convert
+
+    serial = tmp_path / "serial.lh5"
+    build_raw(str(src), out_spec=str(serial))
+    out, scratch = tmp_path / "parallel.lh5", tmp_path / "scratch"
+    report = convert([str(src)], out_spec=str(out), client=client, chunk_size=4_000_000,
+                     scratch=scratch, cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    assert not report.failed, report.summary()
+    assert report.files[0].chunks == 5
+    assert report.tables == {f"{out}:/FCEvent": 2000}
+    assert report.merge_seconds > 0
+    assert report.after_decode_seconds > 0.9 * report.merge_seconds  # the merge is after
+    assert assert_same_lh5(serial, out) > 10
+    with h5py.File(out, "r") as f:
+        ds = f[WAVEFORM]
+        assert ds.chunks == (128, 4096) and ds.compression == "gzip"
+    assert list(scratch.iterdir()) == []
