@@ -80,19 +80,22 @@ class PackedPart:
 
 
 def part_layout(part: str) -> dict[str, tuple[int, int | None]]:
-    """Dataset path -> (rows, rows per merged chunk) of every array of a part file that
-    the merge gives its final settings; chunk rows None for a dataset not packed. The
-    merge's writer picks chunk shapes with :func:`rawconv.lh5.datasets.chunk_shape` from
-    the length of its first write; the chunk rows are known here only where they do not
-    depend on it (wide rows such as waveforms have them, narrow columns not)."""
+    """Dataset path -> (rows, rows per merged chunk) of the arrays of a part file a pack
+    task may compress (:func:`packable`). The merge's writer picks chunk shapes with
+    :func:`rawconv.lh5.datasets.chunk_shape` from the length of its first write; only
+    datasets whose chunk rows do not depend on it are listed (wide rows such as
+    waveforms, not narrow columns)."""
     out: dict[str, tuple[int, int | None]] = {}
 
     def visit(_: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Dataset) and obj.ndim >= 1:
-            settings = deferred_settings(obj)
-            if settings is not None:
-                rows = fixed_chunk_rows(obj.shape[1:], obj.dtype.itemsize)
-                out[obj.name] = (int(obj.shape[0]), rows if packable(obj, settings) else None)
+        if not isinstance(obj, h5py.Dataset) or obj.ndim < 1:
+            return
+        rows = fixed_chunk_rows(obj.shape[1:], obj.dtype.itemsize)
+        if rows is None:  # never packed: no attribute read (slow in h5py), no entry
+            return
+        settings = deferred_settings(obj)
+        if settings is not None and packable(obj, settings):
+            out[obj.name] = (int(obj.shape[0]), rows)
 
     with h5py.File(part, "r") as f:
         f.visititems(visit)

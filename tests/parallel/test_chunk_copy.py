@@ -186,7 +186,7 @@ def test_convert_packs_on_the_cluster_and_equals_serial(tmp_path, src, client):
                      scratch=scratch, cache_dir=str(tmp_path / "cache"))  # fmt: skip
     assert not report.failed, report.summary()
     assert report.files[0].chunks == 5
-    assert report.tables == {f"{out}:/FCEvent": 2000}
+    assert report.tables[f"{out}:/FCEvent"] == 2000
     assert report.merge_seconds > 0
     assert report.after_decode_seconds > 0.9 * report.merge_seconds  # the merge is after
     assert assert_same_lh5(serial, out) > 10
