@@ -131,13 +131,18 @@ def _leaves(group: h5py.Group, prefix: str = "") -> Iterator[tuple[str, h5py.HLO
             yield path, obj
 
 
-def _row_bytes(obj: h5py.HLObject, rows: int) -> int:
+def _row_bytes(obj: h5py.HLObject, rows: int, skip: Skip | None = None) -> int:
+    """Bytes the merge reads per row of `obj` (not those of rows `skip` leaves unread)."""
     total = 0
 
     def visit(_: str, item: h5py.HLObject) -> None:
         nonlocal total
         if isinstance(item, h5py.Dataset) and item.ndim:
-            total += item.dtype.itemsize * int(np.prod(item.shape))
+            size = item.dtype.itemsize * int(np.prod(item.shape))
+            gap = skip(item.name) if skip is not None else None
+            if gap:
+                size = size * (item.shape[0] - (gap[1] - gap[0])) // max(item.shape[0], 1)
+            total += size
 
     if isinstance(obj, h5py.Dataset):
         visit("", obj)
@@ -185,7 +190,7 @@ def merge_parts(
                 for path, obj in _leaves(f):
                     group, _, name = path.rpartition("/")
                     total = n_rows(obj)
-                    step = max(1, SLICE_BYTES // _row_bytes(obj, total))
+                    step = max(1, SLICE_BYTES // _row_bytes(obj, total, skip))
                     for start in range(0, total, step):
                         stop = min(total, start + step)
                         table = read_rows(obj, start, stop, skip)
