@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from rawconv.errors import OutputError
 from rawconv.interrupts import checkpoint
 
 from .inline import completion_queue
+from .pack import pack_chunk, plan_spans
 from .plan import Chunk
 from .progress import Bars
 from .report import FileReport, RunReport
@@ -54,6 +56,10 @@ class Collector:
         self.reindexing: dict[Any, int] = {}
         self.pending: dict[int, int] = {}
         self.parts: dict[int, list[PartResult]] = {}
+        self.packs: list[Any] = []
+        """Pack tasks (their results go to the merges)."""
+        self.decoded_at = 0.0
+        """When the last decode result came in (perf_counter)."""
 
     # --- submitting -------------------------------------------------------------------
 
@@ -77,7 +83,7 @@ class Collector:
 
     def futures(self) -> list[Any]:
         """Every task submitted (to cancel those not done)."""
-        return [*self.chunk_of, *self.merges, *self.reindexing]
+        return [*self.chunk_of, *self.merges, *self.reindexing, *self.packs]
 
     # --- gathering --------------------------------------------------------------------
 
@@ -87,6 +93,7 @@ class Collector:
             if fut in self.merges:
                 i, final = self.merges.pop(fut)
                 _merge_done(self.report.files[i], final, fut)
+                self.report.after_decode_seconds = time.perf_counter() - self.decoded_at
                 self.bars.update("merge")
                 checkpoint("parallel:merged")
             elif fut in self.reindexing:
@@ -107,6 +114,7 @@ class Collector:
             self._failed(chunk, exc)
             return
         self.parts[chunk.file_id].append(result)
+        self.decoded_at = time.perf_counter()
         checkpoint("parallel:part")
         fr.bytes += result.bytes_read
         fr.rows += result.rows
@@ -118,21 +126,50 @@ class Collector:
             self._merge(chunk.file_id, fr)
 
     def _merge(self, file_id: int, fr: FileReport) -> None:
-        from .merge import merge_parts
+        from .merge import merge_task
 
         ordered = sorted(self.parts[file_id], key=lambda r: r.chunk.chunk_id)
+        packs = self._pack(ordered)
         for final in fr.outputs:
             files = [r.parts[final] for r in ordered if final in r.parts]
             if not files:
                 continue
+            # the pack results of its parts (a part with nothing packed: None, or a pack
+            # task of the chunk's other outputs, whose result has no entry for this one)
+            mine = [packs[r.chunk.chunk_id] for r in ordered if final in r.parts]
+            if len(files) < 2 or all(p is None for p in mine):
+                mine = []
             if self.n_merges == 0:  # the first merge: the decode phase is over for one file
                 self.bars.start("merge", sum(len(f.outputs) for f in self.report.files
                                              if f.status == "planned"), "output")  # fmt: skip
             self.n_merges += 1
-            mf = self._submit(merge_parts, final, files, False, self.job.storage_options)
+            mf = self._submit(merge_task, final, files, self.job.storage_options, mine or None)
             self.merges[mf] = (file_id, final)
             self.queue.add(mf)
             checkpoint("parallel:merging")
+
+    def _pack(self, ordered: list[PartResult]) -> dict[int, Any]:
+        """Submit the pack task of each chunk whose parts are merged with others (chunk id
+        -> its future; None where none is needed)."""
+        spans: dict[int, dict[str, Any]] = {r.chunk.chunk_id: {} for r in ordered}
+        finals = {f for r in ordered for f in r.layouts}
+        for final in finals:
+            having = [r for r in ordered if final in r.parts]
+            if len(having) < 2 or any(final not in r.layouts for r in having):
+                continue
+            for r, span in zip(having, plan_spans([r.layouts[final] for r in having])):
+                if span:  # a whole merged chunk of some dataset lies in this part
+                    spans[r.chunk.chunk_id][final] = span
+        futures: dict[int, Any] = {}
+        for r in ordered:
+            mine = spans[r.chunk.chunk_id]
+            if not mine:
+                futures[r.chunk.chunk_id] = None
+                continue
+            fut = self._submit(pack_chunk, r.parts, mine)
+            self.packs.append(fut)
+            futures[r.chunk.chunk_id] = fut
+        return futures
 
     def _failed(self, chunk: Chunk, exc: BaseException) -> None:
         i = chunk.file_id
@@ -184,11 +221,12 @@ class Collector:
 
 def _merge_done(fr: FileReport, final: str, fut: Any) -> None:
     try:
-        rows = fut.result()
+        rows, seconds = fut.result()
     except WorkerVersionError:
         raise
     except Exception as exc:
         fr.status, fr.reason = "failed", f"merge of {final} failed: {type(exc).__name__}: {exc}"
         return
+    fr.merge_seconds += seconds
     for path, n in rows.items():
         fr.tables[f"{final}:{path}"] = n

@@ -274,10 +274,11 @@ def _decompress_threads(client: Any, inputs: list[str], chunk_size: int) -> int:
 
 def _check_space(plans: list[FilePlan], hdf5_settings: Any, scratch: str) -> None:
     """Refuse a run whose outputs (input size x compression factor) do not fit their disks,
-    or whose scratch folder cannot hold the uncompressed parts of its largest split input.
-    A split ``.gz`` / ``.bz2`` input counts with its decompressed size; its decompressed
-    copy is in the scratch folder already (its index task checked the space for it first
-    where the gzip trailer tells the size), so the free space seen here is what is left."""
+    or whose scratch folder cannot hold the uncompressed parts of its largest split input
+    and their packed chunks (compressed as the outputs). A split ``.gz`` / ``.bz2`` input
+    counts with its decompressed size; its decompressed copy is in the scratch folder
+    already (its index task checked the space for it first where the gzip trailer tells
+    the size), so the free space seen here is what is left."""
     needs = []
     for plan in plans:
         share = estimate_output_bytes(plan.size, hdf5_settings) // max(len(plan.outputs), 1)
@@ -286,7 +287,9 @@ def _check_space(plans: list[FilePlan], hdf5_settings: Any, scratch: str) -> Non
     split = [p.size for p in plans if len(p.chunks) > 1]
     if split:
         part = str(Path(scratch) / "part.lh5")
-        check_free_space([(part, estimate_output_bytes(max(split), "none"))], "parts")
+        need = estimate_output_bytes(max(split), "none")
+        need += estimate_output_bytes(max(split), hdf5_settings)  # pack side files
+        check_free_space([(part, need)], "parts")
 
 
 def _clean_up(client: Any, cluster: Any, job: JobSpec, locks: OutputLocks) -> None:

@@ -60,6 +60,7 @@ class InlineClient:
     def submit(self, func: Callable[..., Any], *args: Any, pure: bool = True,
                key: str | None = None, **kwargs: Any) -> InlineFuture:  # fmt: skip
         """Run ``func(*args, **kwargs)`` now (`pure` and `key` are Dask's, unused)."""
+        args = tuple(_result_of(a) for a in args)  # as Dask hands over futures' results
         try:
             return InlineFuture(func(*args, **kwargs))
         except Exception as exc:
@@ -73,6 +74,12 @@ class InlineClient:
 
     def close(self) -> None:
         pass
+
+
+def _result_of(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_result_of(v) for v in value]
+    return value.result() if isinstance(value, InlineFuture) else value
 
 
 class _InlineQueue:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,13 @@ from rawconv.lh5.encoded import AOEESA_DATATYPE, VOEV_DATATYPE, EncodedCol
 from rawconv.lh5.writer import LH5Writer
 from rawconv.remote import is_url, staging_path, upload
 
+from .chunkcopy import ChunkCopy
 from .malloc import tune_malloc
+from .pack import PackedPart
 
-__all__ = ["merge_parts", "read_rows"]
+__all__ = ["merge_parts", "merge_task", "read_rows"]
+
+Skip = Callable[[str], "tuple[int, int] | None"]
 
 SLICE_BYTES = 64 << 20
 """Rows are copied in slices of about this many bytes (memory stays bounded)."""
@@ -63,13 +68,17 @@ def n_rows(obj: h5py.HLObject) -> int:
     return 0
 
 
-def read_rows(obj: h5py.HLObject, start: int, stop: int) -> Any:
-    """Rows ``[start, stop)`` of the LGDO stored at `obj`, as rawconv containers."""
+def read_rows(obj: h5py.HLObject, start: int, stop: int, skip: Skip | None = None) -> Any:
+    """Rows ``[start, stop)`` of the LGDO stored at `obj`, as rawconv containers.
+
+    `skip`: dataset path -> rows of it not to read (left unset: their chunks are copied
+    packed, :mod:`rawconv.parallel.chunkcopy`), or None."""
     if isinstance(obj, h5py.Dataset):
         if obj.ndim == 0:
             value = obj[()]
             return ScalarCol(value.decode() if isinstance(value, bytes) else value, _attrs(obj))
-        data = obj[start:stop]
+        gap = skip(obj.name) if skip is not None else None
+        data = _read_around(obj, start, stop, gap) if gap else obj[start:stop]
         if _datatype(obj).endswith("{bool}"):
             data = data.astype(bool)
         return ArrayCol(data, _attrs(obj))
@@ -89,11 +98,25 @@ def read_rows(obj: h5py.HLObject, start: int, stop: int) -> Any:
         base = int(cl[start - 1]) if start > 0 else 0
         lengths = cl[start:stop].astype(np.int64) - base
         end = base + (int(lengths[-1]) if len(lengths) else 0)
-        flat = read_rows(obj["flattened_data"], base, end)
+        flat = read_rows(obj["flattened_data"], base, end, skip)
         return VectorCol(flat, ArrayCol(lengths, _attrs(cl)), _attrs(obj))
     kind = "table" if dt.startswith("table") else "struct"
-    cols = {name: read_rows(child, start, stop) for name, child in list(obj.items())}
+    cols = {name: read_rows(child, start, stop, skip) for name, child in list(obj.items())}
     return TableCol(cols, size=stop - start, attrs=_attrs(obj), kind=kind)
+
+
+def _read_around(ds: h5py.Dataset, start: int, stop: int, gap: tuple[int, int]) -> np.ndarray:
+    """Rows ``[start, stop)`` of `ds` with those in ``[gap)`` left unset (never touched:
+    the pages of a large array stay unallocated)."""
+    lo, hi = max(start, gap[0]), min(stop, gap[1])
+    if lo >= hi:
+        return ds[start:stop]
+    data = np.empty((stop - start, *ds.shape[1:]), dtype=ds.dtype)
+    if lo > start:
+        data[: lo - start] = ds[start:lo]
+    if stop > hi:
+        data[hi - start :] = ds[hi:stop]
+    return data
 
 
 def _leaves(group: h5py.Group, prefix: str = "") -> Iterator[tuple[str, h5py.HLObject]]:
@@ -108,13 +131,18 @@ def _leaves(group: h5py.Group, prefix: str = "") -> Iterator[tuple[str, h5py.HLO
             yield path, obj
 
 
-def _row_bytes(obj: h5py.HLObject, rows: int) -> int:
+def _row_bytes(obj: h5py.HLObject, rows: int, skip: Skip | None = None) -> int:
+    """Bytes the merge reads per row of `obj` (not those of rows `skip` leaves unread)."""
     total = 0
 
     def visit(_: str, item: h5py.HLObject) -> None:
         nonlocal total
         if isinstance(item, h5py.Dataset) and item.ndim:
-            total += item.dtype.itemsize * int(np.prod(item.shape))
+            size = item.dtype.itemsize * int(np.prod(item.shape))
+            gap = skip(item.name) if skip is not None else None
+            if gap:
+                size = size * (item.shape[0] - (gap[1] - gap[0])) // max(item.shape[0], 1)
+            total += size
 
     if isinstance(obj, h5py.Dataset):
         visit("", obj)
@@ -125,12 +153,13 @@ def _row_bytes(obj: h5py.HLObject, rows: int) -> int:
 
 def merge_parts(
     final: str, parts: list[str], keep_parts: bool = False,
-    storage_options: dict[str, Any] | None = None,
+    storage_options: dict[str, Any] | None = None, packed: list[PackedPart | None] | None = None,
 ) -> dict[str, int]:  # fmt: skip
     """Append the tables of `parts` (in order) into `final`; returns rows per table path.
 
     `final` (a path, or an fsspec URL the finished file is uploaded to) appears only when
-    complete; the parts are deleted unless `keep_parts`.
+    complete; the parts are deleted unless `keep_parts`. `packed`: per part, its whole
+    final chunks compressed by its pack task (stored as they are), or None.
     """
     tune_malloc()
     rows: dict[str, int] = {}
@@ -151,25 +180,48 @@ def merge_parts(
             shutil.move(parts[0], final)
         return rows
     writer = LH5Writer(hdf5_settings=None, atomic=True, storage_options=storage_options)
+    copy = ChunkCopy(final, list(packed)) if packed and any(packed) else None
     try:
-        for part in parts:
+        if copy is not None:
+            writer.supply_chunks(final, copy.supplies())
+        for i, part in enumerate(parts):
+            skip = copy.skip(i, lambda p: writer.rows_of(final, p)) if copy else None
             with h5py.File(part, "r") as f:
                 for path, obj in _leaves(f):
                     group, _, name = path.rpartition("/")
                     total = n_rows(obj)
-                    step = max(1, SLICE_BYTES // _row_bytes(obj, total))
+                    step = max(1, SLICE_BYTES // _row_bytes(obj, total, skip))
                     for start in range(0, total, step):
                         stop = min(total, start + step)
-                        writer.write(read_rows(obj, start, stop), name, final, group=group or "/")
+                        table = read_rows(obj, start, stop, skip)
+                        writer.write(table, name, final, group=group or "/")
                     rows[path] = rows.get(path, 0) + total
+        if copy is not None:
+            copy.check_complete()
         writer.commit()
     except BaseException:
         writer.abort()
+        if copy is not None:
+            copy.close(remove=False)
         raise
+    if copy is not None:
+        copy.close(remove=not keep_parts)
     if not keep_parts:
         for part in parts:
             Path(part).unlink(missing_ok=True)
     return rows
+
+
+def merge_task(
+    final: str, parts: list[str], storage_options: dict[str, Any] | None = None,
+    packs: list[dict[str, PackedPart | None] | None] | None = None,
+) -> tuple[dict[str, int], float]:  # fmt: skip
+    """:func:`merge_parts` as a task: (rows per table path, seconds it ran). `packs`: the
+    results of the parts' pack tasks (final output -> packed part), in part order."""
+    t0 = time.perf_counter()
+    packed = [p.get(final) if p is not None else None for p in packs] if packs else None
+    rows = merge_parts(final, parts, storage_options=storage_options, packed=packed)
+    return rows, time.perf_counter() - t0
 
 
 def _has_deferred(path: str) -> bool:

@@ -22,6 +22,8 @@ class FileReport:
     problems: list[str] = field(default_factory=list)
     task_seconds: float = 0.0
     """Seconds its decode tasks ran, summed."""
+    merge_seconds: float = 0.0
+    """Seconds its merge tasks ran, summed."""
 
 
 @dataclass
@@ -35,11 +37,19 @@ class RunReport:
     chunk_bytes: int = 0
     index_seconds: float = 0.0
     """Seconds until every input was indexed and planned (decoding starts after)."""
+    after_decode_seconds: float = 0.0
+    """Wall seconds from the last decode result to the last merged output (what the
+    merge phase adds to the run)."""
 
     @property
     def task_seconds(self) -> float:
         """Seconds the decode tasks ran, summed over inputs."""
         return sum(f.task_seconds for f in self.files)
+
+    @property
+    def merge_seconds(self) -> float:
+        """Seconds the merge tasks ran, summed over inputs."""
+        return sum(f.merge_seconds for f in self.files)
 
     @property
     def bytes(self) -> int:
@@ -88,6 +98,8 @@ class RunReport:
         data = {
             "seconds": self.seconds, "workers": self.workers, "chunk_bytes": self.chunk_bytes,
             "bytes": self.bytes, "rows": self.rows, "mb_per_s": self.mb_per_s,
+            "index_seconds": self.index_seconds, "merge_seconds": self.merge_seconds,
+            "after_decode_seconds": self.after_decode_seconds,
             "files": [asdict(f) for f in self.files],
         }  # fmt: skip
         return json.dumps(data, indent=2)

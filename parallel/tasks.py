@@ -37,6 +37,7 @@ from rawconv.validate import check_env_expanded
 
 from .index import FileIndex, index_file
 from .malloc import tune_malloc
+from .pack import part_layout
 from .plan import Chunk, plan_file
 from .staging import check_stage_space, decompress_threads, open_staged, stage, staged_path
 
@@ -91,6 +92,9 @@ class PartResult:
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
     worker: str = ""
+    layouts: dict[str, dict[str, tuple[int, int | None]]] = field(default_factory=dict)
+    """Per final output of a chunk of several: its part's arrays, their rows and merged
+    chunk rows (:func:`rawconv.parallel.pack.part_layout`: what the pack tasks plan with)."""
 
 
 def final_name(name: str, job: JobSpec) -> str:
@@ -323,6 +327,8 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
     finally:
         streamer.close_stream()
     result.parts = {f: p for f, p in result.parts.items() if p in written}
+    if chunk.n_chunks > 1:
+        result.layouts = {f: part_layout(p) for f, p in result.parts.items() if p != f}
     result.bytes_read = streamer.n_bytes_read
     result.problems = list(streamer.problems)
     result.seconds = time.perf_counter() - t0

@@ -78,26 +78,57 @@ def submit_checked(client: Any, client_versions: tuple[tuple[str, str], ...],
                    fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:  # fmt: skip
     """``client.submit`` of ``fn(*args, **kwargs)`` through :func:`run_checked` (the task
     keeps the name of `fn`). The call travels pickled apart: a worker whose environment
-    cannot even load its arguments (numba refuses another numpy) still checks first."""
+    cannot even load its arguments (numba refuses another numpy) still checks first.
+    Futures among `args` (or in lists of them) travel beside the call, so that the task
+    gets their results, as with a plain ``client.submit``."""
     import cloudpickle
 
-    call = cloudpickle.dumps((fn, args, kwargs))
+    futures: list[Any] = []
+
+    def lift(value: Any) -> Any:
+        if isinstance(value, list):
+            return [lift(v) for v in value]
+        if _is_future(value):
+            futures.append(value)
+            return _Result(len(futures) - 1)
+        return value
+
+    call = cloudpickle.dumps((fn, tuple(lift(a) for a in args), kwargs))
     key = f"{getattr(fn, '__name__', 'task')}-{uuid.uuid4().hex}"
-    return client.submit(run_checked, client_versions, call, key=key, pure=False)
+    return client.submit(run_checked, client_versions, call, futures, key=key, pure=False)
 
 
-def run_checked(client_versions: tuple[tuple[str, str], ...], call: bytes) -> Any:
+class _Result:
+    """Where the result of the n-th future of a checked call goes."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+def _is_future(value: Any) -> bool:
+    return type(value).__name__ in ("Future", "InlineFuture") and hasattr(value, "result")
+
+
+def _filled(value: Any, results: list[Any]) -> Any:
+    if isinstance(value, list):
+        return [_filled(v, results) for v in value]
+    return results[value.n] if isinstance(value, _Result) else value
+
+
+def run_checked(client_versions: tuple[tuple[str, str], ...], call: bytes,
+                results: list[Any] | None = None) -> Any:  # fmt: skip
     """Run as a task on a worker: the pickled ``(fn, args, kwargs)`` `call`, once this
     worker's versions are found equal to `client_versions` (the client's
     :func:`package_versions` as pairs); else :class:`WorkerVersionError` and nothing is
     done (no versions given: no check). Checks the workers that join after the run's start
-    (``check_worker_versions`` sees those present then)."""
+    (``check_worker_versions`` sees those present then). `results`: those of the futures
+    the call was given."""
     if client_versions:
         mine, theirs = package_versions(), dict(client_versions)
         if any(mine.get(name) != theirs.get(name) for name in PACKAGES):  # then the address
             raise version_error(_worker_address(), mine, theirs)  # type: ignore[misc]
     fn, args, kwargs = pickle.loads(call)
-    return fn(*args, **kwargs)
+    return fn(*(_filled(a, results or []) for a in args), **kwargs)
 
 
 def _worker_address() -> str:

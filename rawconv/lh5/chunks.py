@@ -23,6 +23,7 @@ import struct
 import threading
 import zlib
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from typing import Any
@@ -38,7 +39,13 @@ except ImportError:  # pragma: no cover - isal is a dependency
     _deflate_lib = zlib
     _MAX_LEVEL = 9
 
-__all__ = ["ChunkCodec", "DirectChunkAppender", "deflate_level", "direct_chunks_supported"]
+__all__ = [
+    "ChunkCodec",
+    "ChunkSupply",
+    "DirectChunkAppender",
+    "deflate_level",
+    "direct_chunks_supported",
+]
 
 ROW_FLUSH_ELEMENTS = 4096
 """Rows of at least this many elements end a deflate block each."""
@@ -186,6 +193,12 @@ def _stored_blocks(data: memoryview, out: list) -> None:
         out.append(block)
 
 
+ChunkSupply = Callable[[int, int, "ChunkCodec"], "bytes | None"]
+"""Called as ``supply(first_row, chunk_rows, codec)`` for each whole chunk an appender is
+about to encode: the chunk's stored bytes, already encoded as `codec` would (the parallel
+merge copies chunks its pack tasks compressed), or None to encode it."""
+
+
 class DirectChunkAppender:
     """Appends rows to a chunked dataset, one whole encoded chunk at a time.
 
@@ -195,12 +208,16 @@ class DirectChunkAppender:
     Chunks to compress are copied first and compressed while the caller goes on decoding
     (at most 16 MiB of such copies at a time in the whole process). Rows short of a whole
     chunk wait in a chunk buffer; :meth:`flush` writes them as a partial chunk (padded with
-    zeros, which the dataset's extent hides), which later rows rewrite.
+    zeros, which the dataset's extent hides), which later rows rewrite. A chunk that
+    `supply` returns bytes for is stored as those bytes; its rows are not read.
     """
 
-    def __init__(self, ds: h5py.Dataset, codec: ChunkCodec) -> None:
+    def __init__(
+        self, ds: h5py.Dataset, codec: ChunkCodec, supply: ChunkSupply | None = None
+    ) -> None:
         self.ds = ds
         self.codec = codec
+        self.supply = supply
         self.rows = ds.chunks[0]
         self.n = ds.shape[0]
         self.pending = np.zeros(ds.chunks, dtype=ds.dtype)
@@ -236,6 +253,12 @@ class DirectChunkAppender:
         self.last = nda[-1].copy() if nda.ndim > 1 else nda[-1]
 
     def _submit(self, first_row: int, chunk: np.ndarray, owned: bool) -> None:
+        if self.supply is not None:
+            stored = self.supply(first_row, self.rows, self.codec)
+            if stored is not None:
+                offset = (first_row,) + (0,) * (self.ds.ndim - 1)
+                self.ds.id.write_direct_chunk(offset, stored)
+                return
         if self.copies and not owned:
             chunk = chunk.copy()
         future = _pool().submit(self._encode_write, first_row, chunk)

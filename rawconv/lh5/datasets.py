@@ -14,9 +14,9 @@ import h5py
 import numpy as np
 
 from ..errors import RawconvError
-from .chunks import ChunkCodec, DirectChunkAppender, direct_chunks_supported
+from .chunks import ChunkCodec, ChunkSupply, DirectChunkAppender, direct_chunks_supported
 from .columns import ScalarCol
-from .compression import encode_settings, resolve_settings
+from .compression import decode_settings, encode_settings, resolve_settings
 from .outfile import OpenFile, set_attrs
 
 __all__ = [
@@ -25,6 +25,9 @@ __all__ = [
     "MIN_CHUNK_ROWS",
     "append_dataset",
     "chunk_shape",
+    "codec_of",
+    "deferred_settings",
+    "fixed_chunk_rows",
     "lgdo_attrs",
     "obj_settings",
     "write_scalar",
@@ -62,12 +65,28 @@ def obj_settings(obj: Any, settings: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def deferred_settings(ds: h5py.Dataset) -> dict[str, Any] | None:
+    """The settings a dataset of a part file gets in the merged file (its ``chunks``
+    included), or None for a dataset stored with its final settings."""
+    if DEFERRED_SETTINGS_ATTR not in ds.attrs:
+        return None
+    return decode_settings(ds.attrs[DEFERRED_SETTINGS_ATTR])
+
+
 def chunk_shape(shape: tuple[int, ...], itemsize: int, first_rows: int) -> tuple[int, ...]:
     """Chunk shape of about CHUNK_BYTES, whole rows, at most as many rows as needed."""
     row_bytes = max(1, itemsize * int(np.prod(shape[1:], dtype=np.int64)))
     rows = max(1, CHUNK_BYTES // row_bytes)
     rows = min(rows, max(first_rows, min(MIN_CHUNK_ROWS, rows)))
     return (max(1, rows), *shape[1:])
+
+
+def fixed_chunk_rows(row_shape: tuple[int, ...], itemsize: int) -> int | None:
+    """Rows per chunk :func:`chunk_shape` gives a dataset of such rows whatever the length
+    of its first write (rows of at least CHUNK_BYTES / MIN_CHUNK_ROWS bytes), else None."""
+    shape = (0, *row_shape)
+    fewest = chunk_shape(shape, itemsize, 1)
+    return fewest[0] if fewest == chunk_shape(shape, itemsize, 1 << 62) else None
 
 
 def write_scalar(out: OpenFile, parent: h5py.Group, name: str, obj: ScalarCol) -> None:
@@ -121,7 +140,7 @@ def append_dataset(
     if deferred is not None:
         ds.attrs[DEFERRED_SETTINGS_ATTR] = deferred
     if direct:
-        appender = out.appenders[path] = _appender(ds)
+        appender = out.appenders[path] = _appender(ds, out.chunk_supplies.get(path))
         appender.append(nda)
         out.busy.add(appender)
     elif len(nda):
@@ -157,7 +176,7 @@ def _append_rows(
         )
     appender = out.appenders.get(path)
     if appender is None and _direct(ds) and settings.get("direct_chunks") is not False:
-        appender = out.appenders[path] = _appender(ds)
+        appender = out.appenders[path] = _appender(ds, out.chunk_supplies.get(path))
     if appender is not None:
         appender.append(nda)
         out.busy.add(appender)
@@ -178,8 +197,12 @@ def _direct(ds: h5py.Dataset) -> bool:
     )
 
 
-def _appender(ds: h5py.Dataset) -> DirectChunkAppender:
+def codec_of(ds: h5py.Dataset) -> ChunkCodec:
+    """The codec that encodes the chunks of a dataset rawconv writes directly."""
     level = ds.compression_opts if ds.compression == "gzip" else None
     row_elements = int(np.prod(ds.chunks[1:], dtype=np.int64))
-    codec = ChunkCodec(ds.dtype.itemsize, bool(ds.shuffle), level, row_elements)
-    return DirectChunkAppender(ds, codec)
+    return ChunkCodec(ds.dtype.itemsize, bool(ds.shuffle), level, row_elements)
+
+
+def _appender(ds: h5py.Dataset, supply: ChunkSupply | None = None) -> DirectChunkAppender:
+    return DirectChunkAppender(ds, codec_of(ds), supply)

@@ -138,6 +138,9 @@ class OpenFile:
         """Dataset path -> the appender that writes its chunks."""
         self.busy: set[DirectChunkAppender] = set()
         """Appenders written to since the last :meth:`wait`."""
+        self.chunk_supplies: dict[str, Any] = {}
+        """Dataset path -> where its appender takes chunks encoded elsewhere
+        (:data:`rawconv.lh5.chunks.ChunkSupply`)."""
         self.objects: dict[str, Any] = {}
         """Path -> the group or dataset there."""
         self.paths: dict[int, tuple[str, Any]] = {}

@@ -140,6 +140,21 @@ class LH5Writer:
                 f"cannot write {group.rstrip('/')}/{name}: {exc}", path=out.path
             ) from exc
 
+    def supply_chunks(self, lh5_file: str | os.PathLike, supplies: Mapping[str, Any]) -> None:
+        """Take whole chunks of datasets of `lh5_file` (dataset path -> a
+        :data:`~rawconv.lh5.chunks.ChunkSupply`) already encoded, instead of encoding them;
+        set before the datasets are written."""
+        self._file(os.fspath(lh5_file)).chunk_supplies.update(supplies)
+
+    def rows_of(self, lh5_file: str | os.PathLike, path: str) -> int:
+        """Rows of the dataset at `path` of `lh5_file` written so far (0: none yet)."""
+        out = self._file(os.fspath(lh5_file))
+        appender = out.appenders.get(path)
+        if appender is not None:
+            return appender.n
+        ds = out.objects.get(path)
+        return int(ds.shape[0]) if ds is not None and ds.shape else 0
+
     def flush(self) -> None:
         """Write pending chunks and flush every open file."""
         for out in self._files.values():

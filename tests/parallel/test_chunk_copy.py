@@ -1,0 +1,196 @@
+"""Pack tasks compress the whole final chunks of each part; the merge stores them as they
+are and encodes only the chunks across part boundaries (no cluster needed: the tasks run
+in this process, in the order the client runs them)."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from rawconv.parallel.merge import merge_task
+from rawconv.parallel.pack import DatasetSpan, pack_chunk, pack_part, part_layout, plan_spans
+from rawconv.parallel.tasks import JobSpec, decode_chunk, index_task
+
+from rawconv import build_raw
+from rawconv.errors import RawconvError
+from rawconv.formats.fcio.synthetic import write_synthetic_run
+from rawconv.lh5.columns import ArrayCol
+from rawconv.lh5.datasets import fixed_chunk_rows
+from rawconv.lh5.writer import LH5Writer
+from tests.parallel.conftest import assert_same_lh5
+
+WAVEFORM = "/FCEvent/waveform/values"
+
+
+@pytest.fixture(scope="module")
+def src(tmp_path_factory):
+    """2000 events of one 4096-sample trace: 8 KiB waveform rows, 128 rows per chunk."""
+    path = tmp_path_factory.mktemp("in") / "wide.fcio"
+    write_synthetic_run(path, n_events=2000, adcs=1, eventsamples=4096, status_every=500,
+                        seed=3)  # fmt: skip
+    return path
+
+
+def test_plan_spans_offsets_are_earlier_parts_rows_and_only_whole_chunks_count():
+    layouts = [
+        {"/a": (10, 4), "/c": (5, None), "/d": (8, 2)},
+        {"/a": (7, 4), "/b": (3, 2), "/d": (8, 4)},
+        {"/a": (5, 4), "/b": (4, 2), "/c": (9, None)},
+    ]
+    assert plan_spans(layouts) == [
+        {"/a": DatasetSpan(0, 4)},
+        {"/a": DatasetSpan(10, 4), "/b": DatasetSpan(0, 2)},
+        # /a: merged rows 17-21 hold no whole chunk of 4; /b rows 3-6 hold rows 4-5
+        {"/b": DatasetSpan(3, 2)},
+    ]  # /c: no chunk rows; /d: the parts disagree on them
+
+
+def test_fixed_chunk_rows_only_where_the_first_write_does_not_matter():
+    assert fixed_chunk_rows((8192,), 2) == 64  # a 120x8192 waveform: 1 MiB chunks
+    assert fixed_chunk_rows((1024,), 1) == 1024
+    assert fixed_chunk_rows((), 8) is None  # a column: chunk rows follow the first write
+    assert fixed_chunk_rows((1000,), 1) is None
+
+
+def _unshuffle_inflate(data: bytes, itemsize: int) -> np.ndarray:
+    raw = np.frombuffer(zlib.decompress(data), dtype=np.uint8)
+    return raw.reshape(itemsize, -1).T.reshape(-1)
+
+
+def test_pack_part_compresses_only_the_whole_final_chunks(tmp_path):
+    part = str(tmp_path / "part.lh5")
+    values = np.arange(7 * 65536, dtype=np.int32).reshape(7, 65536)  # 256 KiB rows
+    writer = LH5Writer(defer_compression=True)
+    writer.write(ArrayCol(values), "x", part)
+    writer.commit()
+    assert part_layout(part) == {"/x": (7, 4)}
+
+    packed = pack_part(part, {"/x": DatasetSpan(offset=10, chunk_rows=4)})
+    assert packed is not None
+    # merged rows 10-16: rows 12-15 make the only whole chunk, the others straddle
+    assert packed.interior == {"/x": (2, 6)}
+    assert packed.offsets == {"/x": 10}
+    assert packed.codecs == {"/x": (4, 4, True, 4, 65536)}
+    [(row, pos, size)] = packed.chunks["/x"]
+    assert (row, pos) == (12, 0)
+    stored = (tmp_path / "part.lh5.chunks").read_bytes()
+    assert len(stored) == size < values[2:6].nbytes
+    got = _unshuffle_inflate(stored, 4).view(np.int32)
+    np.testing.assert_array_equal(got, values[2:6].reshape(-1))
+
+    assert pack_part(part, {"/x": DatasetSpan(offset=1, chunk_rows=4)}).interior == {"/x": (3, 7)}
+    assert pack_part(part, {"/x": DatasetSpan(offset=2, chunk_rows=8)}) is None  # no whole chunk
+    assert not (tmp_path / "part.lh5.chunks.tmp").exists()
+
+
+def _decode(tmp_path, src, hdf5_settings=None):
+    """The input cut into 5 chunks and decoded into parts: (final output, decode results)."""
+    out = tmp_path / "parallel.lh5"
+    job = JobSpec(out_spec=str(out), scratch=str(tmp_path / "scratch"),
+                  hdf5_settings=hdf5_settings)  # fmt: skip
+    plan = index_task(str(src), None, str(tmp_path / "cache"), job, 0, 4_000_000)
+    assert len(plan.chunks) == 5
+    results = [decode_chunk(c, job) for c in plan.chunks]
+    return str(out), results
+
+
+def _pack(final, results):
+    spans = plan_spans([r.layouts[final] for r in results])
+    return [pack_chunk(r.parts, {final: s}) for r, s in zip(results, spans)]
+
+
+def test_merge_copies_packed_chunks_and_equals_serial(tmp_path, src):
+    serial = tmp_path / "serial.lh5"
+    build_raw(str(src), out_spec=str(serial))
+    final, results = _decode(tmp_path, src)
+    assert [r.layouts[final][WAVEFORM] for r in results] == [(479, 128)] * 4 + [(84, 128)]
+    packs = _pack(final, results)
+    assert packs[-1] == {final: None}  # merged rows 1916-1999: no whole chunk of 128
+    packed = [p[final] for p in packs[:-1]]
+    # merged rows 0-478 hold chunks 0-2 whole, 479-957 4-6, 958-1436 8-10, 1437-1915 12-13
+    chunks = [[row // 128 for row, _, _ in p.chunks[WAVEFORM]] for p in packed]
+    assert chunks == [[0, 1, 2], [4, 5, 6], [8, 9, 10], [12, 13]]
+    assert [p.interior[WAVEFORM] for p in packed] == [(0, 384), (33, 417), (66, 450), (99, 355)]
+    side = {p.path: Path(p.path).read_bytes() for p in packed}
+
+    # the interior rows of the parts are not read again: zeroing them changes nothing
+    for r, p in zip(results, packed):
+        start, stop = p.interior[WAVEFORM]
+        assert stop > start
+        with h5py.File(r.parts[final], "r+") as f:
+            f[WAVEFORM][start:stop] = 0
+    parts = [r.parts[final] for r in results]
+    rows, seconds = merge_task(final, parts, None, packs)
+    assert seconds > 0
+    assert rows["/FCEvent"] == 2000
+    assert assert_same_lh5(serial, final) > 10
+
+    with h5py.File(final, "r") as f:  # each packed chunk stored byte for byte
+        ds = f[WAVEFORM]
+        for p in packed:
+            for row, pos, size in p.chunks[WAVEFORM]:
+                mask, data = ds.id.read_direct_chunk((row, 0))
+                assert (mask, data) == (0, side[p.path][pos : pos + size])
+    for p in packed:  # side files and parts go with the merge
+        assert not (tmp_path / p.path).exists()
+    assert not any((tmp_path / "scratch").rglob("*.lh5*"))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        ("codec", "encoding"),
+        ("offset", "was packed at row"),
+    ],
+)
+def test_merge_refuses_packed_chunks_that_do_not_fit(tmp_path, src, tamper, message):
+    final, results = _decode(tmp_path, src)
+    packs = _pack(final, results)
+    victim = packs[1][final]
+    if tamper == "codec":
+        rows, *rest = victim.codecs[WAVEFORM]
+        victim.codecs[WAVEFORM] = (rows, *rest[:-1], rest[-1] + 1)
+    else:
+        victim.offsets[WAVEFORM] += 1
+    parts = [r.parts[final] for r in results]
+    with pytest.raises(RawconvError, match=message) as info:
+        merge_task(final, parts, None, packs)
+    assert info.value.path == final
+    assert not (tmp_path / "parallel.lh5").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".parallel")] == []
+
+
+@pytest.mark.parametrize("settings", ["none", "lzf"])
+def test_settings_rawconv_does_not_deflate_are_merged_as_before(tmp_path, src, settings):
+    serial = tmp_path / "serial.lh5"
+    build_raw(str(src), out_spec=str(serial), hdf5_settings=settings)
+    final, results = _decode(tmp_path, src, settings)
+    packs = _pack(final, results)
+    assert [p[final] for p in packs] == [None] * len(results)
+    merge_task(final, [r.parts[final] for r in results], None, packs)
+    assert assert_same_lh5(serial, final) > 10
+    with h5py.File(final, "r") as f:
+        assert f[WAVEFORM].compression == (None if settings == "none" else "lzf")
+
+
+def test_convert_packs_on_the_cluster_and_equals_serial(tmp_path, src, client):
+    from rawconv.parallel import convert
+
+    serial = tmp_path / "serial.lh5"
+    build_raw(str(src), out_spec=str(serial))
+    out, scratch = tmp_path / "parallel.lh5", tmp_path / "scratch"
+    report = convert([str(src)], out_spec=str(out), client=client, chunk_size=4_000_000,
+                     scratch=scratch, cache_dir=str(tmp_path / "cache"))  # fmt: skip
+    assert not report.failed, report.summary()
+    assert report.files[0].chunks == 5
+    assert report.tables[f"{out}:/FCEvent"] == 2000
+    assert report.merge_seconds > 0
+    assert report.after_decode_seconds > 0.9 * report.merge_seconds  # the merge is after
+    assert assert_same_lh5(serial, out) > 10
+    with h5py.File(out, "r") as f:
+        ds = f[WAVEFORM]
+        assert ds.chunks == (128, 4096) and ds.compression == "gzip"
+    assert list(scratch.iterdir()) == []
