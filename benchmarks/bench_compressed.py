@@ -21,9 +21,7 @@ import argparse
 import bz2
 import gzip
 import os
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,26 +30,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from _timing import timed  # noqa: E402
+
 from benchmarks.bench_fcio import SHAPES  # noqa: E402
 from tests.parallel.conftest import assert_same_lh5  # noqa: E402
 
 BIN = Path(sys.executable).parent
 STEP = 16 << 20
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """(wall s, CPU s of the process and its descendants) of one command."""
-    cpu0, t0 = _cpu(), time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
-    return wall, cpu
 
 
 def compress(src: Path, codec: str) -> Path:

@@ -15,32 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from _timing import timed  # noqa: E402
 from bench_fcio import SHAPES  # noqa: E402
 
 BIN = Path(sys.executable).parent
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """(wall s, CPU s) of a command and the processes it waited for."""
-    cpu0, t0 = _children_cpu(), time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0, _children_cpu() - cpu0
 
 
 def main() -> None:
