@@ -48,18 +48,20 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def version_error(worker: str, theirs: dict[str, str],
-                  ours: dict[str, str]) -> WorkerVersionError | None:  # fmt: skip
-    """The error naming the first of :data:`PACKAGES` whose version differs between
-    `worker` (`theirs`) and this client (`ours`); None when none does."""
-    for name in PACKAGES:
-        if theirs.get(name) != ours.get(name):
-            return WorkerVersionError(
-                f"worker {worker} runs {name} {theirs.get(name)}, this client {name} "
-                f"{ours.get(name)}: install the same versions of {', '.join(PACKAGES)} on the "
-                "client and the workers"
-            )
-    return None
+def _first_difference(theirs: dict[str, str], ours: dict[str, str]) -> str | None:
+    """The first of :data:`PACKAGES` whose version differs between the two, or None."""
+    return next((name for name in PACKAGES if theirs.get(name) != ours.get(name)), None)
+
+
+def _version_error(worker: str, name: str, theirs: dict[str, str],
+                   ours: dict[str, str]) -> WorkerVersionError:  # fmt: skip
+    """The error naming package `name`, its version on `worker` (`theirs`) and on this
+    client (`ours`)."""
+    return WorkerVersionError(
+        f"worker {worker} runs {name} {theirs.get(name)}, this client {name} "
+        f"{ours.get(name)}: install the same versions of {', '.join(PACKAGES)} on the "
+        "client and the workers"
+    )
 
 
 def check_worker_versions(client: Any) -> None:
@@ -69,9 +71,9 @@ def check_worker_versions(client: Any) -> None:
     ours = package_versions()
     theirs = client.run(package_versions)
     for worker, versions in sorted(theirs.items()):
-        error = version_error(worker, versions, ours)
-        if error is not None:
-            raise error
+        name = _first_difference(versions, ours)
+        if name is not None:
+            raise _version_error(worker, name, versions, ours)
 
 
 def submit_checked(client: Any, client_versions: tuple[tuple[str, str], ...],
@@ -125,8 +127,9 @@ def run_checked(client_versions: tuple[tuple[str, str], ...], call: bytes,
     the call was given."""
     if client_versions:
         mine, theirs = package_versions(), dict(client_versions)
-        if any(mine.get(name) != theirs.get(name) for name in PACKAGES):  # then the address
-            raise version_error(_worker_address(), mine, theirs)  # type: ignore[misc]
+        name = _first_difference(mine, theirs)
+        if name is not None:  # only then is the worker's address asked for
+            raise _version_error(_worker_address(), name, mine, theirs)
     fn, args, kwargs = pickle.loads(call)
     return fn(*(_filled(a, results or []) for a in args), **kwargs)
 

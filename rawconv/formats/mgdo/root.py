@@ -47,12 +47,11 @@ def import_uproot() -> Any:
 
 class SourceFile(io.RawIOBase):
     """A seekable read-only file object over a :class:`~rawconv.sources.Source` (what
-    uproot opens), counting the bytes read."""
+    uproot opens)."""
 
     def __init__(self, source: Source) -> None:
         self._source = source
         self._pos = 0
-        self.n_read = 0
 
     def __repr__(self) -> str:  # uproot names the file by it in its messages
         return self._source.name
@@ -77,7 +76,6 @@ class SourceFile(io.RawIOBase):
     def readinto(self, b: Any) -> int:
         n = self._source.readinto(self._pos, b)
         self._pos += n
-        self.n_read += n
         return n
 
 
