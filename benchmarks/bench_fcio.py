@@ -108,6 +108,28 @@ def has_reference(python: str) -> bool:
     return probe.returncode == 0
 
 
+def add_reference_flags(parser: argparse.ArgumentParser) -> None:
+    """--reference-python and --no-reference (read by :func:`reference_python`)."""
+    parser.add_argument(
+        "--reference-python", default=None,
+        help="python with legend-daq2lh5 installed (default: this one, if it has it)",
+    )  # fmt: skip
+    parser.add_argument("--no-reference", action="store_true")
+
+
+def reference_python(args: argparse.Namespace) -> str | None:
+    """The python that runs legend-daq2lh5 for a benchmark, or None (--no-reference, or
+    legend-daq2lh5 missing there: then said once, and the reference columns stay empty)."""
+    if args.no_reference:
+        return None
+    candidate = args.reference_python or sys.executable
+    if has_reference(candidate):
+        return candidate
+    print("legend-daq2lh5 not found: reference columns left empty "
+          "(install it in another venv and give --reference-python)")  # fmt: skip
+    return None
+
+
 def bench_shape(shape: Shape, work: Path, size_mb: float, ref_python: str | None) -> list[dict]:
     src = work / f"{shape.name}.fcio"
     shape.write(src, size_mb)
@@ -175,23 +197,13 @@ def main() -> None:
     parser.add_argument("--size-mb", type=float, default=500)
     parser.add_argument("--shapes", default=",".join(SHAPES), help=f"from {', '.join(SHAPES)}")
     parser.add_argument("--workdir", default=None, help="scratch folder (default: a temp dir)")
-    parser.add_argument(
-        "--reference-python", default=None,
-        help="python with legend-daq2lh5 installed (default: this one, if it has it)",
-    )  # fmt: skip
-    parser.add_argument("--no-reference", action="store_true")
+    add_reference_flags(parser)
     parser.add_argument(
         "--rss-sizes", default="", help="e.g. 500,2000: RSS check on the first shape"
     )
     args = parser.parse_args()
 
-    ref_python = None
-    if not args.no_reference:
-        candidate = args.reference_python or sys.executable
-        ref_python = candidate if has_reference(candidate) else None
-        if ref_python is None:
-            print("legend-daq2lh5 not found: reference columns left empty "
-                  "(pip install legend-daq2lh5, or --reference-python)")  # fmt: skip
+    ref_python = reference_python(args)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="rawconv-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:

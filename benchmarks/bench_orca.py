@@ -29,7 +29,13 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import bench_fcio  # noqa: E402
-from bench_fcio import compare_outputs, has_reference, print_table, run  # noqa: E402
+from bench_fcio import (  # noqa: E402
+    add_reference_flags,
+    compare_outputs,
+    print_table,
+    reference_python,
+    run,
+)
 
 WARM_UP = Path(tempfile.gettempdir()) / "rawconv-bench-warm-up.orca"
 
@@ -115,20 +121,13 @@ def main() -> None:
                         help="size of the reference's input (same shape)")  # fmt: skip
     parser.add_argument("--shapes", default=",".join(SHAPES), help=f"from {', '.join(SHAPES)}")
     parser.add_argument("--workdir", default=None, help="scratch folder (default: a temp dir)")
-    parser.add_argument("--reference-python", default=None,
-                        help="python with legend-daq2lh5 installed")  # fmt: skip
-    parser.add_argument("--no-reference", action="store_true")
+    add_reference_flags(parser)
     args = parser.parse_args()
 
     bench_fcio.WARM_UP = _warm_up_file()  # the runner's warm-up: an ORCA file
     # the reference never fills n_link_errors (uninitialised memory, see tests/formats/fcio)
     bench_fcio.KNOWN_WRONG = (*bench_fcio.KNOWN_WRONG, "ORFCIOStatus/n_link_errors")
-    ref_python = None
-    if not args.no_reference:
-        candidate = args.reference_python or sys.executable
-        ref_python = candidate if has_reference(candidate) else None
-        if ref_python is None:
-            print("legend-daq2lh5 not found: reference columns left empty")
+    ref_python = reference_python(args)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="rawconv-bench-orca-"))
     work.mkdir(parents=True, exist_ok=True)
     try:

@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _grow import grow  # noqa: E402
-from bench_fcio import has_reference  # noqa: E402
+from bench_fcio import add_reference_flags, reference_python  # noqa: E402
 
 TESTDATA = Path(os.environ.get("RAWCONV_TESTDATA", HERE.parents[1] / "shared" / "testdata"))
 
@@ -162,9 +162,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="runs per size; the least CPU counts")
     parser.add_argument("--shapes", default=",".join(SHAPES), help=f"from {', '.join(SHAPES)}")
     parser.add_argument("--workdir", default=None, help="scratch folder (default: a temp dir)")
-    parser.add_argument("--reference-python", default=None,
-                        help="python with legend-daq2lh5 (default: this one)")  # fmt: skip
-    parser.add_argument("--no-reference", action="store_true")
+    add_reference_flags(parser)
     args = parser.parse_args()
     unknown = set(args.shapes.split(",")) - set(SHAPES)
     if unknown:
@@ -172,13 +170,8 @@ def main() -> None:
     if not TESTDATA.is_dir():
         parser.error(f"the real test files are not at {TESTDATA}")
     tools = {"rawconv": sys.executable}
-    if not args.no_reference:
-        candidate = args.reference_python or sys.executable
-        if has_reference(candidate):
-            tools["reference"] = candidate
-        else:
-            print("legend-daq2lh5 not found: reference columns left empty "
-                  "(install it in another venv and give --reference-python)")  # fmt: skip
+    if (ref_python := reference_python(args)) is not None:
+        tools["reference"] = ref_python
     work = Path(args.workdir or tempfile.mkdtemp(prefix="rawconv-bench-real-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
