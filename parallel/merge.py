@@ -23,6 +23,7 @@ from rawconv.lh5.columns import ArrayCol, ScalarCol, TableCol, VectorCol
 from rawconv.lh5.compression import decode_settings
 from rawconv.lh5.datasets import DEFERRED_SETTINGS_ATTR
 from rawconv.lh5.encoded import AOEESA_DATATYPE, VOEV_DATATYPE, EncodedCol
+from rawconv.lh5.outfile import datatype_of
 from rawconv.lh5.writer import LH5Writer
 from rawconv.remote import is_url, staging_path, upload
 
@@ -49,16 +50,11 @@ def _attrs(obj: h5py.HLObject) -> dict[str, Any]:
     return out
 
 
-def _datatype(obj: h5py.HLObject) -> str:
-    dt = obj.attrs.get("datatype", "")
-    return dt.decode() if isinstance(dt, bytes) else str(dt)
-
-
 def n_rows(obj: h5py.HLObject) -> int:
     """Rows of an LGDO stored at `obj`."""
     if isinstance(obj, h5py.Dataset):
         return obj.shape[0] if obj.ndim else 1
-    dt = _datatype(obj)
+    dt = datatype_of(obj)
     if dt in (AOEESA_DATATYPE, VOEV_DATATYPE):
         return len(obj["encoded_data/cumulative_length"])
     if dt.startswith("array<1>{array<1>"):
@@ -79,10 +75,10 @@ def read_rows(obj: h5py.HLObject, start: int, stop: int, skip: Skip | None = Non
             return ScalarCol(value.decode() if isinstance(value, bytes) else value, _attrs(obj))
         gap = skip(obj.name) if skip is not None else None
         data = _read_around(obj, start, stop, gap) if gap else obj[start:stop]
-        if _datatype(obj).endswith("{bool}"):
+        if datatype_of(obj).endswith("{bool}"):
             data = data.astype(bool)
         return ArrayCol(data, _attrs(obj))
-    dt = _datatype(obj)
+    dt = datatype_of(obj)
     if dt in (AOEESA_DATATYPE, VOEV_DATATYPE):  # encoded waveforms
         data = read_rows(obj["encoded_data"], start, stop)
         data.cumulative_length.nda = data.cumulative_length.nda.astype(np.uint32)
@@ -125,7 +121,7 @@ def _leaves(group: h5py.Group, prefix: str = "") -> Iterator[tuple[str, h5py.HLO
     # which would block the writer's compression threads
     for name, obj in list(group.items()):
         path = f"{prefix}/{name}"
-        if isinstance(obj, h5py.Group) and _datatype(obj).startswith("struct"):
+        if isinstance(obj, h5py.Group) and datatype_of(obj).startswith("struct"):
             yield from _leaves(obj, path)
         else:
             yield path, obj

@@ -29,6 +29,7 @@ import numpy as np
 from rawconv.lh5.chunks import ChunkCodec, direct_chunks_supported
 from rawconv.lh5.datasets import codec_of, deferred_settings, fixed_chunk_rows
 from rawconv.lh5.encoded import AOEESA_DATATYPE, VOEV_DATATYPE
+from rawconv.lh5.outfile import datatype_of
 
 from .malloc import tune_malloc
 
@@ -132,21 +133,16 @@ def packable(ds: h5py.Dataset, settings: dict[str, Any]) -> bool:
         return False
     if settings.get("compression") != "gzip" or not direct_chunks_supported(settings, ds.dtype):
         return False
-    if _datatype(ds).endswith("{bool}"):
+    if datatype_of(ds).endswith("{bool}"):
         return False
     parent = ds.parent
     for _ in range(2):  # encoded waveforms: group/encoded_data/flattened_data
         if parent.name == "/":
             break
-        if _datatype(parent) in (AOEESA_DATATYPE, VOEV_DATATYPE):
+        if datatype_of(parent) in (AOEESA_DATATYPE, VOEV_DATATYPE):
             return False
         parent = parent.parent
     return True
-
-
-def _datatype(obj: Any) -> str:
-    dt = obj.attrs.get("datatype", "")
-    return dt.decode() if isinstance(dt, bytes) else str(dt)
 
 
 def _final_codec(ds: h5py.Dataset, settings: dict[str, Any], rows: int) -> ChunkCodec:

@@ -17,7 +17,7 @@ from typing import Any
 import h5py
 
 from .buffers import split_out_stream
-from .lh5.outfile import temp_name
+from .lh5.outfile import datatype_of, temp_name
 from .lh5.writer import LH5Writer
 from .outspec import expand_out_spec, format_template
 from .processing import process_table, select_db
@@ -30,17 +30,12 @@ BLOCK_ROWS = 8192
 """Rows of a table read, processed and written at a time."""
 
 
-def _datatype(obj: h5py.HLObject) -> str:
-    datatype = obj.attrs.get("datatype", "")
-    return datatype.decode() if isinstance(datatype, bytes) else str(datatype)
-
-
 def _tables(group: h5py.Group, prefix: str = "") -> Iterator[tuple[str, bool]]:
     """(path, is_table) of the objects under `group`: LGDO tables, and the other objects
     (arrays, scalars, ...) outside any table; groups and structs are descended."""
     for name, obj in group.items():
         path = f"{prefix}{name}"
-        datatype = _datatype(obj)
+        datatype = datatype_of(obj)
         if isinstance(obj, h5py.Group) and (not datatype or datatype.startswith("struct")):
             yield from _tables(obj, f"{path}/")
         else:

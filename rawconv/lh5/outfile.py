@@ -23,13 +23,19 @@ import numpy as np
 from ..errors import OutputError, RawconvError
 from .chunks import DirectChunkAppender
 
-__all__ = ["OpenFile", "failure", "set_attrs", "temp_name"]
+__all__ = ["OpenFile", "datatype_of", "failure", "set_attrs", "temp_name"]
 
 _CHUNK_CACHE_BYTES = 8 << 20
 
 _STR = h5py.string_dtype("utf-8")
 _STR_FILE_TYPE = h5py.h5t.py_create(_STR, logical=True)
 _STR_MEM_TYPE = h5py.h5t.py_create(_STR)
+
+
+def datatype_of(obj: Any) -> str:
+    """The LGDO ``datatype`` attribute of an h5py group or dataset ("" when it has none)."""
+    datatype = obj.attrs.get("datatype", "")
+    return datatype.decode() if isinstance(datatype, bytes) else str(datatype)
 
 
 def set_attrs(obj: Any, attrs: Mapping[str, Any]) -> None:
