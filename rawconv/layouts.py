@@ -11,7 +11,8 @@ out_spec, with ``{orig_basename}.lh5`` as the output):
   - ``waveform_presummed``: sums of 8 samples (dt 8 times the raw dt, t0 unchanged),
     encoded with ``ULEB128ZigZagDiff()``; ``presum_rate`` = 8 (uint16, units ADC);
   - ``t_sat_lo`` / ``t_sat_hi``: dspeed's ``saturation`` processor (bit depth 16) on the
-    raw waveform (uint16, units ADC), which needs dspeed (``pip install rawconv[dsp]``);
+    raw waveform (uint16, units ADC), which rawconv runs itself (:mod:`rawconv.dsp_native`:
+    the layout needs no dspeed);
 
   the encoded bytes are stored with the shuffle filter alone;
 * the other tables under ``extra/``: ``extra/OrcaHeader``, ``extra/RunControl`` (the ORCA

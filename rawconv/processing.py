@@ -17,7 +17,9 @@ of its table, in this fixed order (that of legend-daq2lh5's ``buffer_processor``
     ``factor`` (production's ``presum_rate``, with production's ``units`` ``ADC``).
 ``dsp_config: {...}``
     a dspeed processing chain (dspeed is an optional dependency); every output becomes a
-    column. Parameters come from the per-buffer ``db_dict`` (see :func:`select_db`).
+    column. Parameters come from the per-buffer ``db_dict`` (see :func:`select_db`). A
+    chain of processors rawconv runs itself (:mod:`rawconv.dsp_native`: ``saturation``)
+    runs on all rows at once, without dspeed, with dspeed's results.
 ``dtype_conv: {"path": dtype}``
     cast columns (``"waveform/values"`` reaches into a waveform table).
 ``drop: [path, ...]``
@@ -49,6 +51,7 @@ import numpy as np
 
 from .codecs import CodecError, as_codec
 from .dsp_chains import run_cached_chain
+from .dsp_native import native_outputs
 from .errors import ProcSpecError
 from .lh5.columns import ArrayCol, ScalarCol, TableCol, VectorCol
 from .lh5.compression import resolve_settings
@@ -306,6 +309,11 @@ class _Processor:
             self.put(args[3], ArrayCol(rate, {"units": "ADC"}))  # as production writes it
 
     def dsp_config(self, config: Any) -> None:
+        native = native_outputs(config, self.table, self.n)
+        if native is not None:  # processors rawconv runs itself (dspeed's values)
+            for out_name, col in native.items():
+                self.put(out_name, col)
+            return
         try:
             from dspeed import build_processing_chain
         except ImportError:

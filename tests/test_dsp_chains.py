@@ -1,9 +1,14 @@
-"""A dspeed chain built once per buffer and run on its filled rows at each write."""
+"""A dspeed chain built once per buffer and run on its filled rows at each write.
+
+The chain here is LEGEND-200's ``saturation``, which rawconv otherwise runs itself
+(:mod:`rawconv.dsp_native`); these tests switch that off to exercise dspeed's chains."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+import rawconv.processing
 from rawconv import RawBuffer
 from rawconv.layouts import l200_proc_spec
 from rawconv.lh5.columns import ArrayCol, TableCol, waveform_table
@@ -13,6 +18,11 @@ SIZE, SAMPLES = 40, 64
 SPEC = {key: l200_proc_spec()[key] for key in ("dsp_config", "dtype_conv")}
 HI = 2**16 - 16
 """The sample value dspeed's ``saturation`` counts as high for bit depth 16."""
+
+
+@pytest.fixture(autouse=True)
+def through_dspeed(monkeypatch):
+    monkeypatch.setattr(rawconv.processing, "native_outputs", lambda *args: None)
 
 
 def fill(tbl: TableCol, seed: int) -> None:

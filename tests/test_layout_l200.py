@@ -230,3 +230,18 @@ def test_the_layout_gives_its_tables_more_rows(tmp_path, monkeypatch):
     build_raw(str(src), layout="l200", out_spec=str(tmp_path / "l200.lh5"))
     build_raw(str(src), out_spec=str(tmp_path / "default.lh5"))
     assert seen == [512 << 20, DEFAULT_BUFFER_MEMORY] and DEFAULT_BUFFER_MEMORY == 128 << 20
+
+
+def test_open_datasets_get_small_chunk_caches(tmp_path):
+    """A layout keeps thousands of datasets open: HDF5's default 521 cache slots cost about
+    80 kB each (450 MB for production's 5,400); 11 slots hold the chunk or two an append
+    needs."""
+    from rawconv.lh5.columns import ArrayCol
+    from rawconv.lh5.writer import LH5Writer
+
+    writer = LH5Writer()
+    writer.write(ArrayCol(np.arange(10)), "x", tmp_path / "c.lh5")
+    (out,) = writer._files.values()
+    _, slots, nbytes, _ = out.h5.id.get_access_plist().get_cache()
+    assert (slots, nbytes) == (11, 8 << 20)
+    writer.close()

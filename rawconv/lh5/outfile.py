@@ -26,6 +26,10 @@ from .chunks import DirectChunkAppender
 __all__ = ["OpenFile", "datatype_of", "failure", "set_attrs", "temp_name"]
 
 _CHUNK_CACHE_BYTES = 8 << 20
+_CHUNK_CACHE_SLOTS = 11
+"""Hash slots of each dataset's chunk cache. Columns are appended in order, so a dataset
+needs one or two chunks cached; HDF5's default of 521 slots costs about 80 kB per open
+dataset, 450 MB for the 5,400 datasets a production layout keeps open."""
 
 _STR = h5py.string_dtype("utf-8")
 _STR_FILE_TYPE = h5py.h5t.py_create(_STR, logical=True)
@@ -120,7 +124,8 @@ class OpenFile:
         mode = "w" if atomic else "a"
         kwargs = {} if locking is None else {"locking": locking}
         try:
-            self.h5 = h5py.File(self.write_path, mode, rdcc_nbytes=_CHUNK_CACHE_BYTES, **kwargs)
+            self.h5 = h5py.File(self.write_path, mode, rdcc_nbytes=_CHUNK_CACHE_BYTES,
+                                rdcc_nslots=_CHUNK_CACHE_SLOTS, **kwargs)
         except BaseException as exc:  # also a signal inside h5py: the new file must not stay
             if atomic:
                 Path(self.write_path).unlink(missing_ok=True)
