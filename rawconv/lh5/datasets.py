@@ -26,6 +26,7 @@ __all__ = [
     "append_dataset",
     "chunk_shape",
     "codec_of",
+    "creation_chunks",
     "deferred_settings",
     "fixed_chunk_rows",
     "lgdo_attrs",
@@ -81,6 +82,17 @@ def chunk_shape(shape: tuple[int, ...], itemsize: int, first_rows: int) -> tuple
     return (max(1, rows), *shape[1:])
 
 
+def creation_chunks(
+    settings: Mapping[str, Any], shape: tuple[int, ...], itemsize: int, first_rows: int
+) -> Any:
+    """The ``chunks`` a new dataset gets: the settings' own, else :func:`chunk_shape` for
+    its first write of `first_rows` rows of `shape`."""
+    chunks = settings.get("chunks")
+    if chunks is None:
+        return chunk_shape(shape, itemsize, first_rows)
+    return tuple(chunks) if isinstance(chunks, list) else chunks
+
+
 def fixed_chunk_rows(row_shape: tuple[int, ...], itemsize: int) -> int | None:
     """Rows per chunk :func:`chunk_shape` gives a dataset of such rows whatever the length
     of its first write (rows of at least CHUNK_BYTES / MIN_CHUNK_ROWS bytes), else None."""
@@ -121,16 +133,14 @@ def append_dataset(
     if out.is_struct(parent):
         out.add_struct_field(parent, name)
     kwargs = dict(settings)
-    kwargs.setdefault("chunks", chunk_shape(nda.shape, nda.dtype.itemsize, len(nda)))
-    if isinstance(kwargs["chunks"], list):
-        kwargs["chunks"] = tuple(kwargs["chunks"])
+    kwargs["chunks"] = creation_chunks(settings, nda.shape, nda.dtype.itemsize, len(nda))
     deferred = None
     if out.defer:  # a part file: store uncompressed, keep the settings for the merge
         deferred = encode_settings(kwargs)
         kwargs = {"chunks": kwargs["chunks"]}
     direct = direct_chunks_supported(kwargs, nda.dtype) and kwargs["chunks"] is not None
     kwargs.pop("direct_chunks", None)
-    shape = (0, *nda.shape[1:]) if direct else nda.shape
+    shape = (0, *nda.shape[1:]) if direct or out.create_only else nda.shape
     ds = parent.create_dataset(
         name, shape=shape, maxshape=(None, *nda.shape[1:]), dtype=nda.dtype, **kwargs
     )
@@ -139,6 +149,8 @@ def append_dataset(
     out.row_shapes[path] = nda.shape[1:]
     if deferred is not None:
         ds.attrs[DEFERRED_SETTINGS_ATTR] = deferred
+    if out.create_only:  # a table template: no rows
+        return
     if direct:
         appender = out.appenders[path] = _appender(ds, out.chunk_supplies.get(path))
         appender.append(nda)

@@ -269,7 +269,8 @@ def write_encoded(
         flat_settings.update(compression=None, compression_opts=None)  # rest (shuffle) holds
     flat = col.encoded_data.flattened_data.nda[: _end(cl)]
     array_attrs = {"datatype": "array<1>{real}"}
-    append_dataset(out, ed, "flattened_data", flat, array_attrs, flat_settings)
+    if not out.create_only:  # a table template: the bytes are chunked by their first write
+        append_dataset(out, ed, "flattened_data", flat, array_attrs, flat_settings)
     cl_settings = obj_settings(col.encoded_data.cumulative_length, settings)  # a merge's
     append_dataset(  # part files carry each dataset's settings
         out, ed, "cumulative_length", (cl + offset).astype(np.uint32), array_attrs, cl_settings

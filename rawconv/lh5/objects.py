@@ -98,11 +98,13 @@ def _write_vov(
         last = out.last_row(cl_ds)
         offset = 0 if last is None else int(last)
     fd = obj.flattened_data
-    if isinstance(fd, VectorCol):
+    if out.create_only:  # a table template leaves it out: it is chunked by its first write
+        pass
+    elif isinstance(fd, VectorCol):
         _write_vov(out, grp, "flattened_data", fd, n_flat, settings)
     else:
-        flat_settings = obj_settings(fd, settings)
-        append_dataset(out, grp, "flattened_data", fd.nda[:n_flat], lgdo_attrs(fd), flat_settings)
+        flat = fd.nda[:n_flat]
+        append_dataset(out, grp, "flattened_data", flat, lgdo_attrs(fd), obj_settings(fd, settings))
     cl_out = cl[:n].astype(np.int64, copy=True)
     if offset:
         cl_out += offset

@@ -142,9 +142,30 @@ class OpenFile:
             if atomic:
                 Path(self.write_path).unlink(missing_ok=True)
             raise
+        self._start()
+
+    @classmethod
+    def in_memory(cls, defer: bool = False) -> OpenFile:
+        """A file in memory only (HDF5's core driver), which nothing is written to: the
+        empty tables :mod:`rawconv.lh5.templates` copies."""
+        self = cls.__new__(cls)
+        self.path = self.write_path = f"rawconv-templates-{uuid.uuid4().hex[:8]}.lh5"
+        self.defer = defer
+        self.h5 = h5py.File(self.path, "w", driver="core", backing_store=False)
+        self.fd = self.inode = None
+        self._start()
+        self.create_only = True
+        return self
+
+    def _start(self) -> None:
+        """The caches of a newly opened file."""
         self.closed = False
         """Closed, or its close failed: it is never closed twice (a second close of a file
         whose close failed crashes HDF5)."""
+        self.create_only = False
+        """Datasets are created without their rows (a table template)."""
+        self.templates: Any = None
+        """The :class:`~rawconv.lh5.templates.TableTemplates` of this file, once needed."""
         self.appenders: dict[str, DirectChunkAppender] = {}
         """Dataset path -> the appender that writes its chunks."""
         self.busy: set[DirectChunkAppender] = set()
@@ -191,6 +212,10 @@ class OpenFile:
         if self.closed:
             return
         self.closed = True
+        if self.templates is not None:
+            templates, self.templates = self.templates, None
+            with contextlib.suppress(Exception):  # memory only: nothing of the output's
+                templates.close()
         closing = False
         try:
             for appender in self.appenders.values():

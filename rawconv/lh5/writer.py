@@ -31,11 +31,12 @@ from typing import Any
 
 from ..errors import RawconvError
 from ..remote import discard_staging, is_url, staging_path, upload
-from .columns import ArrayCol, ScalarCol
+from .columns import ArrayCol, ScalarCol, TableCol
 from .compression import resolve_settings
 from .convert import from_lgdo
 from .objects import write_object
 from .outfile import OpenFile, failure, temp_name
+from .templates import TableTemplates
 
 __all__ = ["DEFAULT_HDF5_SETTINGS", "LH5Writer"]
 
@@ -126,6 +127,10 @@ class LH5Writer:
         try:
             groups = group.strip("/").split("/") if group.strip("/") else []
             parent = out.require_groups(out.require_groups(out.h5, groups), parts[:-1])
+            if isinstance(obj, TableCol) and out.lookup(parent, parts[-1]) is None:
+                if out.templates is None:
+                    out.templates = TableTemplates(out.defer)
+                out.templates.copy_into(out, parent, parts[-1], obj, n_rows, settings)
             write_object(out, parent, parts[-1], obj, n_rows, settings)
             if isinstance(obj, (ArrayCol, ScalarCol)) and out.is_struct(parent):
                 out.add_struct_field(parent, parts[-1])  # a struct lists its members
