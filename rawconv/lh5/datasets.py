@@ -149,7 +149,9 @@ def append_dataset(
     out.row_shapes[path] = nda.shape[1:]
     if deferred is not None:
         ds.attrs[DEFERRED_SETTINGS_ATTR] = deferred
-    if out.create_only:  # a table template: no rows
+    if out.create_only:  # a table template: no rows, but how its copies' rows are written
+        if not (_direct(ds) and settings.get("direct_chunks") is not False):
+            out.filtered.add(path)
         return
     if direct:
         appender = out.appenders[path] = _appender(ds, out.chunk_supplies.get(path))
@@ -164,12 +166,13 @@ def _write_rows(ds: h5py.Dataset, start: int, nda: np.ndarray) -> None:
     through h5py's low-level API for a C-ordered array of the dataset's dtype (h5py's
     ``ds[...] = nda`` costs more in Python than HDF5 takes to write a table's small
     columns), else through ``ds[...]``."""
-    if nda.dtype != ds.dtype or not nda.flags.c_contiguous or nda.ndim != len(ds.shape):
+    dsid = ds.id
+    if nda.dtype != dsid.dtype or not nda.flags.c_contiguous or nda.ndim != dsid.rank:
         ds[start : start + len(nda)] = nda
         return
-    file_space = ds.id.get_space()
+    file_space = dsid.get_space()
     file_space.select_hyperslab((start,) + (0,) * (nda.ndim - 1), nda.shape)
-    ds.id.write(h5py.h5s.create_simple(nda.shape), file_space, nda)
+    dsid.write(h5py.h5s.create_simple(nda.shape), file_space, nda)
 
 
 def _append_rows(
@@ -187,14 +190,17 @@ def _append_rows(
             path=out.path,
         )
     appender = out.appenders.get(path)
-    if appender is None and _direct(ds) and settings.get("direct_chunks") is not False:
-        appender = out.appenders[path] = _appender(ds, out.chunk_supplies.get(path))
+    if appender is None and path not in out.filtered:
+        if _direct(ds) and settings.get("direct_chunks") is not False:
+            appender = out.appenders[path] = _appender(ds, out.chunk_supplies.get(path))
+        else:
+            out.filtered.add(path)
     if appender is not None:
         appender.append(nda)
         out.busy.add(appender)
     elif len(nda):
-        start = ds.shape[0]
-        ds.resize(start + len(nda), axis=0)
+        start = ds.id.shape[0]
+        ds.id.set_extent((start + len(nda), *row_shape))
         _write_rows(ds, start, nda)
 
 

@@ -96,6 +96,18 @@ def _descriptor(h5: h5py.File) -> tuple[int | None, tuple[int, int] | None]:
     return fd, (st.st_dev, st.st_ino)
 
 
+def _open(parent: h5py.Group, name: str) -> Any:
+    """``parent[name]`` for a group or dataset, opened through h5py's low-level API (a
+    third of the cost of ``parent[name]``, which a layout of thousands of datasets pays
+    for each of them)."""
+    oid = h5py.h5o.open(parent.id, name.encode("utf-8"))
+    if isinstance(oid, h5py.h5d.DatasetID):
+        return h5py.Dataset(oid)
+    if isinstance(oid, h5py.h5g.GroupID):
+        return h5py.Group(oid)
+    return parent[name]
+
+
 class OpenFile:
     """An output file open for writing (under a temporary name when `atomic`).
 
@@ -181,6 +193,8 @@ class OpenFile:
         """Group path -> (kind, fields) that its ``datatype`` attribute lists."""
         self.row_shapes: dict[str, tuple[int, ...]] = {}
         """Dataset path -> the shape of its rows."""
+        self.filtered: set[str] = set()
+        """Paths of datasets whose chunks HDF5's filters write (no appender)."""
         self.encoded: dict[str, tuple[dict[str, Any], int | None]] = {}
         """Encoded-array group path -> (its attributes, decoded_size), see
         :func:`rawconv.lh5.encoded.write_encoded`."""
@@ -237,7 +251,7 @@ class OpenFile:
 
     def _forget_all(self) -> None:
         for cache in (self.appenders, self.objects, self.paths, self.fields,
-                      self.row_shapes, self.encoded):  # fmt: skip
+                      self.row_shapes, self.encoded, self.filtered):  # fmt: skip
             cache.clear()
         self.busy.clear()
 
@@ -292,13 +306,17 @@ class OpenFile:
         if obj is not None:
             self.paths.pop(id(obj), None)
         self.row_shapes.pop(path, None)
+        self.filtered.discard(path)
 
     def lookup(self, parent: Any, name: str) -> Any:
         """``parent[name]``, or None where there is nothing."""
         path = self.child_path(parent, name)
         obj = self.objects.get(path)
-        if obj is None and name in parent:
-            obj = self.remember(path, parent[name])
+        if obj is None:
+            try:
+                obj = self.remember(path, _open(parent, name))
+            except KeyError:  # nothing there
+                return None
         return obj
 
     # --- struct and table groups --------------------------------------------------------

@@ -105,8 +105,9 @@ class TableTemplates:
         self.defer = defer
         self.seen: set[Hashable] = set()
         """Signatures of the tables created in the output so far."""
-        self.made: dict[Hashable, str] = {}
-        """Signature -> the template's name in :attr:`memory`."""
+        self.made: dict[Hashable, tuple[str, list[tuple[str, str, Any]]]] = {}
+        """Signature -> (the template's name in :attr:`memory`, what the writer knows of
+        its objects: (cache, path inside the table, value))."""
         self.memory: Any = None
         """The in-memory :class:`~rawconv.lh5.outfile.OpenFile` holding the templates."""
 
@@ -129,11 +130,27 @@ class TableTemplates:
                 self.memory = OpenFile.in_memory(self.defer)
             template = f"t{len(self.made)}"
             write_object(self.memory, self.memory.h5, template, obj, n_rows, settings)
-            self.made[sig] = template
+            self.made[sig] = (template, self._known(f"/{template}/"))
+        template, known = self.made[sig]
         if out.is_struct(parent):
             out.add_struct_field(parent, name)
-        h5py.h5o.copy(self.memory.h5.id, self.made[sig].encode(), parent.id, name.encode())
+        h5py.h5o.copy(self.memory.h5.id, template.encode(), parent.id, name.encode())
+        prefix = f"{out.child_path(parent, name)}/"
+        for cache, path, value in known:  # as if the writer had created the copy
+            if cache == "filtered":
+                out.filtered.add(prefix + path)
+            else:
+                getattr(out, cache)[prefix + path] = value
         return True
+
+    def _known(self, prefix: str) -> list[tuple[str, str, Any]]:
+        """What the in-memory writer knows of the objects under `prefix`: row shapes,
+        encoded columns' attributes and the datasets HDF5's filters write."""
+        memory = self.memory
+        known = [("filtered", p, None) for p in memory.filtered]
+        for cache in ("row_shapes", "encoded"):
+            known += [(cache, p, v) for p, v in getattr(memory, cache).items()]
+        return [(c, p[len(prefix):], v) for c, p, v in known if p.startswith(prefix)]
 
     def close(self) -> None:
         """Free the in-memory file."""
