@@ -4,7 +4,7 @@ prints a JSON line (used by bench_compression.py; not part of rawconv).
 Modes: ``fast-gzip`` (rawconv's default: its own shuffle + deflate of whole chunks),
 ``h5py-gzip`` (the same filters applied by HDF5 through h5py), ``l200-proc`` (the
 production layout, ``layout="l200"``: per-channel tables, windowed and presummed waveforms
-with the LEGEND codecs, t_sat_lo/hi through dspeed, extra/, zstd:3), any compression
+with the LEGEND codecs, t_sat_lo/hi as dspeed's saturation, extra/, zstd:3), any compression
 name rawconv accepts (``lzf``, ``zstd``, ``none``...), and ``l200-daq2lh5``:
 legend-daq2lh5 with the same out_spec and dspeed (run by the reference's interpreter,
 given the out_spec as a JSON file).
