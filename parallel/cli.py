@@ -362,7 +362,7 @@ def _finish(args: argparse.Namespace, report: Any) -> int:
     if args.dry_run:
         for f in report.files:
             print(f"{f.input}: {f.status}, {f.chunks} chunk(s) -> {', '.join(f.outputs) or '-'}"
-                  + (f" ({f.reason})" if f.reason else ""))  # fmt: skip
+                  + "".join(f" ({t})" for t in (f.note, f.reason) if t))  # fmt: skip
     elif not args.quiet:
         print(report.summary())
     else:  # quiet: the failures alone, one line each

@@ -219,17 +219,23 @@ def convert(
         checkpoint("parallel:cluster")
         bars = Bars(progress)
         try:
-            plans = _index(client, inputs, stream_type, cache_dir, job, chunk_size, report, bars)
+            plans = _index(client, inputs, stream_type, cache_dir, job, chunk_size, report, bars,
+                           split=not (dry_run or resume))  # fmt: skip
         finally:
             bars.close()
         report.index_seconds = time.perf_counter() - t0
         checkpoint("parallel:indexed")
         todo = _select(plans, report, overwrite, resume, storage_options)
+        if not dry_run:  # compressed inputs left whole to decide: decompressed and split now
+            todo = _split_deferred(client, plans, todo, stream_type, cache_dir, job,
+                                   chunk_size, report)  # fmt: skip
         # locked: the outputs to write, and the finished ones (a stale lock of theirs goes)
         outputs = [o for i in sorted(plans) for o in report.files[i].outputs]
         for i in todo:
             report.files[i].chunks = len(plans[i].chunks)
             report.files[i].status = "planned"
+            if plans[i].split_deferred:  # a dry run
+                report.files[i].note = "compressed: decompressed and split when converted"
         if not dry_run and todo:
             _check_space([plans[i] for i in todo], hdf5_settings, scratch)
             local = [o for o in outputs if not is_url(o)]
@@ -307,11 +313,12 @@ def _clean_up(client: Any, cluster: Any, job: JobSpec, locks: OutputLocks) -> No
 
 
 def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report, bars: Bars,
-           ) -> dict[int, FilePlan]:  # fmt: skip
+           split: bool = True) -> dict[int, FilePlan]:  # fmt: skip
     bars.start("index", len(inputs), "file")
     args = (stream_type, cache_dir, job)
+    kwargs = {"split_compressed": split}
     futures = [
-        submit_checked(client, job.versions, index_task, inp, *args, i, chunk_size)
+        submit_checked(client, job.versions, index_task, inp, *args, i, chunk_size, **kwargs)
         for i, inp in enumerate(inputs)
     ]
     plans: dict[int, FilePlan] = {}
@@ -319,24 +326,13 @@ def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report, bars
         fr = FileReport(input=inp)
         report.files.append(fr)
         try:
-            plans[i] = fut.result()
-        except WorkerVersionError:  # a worker that joined late: the run is refused
-            raise
-        except RemoteError as exc:  # names the input and the cause already
-            fr.status, fr.reason = "failed", str(exc)
-            continue
-        except RawconvError as exc:
-            # a plain RawconvError about the input (a stream that does not decompress) as
-            # the serial conversion words it; a subclass's name tells the kind of failure
-            plain = type(exc) is RawconvError and exc.path == inp
-            fr.status, fr.reason = "failed", str(exc) if plain else f"{type(exc).__name__}: {exc}"
-            continue
-        except Exception as exc:
-            fr.status, fr.reason = "failed", f"{type(exc).__name__}: {exc}"
-            continue
+            plans[i] = _plan_of(fut, inp, fr)
+        except _FailedError:
+            pass
         finally:
             bars.update("index")
-        fr.outputs = plans[i].outputs
+        if i in plans:
+            fr.outputs = plans[i].outputs
     owners: dict[str, int] = {}
     for i in plans:
         for out in report.files[i].outputs:
@@ -357,6 +353,48 @@ def _exists(output: str, storage_options: dict[str, Any]) -> bool:
 
 def _is_spec_file(name: str) -> bool:
     return name.lower().endswith((".json", ".yaml", ".yml"))
+
+
+class _FailedError(Exception):
+    """An index task failed; its FileReport says why."""
+
+
+def _plan_of(future: Any, inp: str, fr: FileReport) -> FilePlan:
+    """An index task's plan; a failure is written in `fr` and raises _FailedError."""
+    try:
+        return future.result()
+    except WorkerVersionError:  # a worker that joined late: the run is refused
+        raise
+    except RemoteError as exc:  # names the input and the cause already
+        fr.status, fr.reason = "failed", str(exc)
+    except RawconvError as exc:
+        # a plain RawconvError about the input (a stream that does not decompress) as
+        # the serial conversion words it; a subclass's name tells the kind of failure
+        plain = type(exc) is RawconvError and exc.path == inp
+        fr.status, fr.reason = "failed", str(exc) if plain else f"{type(exc).__name__}: {exc}"
+    except Exception as exc:
+        fr.status, fr.reason = "failed", f"{type(exc).__name__}: {exc}"
+    raise _FailedError
+
+
+def _split_deferred(client, plans, todo, stream_type, cache_dir, job, chunk_size, report,
+                    ) -> list[int]:  # fmt: skip
+    """`todo` with the compressed inputs whose split was deferred (to know first whether
+    a resumed run skips them) decompressed and split by their index tasks; an input that
+    fails there is reported failed and left out."""
+    deferred = [i for i in todo if plans[i].split_deferred]
+    args = (stream_type, cache_dir, job)
+    futures = {
+        i: submit_checked(client, job.versions, index_task, plans[i].input, *args, i, chunk_size)
+        for i in deferred
+    }
+    failed = set()
+    for i, fut in futures.items():
+        try:
+            plans[i] = _plan_of(fut, plans[i].input, report.files[i])
+        except _FailedError:
+            failed.add(i)
+    return [i for i in todo if i not in failed]
 
 
 def _select(plans, report, overwrite, resume, storage_options) -> list[int]:

@@ -15,6 +15,8 @@ class FileReport:
     status: str = "pending"
     """``done``, ``skipped`` (outputs complete, ``resume``), ``failed`` or ``planned``."""
     reason: str = ""
+    note: str = ""
+    """What a dry run says of the plan beyond its chunks."""
     bytes: int = 0
     rows: int = 0
     chunks: int = 0

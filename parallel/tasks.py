@@ -159,17 +159,22 @@ class FilePlan:
     chunks: list[Chunk]
     from_cache: bool = False
     """Its chunks were planned from a cached index."""
+    split_deferred: bool = False
+    """A compressed input larger than a chunk, not yet decompressed and split (a dry run,
+    or a resumed run that may skip it): planned as one chunk until then."""
 
 
 def index_task(
     input: str, stream_type: str | None, cache_dir: str | None, job: JobSpec, file_id: int,
-    chunk_bytes: int, refresh: bool = False,
+    chunk_bytes: int, refresh: bool = False, split_compressed: bool = True,
 ) -> FilePlan:  # fmt: skip
     """Index and plan an input and resolve its outputs (runs on a worker: the index stays
     there, only the small plan travels). An input no larger than a chunk is one chunk:
     it needs no index. A ``.gz`` / ``.bz2`` input larger than a chunk is decompressed once
     into the scratch folder and its copy split (:func:`_split_compressed`); a smaller one
-    is one chunk. `refresh`: drop its cache entry and index it anew."""
+    is one chunk. `refresh`: drop its cache entry and index it anew. Without
+    `split_compressed` a compressed input is not decompressed: its plan says so
+    (``split_deferred``)."""
     tune_malloc()
     with open_source(input, **job.fs_options) as source:  # opened once for all three steps
         size = source.size
@@ -177,10 +182,12 @@ def index_task(
         indexed = get_format(kind).index_class() is not None
         if isinstance(source, CompressedSource):
             packed = source.inner.size or 0  # compressed bytes: what a whole task reads
-            if indexed and packed > chunk_bytes and job.scratch:
+            split = indexed and packed > chunk_bytes and bool(job.scratch)
+            if split and split_compressed:
                 return _split_compressed(input, kind, source, job, file_id, chunk_bytes)
             whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, packed)
-            return FilePlan(input, kind, packed, outputs_of(input, kind, job, source), [whole])
+            outputs = outputs_of(input, kind, job, source)
+            return FilePlan(input, kind, packed, outputs, [whole], split_deferred=split)
         if (size is not None and size <= chunk_bytes) or not indexed:
             size = size if size is not None else 0  # converted whole by one task
             whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)

@@ -184,3 +184,37 @@ def test_cluster_threads_are_shared_by_the_compressed_inputs_to_split(tmp_path):
     assert _decompress_threads(_Client(4, 4), [*inputs, "https://h/r.fcio.gz"], CHUNK) == 4
     assert _decompress_threads(_Client(1, 1), [str(big)] * 3, CHUNK) == 1
     assert _decompress_threads(_Client(2), [str(plain)], CHUNK) == 2
+
+
+def test_dry_run_and_resume_decide_before_decompressing(th228, client, tmp_path, capsys):
+    """A dry run plans a large compressed input without decompressing it; a resumed run
+    decompresses and splits only an input it converts, and skips a converted one as is."""
+    (tmp_path / "in").mkdir()
+    src = _compressed(tmp_path / "in", th228, "bz2")
+    scratch, out = tmp_path / "scratch", tmp_path / "out"
+    job = JobSpec(out_spec=str(out / "{orig_basename}.lh5"), scratch=str(scratch), run_id="r")
+    plan = index_task(str(src), None, None, job, 0, CHUNK, split_compressed=False)
+    assert plan.split_deferred and len(plan.chunks) == 1
+    assert not scratch.exists()  # nothing decompressed
+    options = {"out_spec": str(out / "{orig_basename}.lh5"), "client": client,
+               "chunk_size": CHUNK, "scratch": str(scratch)}  # fmt: skip
+    dry = convert([str(src)], dry_run=True, **options)
+    assert [(f.status, f.chunks, f.note) for f in dry.files] == [
+        ("planned", 1, "compressed: decompressed and split when converted")]  # fmt: skip
+    assert not out.exists()
+    first = convert([str(src)], resume=True, **options)
+    (fr,) = first.files
+    assert fr.status == "done" and fr.chunks >= 3 and fr.note == ""  # split once converted
+    assert fr.bytes == th228.stat().st_size
+    serial = tmp_path / "serial.lh5"
+    build_raw(str(th228), out_spec=str(serial))
+    assert assert_same_lh5(serial, out / f"{stem(th228)}.lh5") > 10
+    again = convert([str(src)], resume=True, **options)
+    assert [f.status for f in again.files] == ["skipped"]
+    assert list(scratch.iterdir()) == []
+    code = parallel_main([str(src), "-o", str(tmp_path / "o2" / "{orig_basename}.lh5"),
+                          "--chunk-size", str(CHUNK), "--dry-run", "--workers", "1"])  # fmt: skip
+    assert code == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith(f"{src}: planned, 1 chunk(s) -> ")
+    assert line.endswith("th228.lh5 (compressed: decompressed and split when converted)")
