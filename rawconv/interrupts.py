@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -58,6 +59,9 @@ def exit_status(exc: BaseException) -> int:
 _received: list[int] = []
 """The signal that the last :func:`handlers` block turned into :class:`Interrupted`."""
 
+_active: list[bool] = []
+"""Non-empty while a :func:`handlers` block runs."""
+
 
 def _raise(signum: int, frame: Any) -> None:
     for other in (signal.SIGINT, signal.SIGTERM):  # one is enough: clean up undisturbed
@@ -76,6 +80,17 @@ def received() -> Interrupted | None:
     return Interrupted(_received[0]) if _received else None
 
 
+def _lost_interrupt_hook(previous: Any) -> Any:
+    """An unraisable-exception hook that keeps quiet about :class:`Interrupted` (recorded
+    already: the next :func:`checkpoint` raises it) and passes anything else on."""
+
+    def hook(info: Any) -> None:
+        if not isinstance(info.exc_value, Interrupted):
+            previous(info)
+
+    return hook
+
+
 @contextlib.contextmanager
 def handlers(restore: bool = True) -> Iterator[None]:
     """SIGINT and SIGTERM raise :class:`Interrupted` while the block runs (a second signal
@@ -84,9 +99,14 @@ def handlers(restore: bool = True) -> Iterator[None]:
     are ignored until the process exits."""
     _received.clear()
     old = {s: signal.signal(s, _raise) for s in (signal.SIGINT, signal.SIGTERM)}
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = _lost_interrupt_hook(old_hook)
+    _active.append(True)
     try:
         yield
     finally:
+        _active.pop()
+        sys.unraisablehook = old_hook
         for signum, handler in old.items():
             signal.signal(signum, handler if restore else signal.SIG_IGN)
 
@@ -112,8 +132,15 @@ def deferred() -> Iterator[None]:
 
 
 def checkpoint(name: str) -> None:
-    """Send this process SIGINT (as a Ctrl-C would) when ``$RAWCONV_INTERRUPT_AT`` is `name`,
-    SIGTERM when it is ``name@SIGTERM``: tests interrupt runs at named points with it."""
+    """A point between steps of a run: raise :class:`Interrupted` for a signal whose
+    exception was lost (it landed in a ``__del__`` or weakref callback, such as h5py's
+    object registry runs, where Python prints an exception and goes on).
+
+    Tests interrupt runs at named points with it: it sends this process SIGINT (as a
+    Ctrl-C would) when ``$RAWCONV_INTERRUPT_AT`` is `name`, SIGTERM when it is
+    ``name@SIGTERM``."""
+    if _received and _active:
+        raise Interrupted(_received[0])
     wanted = os.environ.get(_CHECKPOINT_ENV)
     if wanted and wanted.partition("@")[0] == name:
         os.kill(os.getpid(), signal.SIGTERM if wanted.endswith("@SIGTERM") else signal.SIGINT)

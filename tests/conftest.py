@@ -94,3 +94,26 @@ def compare_with_reference(ref: str | Path, out: str | Path, known_wrong: Any) -
             np.testing.assert_array_equal(o[()], r[()], err_msg=name)
             checked += 1
     return checked
+
+
+def assert_identical_lh5(a: str | Path, b: str | Path) -> int:
+    """Two HDF5 files with the same objects in the same order, attributes, dtypes,
+    shapes, chunks, filters and values; returns the number of objects."""
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        names: list[str] = []
+        fa.visit(names.append)
+        other: list[str] = []
+        fb.visit(other.append)
+        assert names == other
+        for name in ["/", *names]:
+            oa, ob = fa[name], fb[name]
+            assert dict(oa.attrs) == dict(ob.attrs), name
+            if isinstance(oa, h5py.Dataset):
+                assert (oa.dtype, oa.shape, oa.chunks, oa.maxshape) == (
+                    ob.dtype, ob.shape, ob.chunks, ob.maxshape), name  # fmt: skip
+                filters = [o.id.get_create_plist().get_nfilters() for o in (oa, ob)]
+                assert filters[0] == filters[1], name
+                assert (oa.compression, oa.compression_opts, oa.shuffle) == (
+                    ob.compression, ob.compression_opts, ob.shuffle), name  # fmt: skip
+                np.testing.assert_array_equal(oa[()], ob[()], err_msg=name)
+        return len(names)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import fsspec
 import h5py
@@ -13,6 +12,7 @@ import pytest
 from lgdo import Table, WaveformTable
 
 from rawconv import RawBufferLibrary, RawconvError, UnknownFormatError, build_raw
+from tests.conftest import assert_identical_lh5
 
 
 def test_default_output_beside_input_and_no_overwrite(spms, tmp_path):
@@ -124,7 +124,7 @@ def test_buffer_size_does_not_change_output(spms, tmp_path, buffer_size):
     build_raw(str(spms), out_spec=str(ref))
     out = tmp_path / f"b{buffer_size}.lh5"
     build_raw(str(spms), out_spec=str(out), buffer_size=buffer_size)
-    _assert_same_file(ref, out)
+    assert_identical_lh5(ref, out)
 
 
 def test_buffer_smaller_than_a_record(spms, tmp_path):
@@ -133,35 +133,21 @@ def test_buffer_smaller_than_a_record(spms, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def _assert_same_file(a: Path, b: Path) -> None:
-    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
-        names: list[str] = []
-        fa.visit(names.append)
-        other: list[str] = []
-        fb.visit(other.append)
-        assert sorted(names) == sorted(other)
-        for name in names:
-            if isinstance(fa[name], h5py.Dataset):
-                assert fa[name].dtype == fb[name].dtype, name
-                np.testing.assert_array_equal(fa[name][()], fb[name][()], err_msg=name)
-            assert dict(fa[name].attrs) == dict(fb[name].attrs), name
-
-
 def test_sources_file_url_memory_and_bytes(spms, tmp_path):
     ref = tmp_path / "ref.lh5"
     build_raw(str(spms), out_spec=str(ref))
     out = tmp_path / "url.lh5"
     build_raw(f"file://{spms}", out_spec=str(out))
-    _assert_same_file(ref, out)
+    assert_identical_lh5(ref, out)
     data = spms.read_bytes()
     with fsspec.open("memory://rawconv-test/spms.fcio", "wb") as f:
         f.write(data)
     out = tmp_path / "mem.lh5"
     build_raw("memory://rawconv-test/spms.fcio", out_spec=str(out))
-    _assert_same_file(ref, out)
+    assert_identical_lh5(ref, out)
     out = tmp_path / "bytes.lh5"
     build_raw(data, out_spec=str(out))
-    _assert_same_file(ref, out)
+    assert_identical_lh5(ref, out)
     with pytest.raises(ValueError, match="needs an explicit out_spec"):
         build_raw(data)
 
@@ -179,7 +165,7 @@ def test_compressed_inputs(spms, tmp_path, codec):
     build_raw(str(spms), out_spec=str(ref))
     report = build_raw(str(packed))
     assert report.outputs == [str(tmp_path / "spms.lh5")]
-    _assert_same_file(ref, tmp_path / "spms.lh5")
+    assert_identical_lh5(ref, tmp_path / "spms.lh5")
 
 
 def test_lh5_read_returns_the_lgdo_objects(spms, tmp_path):

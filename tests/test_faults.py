@@ -267,3 +267,25 @@ def test_build_raw_keeps_the_signal_for_its_caller(run, monkeypatch):
         build_raw(str(run), out_spec=str(out))
     assert info.value.after_commit
     assert len(read_column(out, "FCEvent/channel")) == 300
+
+
+def test_a_signal_lost_in_a_destructor_is_raised_at_the_next_checkpoint(capsys):
+    """A signal whose handler runs inside a ``__del__`` or weakref callback (h5py's object
+    registry runs many) raises there, where Python prints the exception and goes on: the
+    run must still end as interrupted, at its next checkpoint, without that printout."""
+    from rawconv.interrupts import Interrupted, checkpoint, handlers, received
+
+    class SignalledWhileDeleted:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs here, inside __del__
+
+    hook = sys.unraisablehook
+    with pytest.raises(Interrupted) as info, handlers():
+        SignalledWhileDeleted()  # deleted at once: its exception is lost
+        assert received() is not None
+        checkpoint("build_raw:chunk:7")
+    assert info.value.signum == signal.SIGTERM
+    assert capsys.readouterr().err == ""
+    assert sys.unraisablehook is hook  # put back after the block
+    checkpoint("outside any block")  # nothing to raise there

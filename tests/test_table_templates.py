@@ -16,6 +16,7 @@ import pytest
 import rawconv.lh5.templates as templates
 from rawconv.lh5.columns import ArrayCol, TableCol, VectorCol, waveform_table
 from rawconv.lh5.writer import LH5Writer
+from tests.conftest import assert_identical_lh5
 
 N_TABLES = 5
 
@@ -60,27 +61,6 @@ def write(path: Path, tables: list[tuple[str, TableCol, int]], rounds: int = 2, 
                 writer.write(tbl, name, path, n_rows=n)
 
 
-def assert_same_files(a: Path, b: Path) -> int:
-    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
-        names: list[str] = []
-        fa.visit(names.append)
-        other: list[str] = []
-        fb.visit(other.append)
-        assert names == other
-        for name in ["/", *names]:
-            oa, ob = fa[name], fb[name]
-            assert dict(oa.attrs) == dict(ob.attrs), name
-            if isinstance(oa, h5py.Dataset):
-                assert (oa.dtype, oa.shape, oa.chunks, oa.maxshape) == (
-                    ob.dtype, ob.shape, ob.chunks, ob.maxshape), name  # fmt: skip
-                filters = [o.id.get_create_plist().get_nfilters() for o in (oa, ob)]
-                assert filters[0] == filters[1], name
-                assert (oa.compression, oa.compression_opts, oa.shuffle) == (
-                    ob.compression, ob.compression_opts, ob.shuffle), name  # fmt: skip
-                np.testing.assert_array_equal(oa[()], ob[()], err_msg=name)
-        return len(names)
-
-
 @pytest.fixture
 def counted(monkeypatch):
     """How many tables were copied from a template."""
@@ -111,7 +91,7 @@ def test_copied_tables_equal_created_ones(tmp_path, monkeypatch, counted, settin
     write(tmp_path / "a.lh5", tables, hdf5_settings=settings)
     assert counted == ["raw"] * (N_TABLES - 1)  # the first table of the shape is created
     without_templates(monkeypatch, tmp_path / "b.lh5", tables, hdf5_settings=settings)
-    assert assert_same_files(tmp_path / "a.lh5", tmp_path / "b.lh5") > 100
+    assert assert_identical_lh5(tmp_path / "a.lh5", tmp_path / "b.lh5") > 100
     with h5py.File(tmp_path / "a.lh5", "r") as f:
         assert f.attrs["datatype"] == "struct{" + ",".join(f"ch{i:03d}" for i in range(5)) + "}"
         assert f["ch003"].attrs["datatype"] == "struct{raw}"
@@ -132,7 +112,7 @@ def test_tables_of_another_shape_get_their_own_template(tmp_path, monkeypatch, c
     write(tmp_path / "a.lh5", tables, rounds=1)
     assert counted == ["b", "d", "f", "h"]
     without_templates(monkeypatch, tmp_path / "b.lh5", tables, rounds=1)
-    assert_same_files(tmp_path / "a.lh5", tmp_path / "b.lh5")
+    assert_identical_lh5(tmp_path / "a.lh5", tmp_path / "b.lh5")
     with h5py.File(tmp_path / "a.lh5", "r") as f:
         assert f["c/waveform/t0"].attrs["units"] == "us"
         assert f["f/timestamp"].chunks == (2000,) and f["b/timestamp"].chunks == (1024,)
@@ -145,7 +125,7 @@ def test_part_files_of_the_parallel_layer(tmp_path, monkeypatch, counted):
     assert len(counted) == 2
     without_templates(monkeypatch, tmp_path / "b.lh5", tables, defer_compression=True,
                       hdf5_settings="zstd:3")  # fmt: skip
-    assert_same_files(tmp_path / "a.lh5", tmp_path / "b.lh5")
+    assert_identical_lh5(tmp_path / "a.lh5", tmp_path / "b.lh5")
 
 
 def test_the_templates_live_in_memory_and_go_with_the_file(tmp_path):
