@@ -218,6 +218,8 @@ class MergeRoute:
         if budget < math.inf:
             routed = np.flatnonzero(dest >= 0)
             dest[routed[int(max(budget, 0)) :]] = -1
+        if len(staged) == 1:
+            return self._scatter_one(staged[0][1], dest)
         total = 0
         for d in np.unique(dest):
             if d < 0:
@@ -237,6 +239,34 @@ class MergeRoute:
             rb.loc += m
             total += m
         return total
+
+    def _scatter_one(self, table: TableCol, dest: np.ndarray) -> int:
+        """Rows of one staging table to their buffers (`dest`: buffer index per row, -1:
+        none), in input order: each column is gathered once in buffer order, and each
+        buffer takes its rows as one slice of it (many buffers: a channel per table)."""
+        order = np.argsort(dest, kind="stable")
+        order = order[dest[order] >= 0]
+        if len(order) == 0:
+            return 0
+        buffers, starts, counts = np.unique(dest[order], return_index=True, return_counts=True)
+        places = []
+        for d, m in zip(buffers.tolist(), counts.tolist()):
+            rb = self.rbl[d]
+            if rb.loc + m > len(rb):  # a record put more rows in it than keys (a damaged map)
+                rb.table.resize(rb.loc + m)
+            places.append((rb, m))
+        for path, col in _leaves(table):
+            if not isinstance(col, ArrayCol):  # vectors: row by row as place_rows does
+                for (rb, m), a in zip(places, starts.tolist()):
+                    rows = order[a : a + m]
+                    place_rows(_leaf(rb.table, path), rb.loc, m, [(col, rows, np.arange(m))])
+                continue
+            ordered = col.nda[order]
+            for (rb, m), a in zip(places, starts.tolist()):
+                _leaf(rb.table, path).nda[rb.loc : rb.loc + m] = ordered[a : a + m]
+        for rb, m in places:
+            rb.loc += m
+        return len(order)
 
     def _destinations(self, keys: Any, n: int) -> np.ndarray:
         if isinstance(keys, np.ndarray) and keys.dtype.kind in "iu":
@@ -317,6 +347,24 @@ def _check(done: int, expected: int, part: Any, block: Any, first: int) -> None:
             f"{name} stopped after {done} of the {expected} records of a run sized for it",
             **block.where(first + done, name),
         )
+
+
+def _leaves(table: TableCol, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """(path, column) of the arrays and vectors of a table, its sub-tables walked."""
+    out = []
+    for name, col in table.items():
+        if isinstance(col, TableCol):
+            out += _leaves(col, (*prefix, name))
+        else:
+            out.append(((*prefix, name), col))
+    return out
+
+
+def _leaf(table: TableCol, path: tuple[str, ...]) -> Any:
+    col: Any = table
+    for name in path:
+        col = col[name]
+    return col
 
 
 def _contiguous(rows: np.ndarray) -> bool:
