@@ -210,16 +210,12 @@ class MergeRoute:
             if len(staged) > 1:
                 pids.append(table["packet_id"].nda[:rows].astype(np.int64))
         dest = np.concatenate(dests)
+        if len(staged) == 1:
+            return self._scatter_one(staged[0][1], _within_budget(dest, budget))
         piece = np.concatenate([np.full(len(d), k) for k, d in enumerate(dests)])
         row = np.concatenate([np.arange(len(d)) for d in dests])
-        if len(staged) > 1:  # input order: packet id, then part, then row
-            order = np.argsort(np.concatenate(pids), kind="stable")
-            dest, piece, row = dest[order], piece[order], row[order]
-        if budget < math.inf:
-            routed = np.flatnonzero(dest >= 0)
-            dest[routed[int(max(budget, 0)) :]] = -1
-        if len(staged) == 1:
-            return self._scatter_one(staged[0][1], dest)
+        order = np.argsort(np.concatenate(pids), kind="stable")  # packet id, part, row
+        dest, piece, row = _within_budget(dest[order], budget), piece[order], row[order]
         total = 0
         for d in np.unique(dest):
             if d < 0:
@@ -347,6 +343,15 @@ def _check(done: int, expected: int, part: Any, block: Any, first: int) -> None:
             f"{name} stopped after {done} of the {expected} records of a run sized for it",
             **block.where(first + done, name),
         )
+
+
+def _within_budget(dest: np.ndarray, budget: float) -> np.ndarray:
+    """`dest` (a buffer per row, in input order) with the rows after the first `budget`
+    routed ones unrouted (-1)."""
+    if budget < math.inf:
+        routed = np.flatnonzero(dest >= 0)
+        dest[routed[int(max(budget, 0)) :]] = -1
+    return dest
 
 
 def _leaves(table: TableCol, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:

@@ -150,7 +150,7 @@ def append_dataset(
     if deferred is not None:
         ds.attrs[DEFERRED_SETTINGS_ATTR] = deferred
     if out.create_only:  # a table template: no rows, but how its copies' rows are written
-        if not (_direct(ds) and settings.get("direct_chunks") is not False):
+        if not _rawconv_writes_chunks(ds, settings):
             out.filtered.add(path)
         return
     if direct:
@@ -191,7 +191,7 @@ def _append_rows(
         )
     appender = out.appenders.get(path)
     if appender is None and path not in out.filtered:
-        if _direct(ds) and settings.get("direct_chunks") is not False:
+        if _rawconv_writes_chunks(ds, settings):
             appender = out.appenders[path] = _appender(ds, out.chunk_supplies.get(path))
         else:
             out.filtered.add(path)
@@ -202,6 +202,12 @@ def _append_rows(
         start = ds.id.shape[0]
         ds.id.set_extent((start + len(nda), *row_shape))
         _write_rows(ds, start, nda)
+
+
+def _rawconv_writes_chunks(ds: h5py.Dataset, settings: Mapping[str, Any]) -> bool:
+    """Whether rows appended to an existing dataset go through rawconv's chunk appender
+    (else through HDF5's filters)."""
+    return _direct(ds) and settings.get("direct_chunks") is not False
 
 
 def _direct(ds: h5py.Dataset) -> bool:
