@@ -71,8 +71,10 @@ def stage(source: Source, path: str) -> Source:
                         path=source.name,
                         offset=start,
                     )
-                out.write(memoryview(buf[:n]))
                 start += n
+                if size is not None and start < size:  # fetched while this block is written
+                    source.prefetch(start, min(size, start + len(buf)))
+                out.write(memoryview(buf[:n]))
         tmp.replace(target)
     except OSError as exc:
         _discard(tmp)

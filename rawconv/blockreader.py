@@ -100,6 +100,8 @@ class BlockReader:
             got += n
         self.n_bytes_read += got
         self.eof = self.eof or self.end >= self.stop
+        if not self.eof:  # the next read starts here: a network source fetches it meanwhile
+            self.source.prefetch(self.end, min(self.stop, self.end + len(self.buf)))
         if self.swap and got:
             self._swap_words()
         return got

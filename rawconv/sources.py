@@ -12,6 +12,7 @@ import contextlib
 import os
 import time
 from abc import ABC, abstractmethod
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -52,6 +53,10 @@ class Source(ABC):
     @abstractmethod
     def readinto(self, start: int, out: np.ndarray | memoryview) -> int:
         """Fill `out` with bytes from `start` on; return how many were read (short at EOF)."""
+
+    def prefetch(self, start: int, stop: int) -> None:
+        """A hint that bytes ``[start, stop)`` are read next: a source whose reads wait on
+        a network fetches them in the background (the default does nothing)."""
 
     def read(self, start: int, stop: int) -> bytes:
         """Bytes ``[start, stop)``; fewer only at the end of the input."""
@@ -162,13 +167,19 @@ class FsspecSource(Source):
     Opening asks for the object's details once (``fs.info``: size, ETag...); then each
     read fetches exactly the byte range asked for (one ranged request, at least
     :data:`MIN_FETCH` bytes; a small read ahead serves the next small reads), retried with
-    backoff on transient errors. Every failure (missing backend, refused connection, 403,
+    backoff on transient errors. A :meth:`prefetch` hint of at least
+    :data:`MIN_PREFETCH` bytes fetches that range in a background thread while the caller
+    decodes what it has: a sequential reader waits on the network only when it decodes
+    faster than the bytes come. Every failure (missing backend, refused connection, 403,
     404, a server that ignores byte ranges) is a one-line
-    :class:`~rawconv.errors.RawconvError` naming the URL.
+    :class:`~rawconv.errors.RawconvError` naming the URL, raised by the read that needs
+    the bytes.
     """
 
     MIN_FETCH = 64 << 10
     """Smallest request: reads of header words do not each cost a round trip."""
+    MIN_PREFETCH = 1 << 20
+    """Smallest range fetched in the background (smaller hints are not worth a thread)."""
     RETRIES = 3
     """Attempts after the first for a transient error (dropped connection, 5xx)."""
 
@@ -182,7 +193,10 @@ class FsspecSource(Source):
             raise RemoteError("cannot open the input: it is a folder, not a file", path=url)
         self._fh: BinaryIO | None = None
         self._ahead: tuple[int, bytes] = (0, b"")
-        """(offset, bytes) fetched beyond the last small read."""
+        """(offset, bytes) fetched and not yet read."""
+        self._pending: tuple[int, int, Future[bytes]] | None = None
+        """(start, stop, future) of the background fetch."""
+        self._fetcher: ThreadPoolExecutor | None = None
         self.requests = 0
         """Ranged requests made (retries included)."""
 
@@ -202,17 +216,54 @@ class FsspecSource(Source):
         if size is None:  # no size from the server: read through a file object
             return self._read_stream(start, view)
         n = max(0, min(len(view), size - start))
-        if n == 0:
-            return 0
-        base, ahead = self._ahead
-        if base <= start and start + n <= base + len(ahead):
-            view[:n] = ahead[start - base : start - base + n]
-            return n
-        stop = min(size, start + max(n, self.MIN_FETCH))
-        data = self._fetch(start, stop)
-        view[:n] = data[:n]
-        self._ahead = (start, data) if n < len(data) else (0, b"")
+        done = 0
+        while done < n:
+            pos = start + done
+            base, data = self._fetched(pos)
+            if not data:  # up to a background fetch further on: no byte is fetched twice
+                stop = min(size, pos + max(n - done, self.MIN_FETCH))
+                if self._pending is not None and pos < self._pending[0]:
+                    stop = min(stop, self._pending[0])
+                base, data = pos, self._fetch(pos, stop)
+            k = min(n - done, base + len(data) - pos)
+            view[done : done + k] = data[pos - base : pos - base + k]
+            done += k
+            self._ahead = (base, data) if pos + k < base + len(data) else (0, b"")
         return n
+
+    def prefetch(self, start: int, stop: int) -> None:
+        size = self.size
+        stop = stop if size is None else min(stop, size)
+        if size is None or stop - start < self.MIN_PREFETCH:
+            return
+        base, ahead = self._ahead
+        start = max(start, base + len(ahead)) if base <= start < base + len(ahead) else start
+        if self._pending is not None and self._pending[0] == start:
+            return
+        if stop - start < self.MIN_PREFETCH:
+            return
+        self._drop_pending()
+        if self._fetcher is None:
+            self._fetcher = ThreadPoolExecutor(1, thread_name_prefix="rawconv-prefetch")
+        self._pending = (start, stop, self._fetcher.submit(self._fetch, start, stop))
+
+    def _fetched(self, pos: int) -> tuple[int, bytes]:
+        """(offset, bytes) already fetched, or being fetched, that hold offset `pos`
+        (waits for a background fetch; its error is raised here); (0, b"") if none."""
+        base, ahead = self._ahead
+        if base <= pos < base + len(ahead):
+            return base, ahead
+        pending = self._pending
+        if pending is not None and pending[0] <= pos < pending[1]:
+            self._pending = None
+            return pending[0], pending[2].result()
+        return 0, b""
+
+    def _drop_pending(self) -> None:
+        """Forget the background fetch (its bytes are not wanted)."""
+        if self._pending is not None:
+            self._pending[2].cancel()
+            self._pending = None
 
     def _fetch(self, start: int, stop: int) -> bytes:
         """Bytes ``[start, stop)`` in one ranged request (retried when transient)."""
@@ -288,6 +339,11 @@ class FsspecSource(Source):
         return self.identity()[-1] is not None
 
     def close(self) -> None:
+        self._drop_pending()
+        self._ahead = (0, b"")
+        if self._fetcher is not None:  # a fetch under way ends on its own, unwaited for
+            fetcher, self._fetcher = self._fetcher, None
+            fetcher.shutdown(wait=False, cancel_futures=True)
         if self._fh is not None:
             fh, self._fh = self._fh, None
             with contextlib.suppress(Exception):  # a handle whose connection broke
@@ -295,7 +351,7 @@ class FsspecSource(Source):
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_fh"] = None
+        state.update(_fh=None, _pending=None, _fetcher=None, _ahead=(0, b""))
         return state
 
 
@@ -317,6 +373,9 @@ class PrefixSource(Source):
         view = memoryview(out).cast("B")
         n = max(0, min(len(view), self.stop - start))
         return self.inner.readinto(start, view[:n]) if n else 0
+
+    def prefetch(self, start: int, stop: int) -> None:
+        self.inner.prefetch(start, min(stop, self.stop))
 
     def identity(self) -> tuple:
         return (*self.inner.identity(), "prefix", self.stop)
