@@ -233,14 +233,13 @@ class FsspecSource(Source):
 
     def prefetch(self, start: int, stop: int) -> None:
         size = self.size
-        stop = stop if size is None else min(stop, size)
-        if size is None or stop - start < self.MIN_PREFETCH:
+        if size is None:
             return
         base, ahead = self._ahead
-        start = max(start, base + len(ahead)) if base <= start < base + len(ahead) else start
-        if self._pending is not None and self._pending[0] == start:
-            return
-        if stop - start < self.MIN_PREFETCH:
+        if base <= start < base + len(ahead):  # what is fetched already is not asked again
+            start = base + len(ahead)
+        stop = min(stop, size)
+        if stop - start < self.MIN_PREFETCH or (self._pending and self._pending[0] == start):
             return
         self._drop_pending()
         if self._fetcher is None:

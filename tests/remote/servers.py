@@ -136,19 +136,14 @@ def _handler(files: HttpFiles) -> type[BaseHTTPRequestHandler]:
         def _send_file(self, path: Path, start: int, stop: int, headers: dict) -> None:
             """A 206 answer whose body, bytes ``[start, stop)`` of `path`, goes from the
             file to the socket in the kernel (``sendfile``; copied through Python with TLS)."""
-            self.send_response(206)
-            self.send_header("Content-Length", str(stop - start))
-            self.send_header("Content-Type", "application/octet-stream")
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.end_headers()
+            self._send(206, b"", False, headers, stop - start)  # the headers alone
             self.wfile.flush()
             try:
-                with path.open("rb") as f:
-                    if isinstance(self.connection, ssl.SSLSocket):
-                        self.wfile.write(_read(path, start, stop))
-                        sent = stop - start
-                    else:
+                if isinstance(self.connection, ssl.SSLSocket):
+                    self.wfile.write(_read(path, start, stop))
+                    sent = stop - start
+                else:
+                    with path.open("rb") as f:
                         sent = self.connection.sendfile(f, start, stop - start)
             except (BrokenPipeError, ConnectionResetError):
                 return
