@@ -32,7 +32,8 @@ from rawconv.layouts import apply_buffer_memory
 from rawconv.lh5.chunks import set_compress_threads
 from rawconv.lh5.writer import LH5Writer
 from rawconv.remote import is_url
-from rawconv.sources import CompressedSource, FsspecSource, PrefixSource, Source, open_source
+from rawconv.sources import CompressedSource, PrefixSource, Source, open_source
+from rawconv.url_source import FsspecSource
 from rawconv.validate import check_env_expanded
 
 from .index import FileIndex, index_file

@@ -29,7 +29,8 @@ from .outspec import expand_out_spec, format_template, load_out_spec
 from .progress import Progress
 from .remote import check_output_url, is_url
 from .report import ConversionReport
-from .sources import CompressedSource, FileSource, FsspecSource, Source, open_source
+from .sources import CompressedSource, FileSource, Source, open_source
+from .url_source import FsspecSource
 from .validate import (
     check_buffer_size,
     check_env_expanded,

@@ -1,6 +1,6 @@
 """fsspec URLs: their filesystems, outputs written to them, and one-line errors.
 
-Inputs are read through :class:`rawconv.sources.FsspecSource`; outputs named by a URL
+Inputs are read through :class:`rawconv.url_source.FsspecSource`; outputs named by a URL
 (``s3://``, ``memory://``, any fsspec URL that can be written) are written to a local
 temporary file and put in place with ``fs.put_file`` only when complete (s3fs uploads
 large files in parts). Every failure on the way becomes a :class:`~rawconv.errors.

@@ -13,7 +13,7 @@ import pytest
 
 from rawconv.blockreader import BlockReader
 from rawconv.errors import RemoteNotFoundError
-from rawconv.sources import FsspecSource
+from rawconv.url_source import FsspecSource
 
 MIB = 1 << 20
 
