@@ -3,6 +3,7 @@ a library call leaves numba's set-up alone."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -55,3 +56,54 @@ def test_build_raw_leaves_numba_as_it_is(tmp_path):
     initialized, blas, awkward, _ = _probe(call)
     assert (initialized, awkward) == ("True", "True")
     assert blas == "True"  # scipy comes with dspeed (the test extra)
+
+
+KERNEL = """
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True)
+def kernel(n):
+    out = np.empty(n, dtype=np.int64)  # the runtime's allocator, from a loaded kernel too
+    for i in range(n):
+        out[i] = i * i
+    return out
+"""
+
+LOAD = """
+import sys
+from rawconv.numba_startup import skip_unused_setup
+skip_unused_setup()
+sys.path.insert(0, {folder!r})
+from kernelmod import kernel
+print(kernel(5).tolist(), sum(kernel.stats.cache_hits.values()),
+      "numba.np.polynomial.polynomial_functions" in sys.modules)
+"""
+
+
+def _run_kernel(folder) -> list[str]:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(folder / "cache")}
+    done = subprocess.run([sys.executable, "-c", LOAD.format(folder=str(folder))], env=env,
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return done.stdout.strip().rsplit(" ", 2)  # the list, cache hits, registries imported
+
+
+def test_a_kernel_is_loaded_from_the_cache_without_numba_s_full_set_up(tmp_path):
+    """The commands' set-up: a kernel not in the cache compiles with every registry
+    installed; once cached, it loads and runs with only the runtime initialised (numba's
+    other registries, 0.25 s of a small conversion's CPU, are never imported)."""
+    (tmp_path / "kernelmod.py").write_text(KERNEL)
+    assert _run_kernel(tmp_path) == ["[0, 1, 4, 9, 16]", "0", "True"]  # compiled
+    assert _run_kernel(tmp_path) == ["[0, 1, 4, 9, 16]", "1", "False"]  # loaded
+
+
+def test_the_command_loads_its_cached_kernels_without_numba_s_full_set_up(tmp_path):
+    out = tmp_path / "o.lh5"
+    args = f"[{str(data_file('fcio/th228.fcio'))!r}, '-o', {str(out)!r}, '-q', '--overwrite']"
+    call = f"from rawconv.cli import main; assert main({args}) == 0"
+    _probe(call)  # the kernels are in numba's cache from here on
+    probe = call + "; print('numba.np.polynomial.polynomial_functions' in sys.modules)"
+    assert _probe(probe)[0] == "False"
+    with h5py.File(out) as f:
+        assert len(f["FCEvent/timestamp"]) == 1000
