@@ -1,19 +1,21 @@
 """Starting numba without the set-up that rawconv's kernels do not use.
 
 Before numba compiles or loads its first kernel it runs the ``numba_extensions`` entry point
-of every installed package (awkward's imports all of awkward) and imports scipy's BLAS
-bindings to learn whether ``np.dot`` can be compiled. rawconv's kernels need neither, and
-together they are a third of a small conversion's CPU time. And each kernel loaded from
-numba's cache first "refreshes" numba's compiler contexts: every typing and lowering
-registry of numba is installed (0.25 s of CPU), which only a compilation uses. The commands,
-which own their process, skip all three with :func:`skip_unused_setup` (a kernel that is not
-in the cache still refreshes before it compiles); ``build_raw`` called from a notebook leaves
-numba as the user's other code may need it.
+of every installed package (awkward's imports all of awkward), and it "refreshes" its
+compiler contexts: every typing and lowering registry of numba is installed, and one of them
+imports scipy's BLAS bindings to learn whether ``np.dot`` can be compiled. A kernel loaded
+from numba's cache needs none of this, only numba's runtime; together they are over a third
+of a small conversion's CPU time. The commands, which own their process, skip them with
+:func:`skip_unused_setup`: the entry points are marked as run, a cached kernel loads with
+the runtime alone, and a kernel that is not cached refreshes before it compiles, with scipy's
+BLAS hidden (``np.dot`` and ``np.linalg`` stay uncompiled). ``build_raw`` called from a
+notebook leaves numba as the user's other code may need it.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["skip_unused_setup"]
@@ -22,20 +24,34 @@ _BLAS = "scipy.linalg.cython_blas"
 
 
 def skip_unused_setup() -> None:
-    """Import numba's array support with scipy's BLAS hidden (``np.dot`` and
-    ``np.linalg`` stay uncompiled) and mark numba's extension entry points as run."""
-    hide = _BLAS not in sys.modules
-    if hide:
-        sys.modules[_BLAS] = None  # type: ignore[assignment]  # import raises ImportError
-    try:
-        import numba.core.entrypoints as entrypoints
-        import numba.np.arraymath  # noqa: F401  # its BLAS check runs now
-    finally:
-        if hide:
-            del sys.modules[_BLAS]
+    """Mark numba's extension entry points as run, load cached kernels without refreshing
+    numba's compiler contexts, and refresh them with scipy's BLAS hidden when a kernel is
+    compiled. Idempotent."""
+    import numba.core.entrypoints as entrypoints
+    from numba.core.base import BaseContext
+
     if hasattr(entrypoints, "_already_initialized"):
         entrypoints._already_initialized = True
+    if not getattr(BaseContext.refresh, "_rawconv", False):
+        BaseContext.refresh = _without_blas(BaseContext.refresh)  # type: ignore[method-assign]
     _load_cached_kernels_without_refresh()
+
+
+def _without_blas(refresh: Callable[[Any], None]) -> Callable[[Any], None]:
+    """`refresh` run with scipy's BLAS hidden, unless something imported it already."""
+
+    def hidden(self: Any) -> None:
+        hide = _BLAS not in sys.modules
+        if hide:
+            sys.modules[_BLAS] = None  # type: ignore[assignment]  # import raises ImportError
+        try:
+            refresh(self)
+        finally:
+            if hide:
+                del sys.modules[_BLAS]
+
+    hidden._rawconv = True  # type: ignore[attr-defined]
+    return hidden
 
 
 def _load_cached_kernels_without_refresh() -> None:
