@@ -13,11 +13,11 @@ import functools
 import importlib
 import logging
 import pkgutil
-from importlib.metadata import entry_points
 
 from ..errors import UnknownFormatError
 from ..sources import Source
 from .base import SNIFF_BYTES, Format
+from .entry_points import entry_points
 
 log = logging.getLogger(__name__)
 
