@@ -1,4 +1,4 @@
-"""Starting numba without the set-up that rawconv's kernels do not use.
+"""Starting numba (and numpy) without the set-up that rawconv's kernels do not use.
 
 Before numba compiles or loads its first kernel it runs the ``numba_extensions`` entry point
 of every installed package (awkward's imports all of awkward), and it "refreshes" its
@@ -10,17 +10,29 @@ of a small conversion's CPU time. The commands, which own their process, skip th
 the runtime alone, and a kernel that is not cached refreshes before it compiles, with scipy's
 BLAS hidden (``np.dot`` and ``np.linalg`` stay uncompiled). ``build_raw`` called from a
 notebook leaves numba as the user's other code may need it.
+
+numpy starts a BLAS thread per core when it is imported (0.08 CPU s on two cores); rawconv
+calls no BLAS routine, so the commands ask for one with :func:`one_blas_thread` before numpy
+is imported.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["skip_unused_setup"]
+__all__ = ["one_blas_thread", "skip_unused_setup"]
 
 _BLAS = "scipy.linalg.cython_blas"
+
+
+def one_blas_thread() -> None:
+    """Have numpy's BLAS start one thread, unless numpy is imported already or the user set
+    the thread count (a command's own process; Dask's workers are given one already)."""
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def skip_unused_setup() -> None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import h5py
+import pytest
 
 from tests.conftest import data_file
 
@@ -108,3 +109,18 @@ def test_a_kernel_is_loaded_from_the_cache_without_numba_s_full_set_up(tmp_path)
     assert _run_kernel(tmp_path) == ["[0, 1, 4, 9, 16]", "0", "True", "False", "False"]
     assert _run_kernel(tmp_path) == ["[0, 1, 4, 9, 16]", "1", "False", "unloaded", "False"]
 
+
+
+@pytest.mark.parametrize("preset", [None, "4"])
+def test_the_commands_start_numpy_with_one_blas_thread_unless_told(tmp_path, preset):
+    """numpy's BLAS starts a thread per core at import (rawconv calls no BLAS routine): the
+    commands ask for one before numpy is imported; a count the user set is kept."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if preset:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    for module in ("rawconv.cli", "rawconv.parallel.cli"):
+        code = (_command(module, tmp_path / "o.lh5") + "; import os, numpy; "
+                "print(os.environ['OPENBLAS_NUM_THREADS'], numpy.__name__)")  # fmt: skip
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, check=True)  # fmt: skip
+        assert done.stdout.split() == [preset or "1", "numpy"]
