@@ -1,6 +1,12 @@
 """Remote inputs against local ones: an FCIO file served over loopback HTTP (Range requests)
-and from moto's S3 server, both on 127.0.0.1, converted by `rawconv` (serial) and by
-`rawconv-parallel` with --workers (default 2), each in a fresh process.
+and over S3, both on 127.0.0.1, converted by `rawconv` (serial) and by `rawconv-parallel`
+with --workers (default 2), each in a fresh process.
+
+S3 (`--s3`): by default the test file server answers S3's HeadObject and ranged GetObject
+(path-style, signatures not checked: the client signs each request as for AWS), so the S3
+client's path is timed against a server that reads only the bytes asked for. `--s3 moto`
+uses moto's S3 server instead, which reads the whole object for every ranged GET: its speed
+is moto's, not the client's.
 
 Prints wall seconds, MB/s (input bytes), CPU seconds of the conversion process and its
 children (user + sys; the servers run in this process and are not counted), the bytes the
@@ -13,12 +19,15 @@ run on the local file. Outputs are checked equal to the local serial one.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import shutil
 import sys
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -51,6 +60,40 @@ def s3_server() -> tuple[object, dict] | None:
     return server, options
 
 
+def _s3_runs(server: str, src: Path, work: Path, run: Any, serial: list[str],
+             parallel: list[str]) -> None:  # fmt: skip
+    """The serial and parallel runs from s3:// (the server stops when they end)."""
+    bucket = f"rawconv-bench-{uuid.uuid4().hex[:8]}"
+    with contextlib.ExitStack() as stack:
+        if server == "moto":
+            if (started := s3_server()) is None:
+                print("moto or s3fs not installed: no S3 runs (pip install 'rawconv[test]')")
+                return
+            moto, options = started
+            stack.callback(moto.stop)
+            import s3fs
+
+            fs = s3fs.S3FileSystem(**options, skip_instance_cache=True)
+            fs.mkdir(bucket)
+            fs.put(str(src), f"{bucket}/{src.name}")
+        else:  # the file server: a bucket is a folder of its root
+            files = stack.enter_context(http_files(work))
+            (work / bucket).mkdir()
+            os.link(src, work / bucket / src.name)
+            files.digest(work / bucket / src.name, src.stat())  # the ETag, not timed
+            options = {"key": "bench", "secret": "bench",
+                       "client_kwargs": {"endpoint_url": files.url,
+                                         "region_name": "eu-central-1"}}  # fmt: skip
+        opts = work / "s3.json"
+        opts.write_text(json.dumps(options))
+        url = f"s3://{bucket}/{src.name}"
+        for label, cmd in (("serial", serial), ("parallel", parallel)):
+            out = work / f"s3-{label}.lh5"
+            extra = ["--cache", str(work / f"cache-{uuid.uuid4().hex[:6]}")]
+            run(label, "s3", [*cmd, url, "-o", str(out), "--storage-option", str(opts),
+                              *(extra if label == "parallel" else [])], out)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=float, default=1000.0, help="input size (MB)")
@@ -58,10 +101,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="rawconv-parallel workers")
     parser.add_argument("--chunk-size", default="64M", help="rawconv-parallel --chunk-size")
     parser.add_argument("--no-s3", action="store_true", help="skip the S3 runs")
+    parser.add_argument("--s3", choices=("files", "moto"), default="files",
+                        help="the S3 server: the test file server (default) or moto's")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="rawconv-bench-remote-"))
-    s3 = None
     try:
         src = work / "input.fcio"
         SHAPES[args.shape].write(src, args.size_mb)
@@ -101,26 +145,9 @@ def main() -> None:
                 run(label, "http", [*cmd, url, "-o", str(out), "--cache",
                                     str(work / f"cache-{uuid.uuid4().hex[:6]}")]
                     if label == "parallel" else [*cmd, url, "-o", str(out)], out, http)  # fmt: skip
-        if not args.no_s3 and (s3 := s3_server()) is not None:
-            import json
-
-            import s3fs
-
-            options = s3[1]
-            bucket = f"rawconv-bench-{uuid.uuid4().hex[:8]}"
-            fs = s3fs.S3FileSystem(**options, skip_instance_cache=True)
-            fs.mkdir(bucket)
-            fs.put(str(src), f"{bucket}/{src.name}")
-            opts = work / "s3.json"
-            opts.write_text(json.dumps(options))
-            url = f"s3://{bucket}/{src.name}"
-            for label, cmd in (("serial", serial), ("parallel", parallel)):
-                out = work / f"s3-{label}.lh5"
-                run(label, "s3", [*cmd, url, "-o", str(out), "--storage-option", str(opts)],
-                    out)  # fmt: skip
+        if not args.no_s3:
+            _s3_runs(args.s3, src, work, run, serial, parallel)
     finally:
-        if s3 is not None:
-            s3[0].stop()
         shutil.rmtree(work, ignore_errors=True)
 
     mb = size / 1e6

@@ -80,7 +80,7 @@ class FsspecSource(Source):
                     stop = min(stop, self._pending[0])
                 base, data = pos, self._fetch(pos, stop)
             k = min(n - done, base + len(data) - pos)
-            view[done : done + k] = data[pos - base : pos - base + k]
+            view[done : done + k] = memoryview(data)[pos - base : pos - base + k]  # one copy
             done += k
             self._ahead = (base, data) if pos + k < base + len(data) else (0, b"")
         return n

@@ -76,7 +76,7 @@ def _handler(files: HttpFiles) -> type[BaseHTTPRequestHandler]:
             rng = self.headers.get("Range")
             with files.lock:
                 files.requests.append((self.command, self.path, rng))
-            name = self.path.lstrip("/")
+            name = self.path.partition("?")[0].lstrip("/")  # S3 clients add ?x-id=...
             path = files.root / name
             if name in files.forbidden:
                 self._send(403, b"forbidden", body)
