@@ -10,8 +10,9 @@ is moto's, not the client's.
 
 Prints wall seconds, MB/s (input bytes), CPU seconds of the conversion process and its
 children (user + sys; the servers run in this process and are not counted), the bytes the
-HTTP server sent against the input size, and each remote run's MB/s as a fraction of the same
-run on the local file. Outputs are checked equal to the local serial one.
+file server sent (HTTP, and S3 but with moto) against the input size, and each remote run's
+MB/s as a fraction of the same run on the local file. Outputs are checked equal to the
+local serial one.
 
     python benchmarks/bench_remote.py --size-mb 1000
 """
@@ -64,6 +65,7 @@ def _s3_runs(server: str, src: Path, work: Path, run: Any, serial: list[str],
              parallel: list[str]) -> None:  # fmt: skip
     """The serial and parallel runs from s3:// (the server stops when they end)."""
     bucket = f"rawconv-bench-{uuid.uuid4().hex[:8]}"
+    files = None  # the file server (its bytes sent are counted), not moto
     with contextlib.ExitStack() as stack:
         if server == "moto":
             if (started := s3_server()) is None:
@@ -90,8 +92,10 @@ def _s3_runs(server: str, src: Path, work: Path, run: Any, serial: list[str],
         for label, cmd in (("serial", serial), ("parallel", parallel)):
             out = work / f"s3-{label}.lh5"
             extra = ["--cache", str(work / f"cache-{uuid.uuid4().hex[:6]}")]
+            if files is not None:
+                files.reset()
             run(label, "s3", [*cmd, url, "-o", str(out), "--storage-option", str(opts),
-                              *(extra if label == "parallel" else [])], out)  # fmt: skip
+                              *(extra if label == "parallel" else [])], out, files)  # fmt: skip
 
 
 def main() -> None:
@@ -153,7 +157,7 @@ def main() -> None:
     mb = size / 1e6
     print(f"{args.shape}, {mb:.0f} MB, {os.cpu_count()} cores, rawconv-parallel --workers "
           f"{args.workers} --chunk-size {args.chunk_size}")  # fmt: skip
-    print(f"{'run':18} {'wall s':>7} {'MB/s':>7} {'CPU s':>7} {'HTTP sent':>10} {'of local':>9}")
+    print(f"{'run':18} {'wall s':>7} {'MB/s':>7} {'CPU s':>7} {'bytes sent':>10} {'of local':>9}")
     for label, wall, cpu, sent in rows:
         kind = label.split()[0]
         fraction = "-" if label.endswith("local") else f"{local[kind] / wall:.0%}"

@@ -122,6 +122,11 @@ def file_kwargs(job: JobSpec, input: str) -> dict[str, Any]:
     return kwargs
 
 
+HEADER_BLOCK_BYTES = 64 << 10
+"""The first read of a header whose end is not known (the streamer's reader grows when a
+record needs more): a remote input converted whole by one task is not fetched twice."""
+
+
 def outputs_of(
     input: str, stream_type: str, job: JobSpec, source: Source | None = None,
     header_bytes: int | None = None,
@@ -132,6 +137,8 @@ def outputs_of(
     source = source if source is not None else open_source(input, **job.fs_options)
     kwargs = file_kwargs(job, input)
     streamer = get_streamer(stream_type, **kwargs)  # with the format's options
+    if not header_bytes and getattr(streamer, "block_bytes", 0) > HEADER_BLOCK_BYTES:
+        streamer.block_bytes = HEADER_BLOCK_BYTES  # read as little as the header needs
     rb_lib, default_out = file_library(job, source, kwargs)
     head = PrefixSource(source, header_bytes) if header_bytes else source
     try:  # reads the header only

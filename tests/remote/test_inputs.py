@@ -78,6 +78,22 @@ def test_parallel_http_wire_bytes_and_requests(th228, on_http, http, local_ref, 
     assert assert_same_lh5(local_ref, out) > 10
 
 
+def test_parallel_http_one_chunk_input_read_once(th228, on_http, http, local_ref, client,
+                                                 tmp_path):  # fmt: skip
+    """An input no larger than a chunk is converted whole by one task; the index task reads
+    only its header (64 KiB), not a reader's block of it."""
+    http.reset()
+    out = tmp_path / "out.lh5"
+    report = convert([on_http], out_spec=str(out), client=client, cache_dir=str(tmp_path / "c"))
+    assert report.files[0].status == "done", report.files[0].reason
+    assert report.files[0].chunks == 1
+    assert assert_same_lh5(local_ref, out) > 10
+    size = th228.stat().st_size
+    assert size <= http.bytes_sent <= 1.05 * size, http.requests
+    header = next(r for m, _, r in http.requests if m == "GET")
+    assert header == "bytes=0-65535"  # format detection and header: one small request
+
+
 def test_index_not_cached_without_etag_or_last_modified(on_http, http, client, tmp_path):
     http.validators = False
     cache = tmp_path / "cache"
