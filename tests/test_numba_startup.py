@@ -22,10 +22,15 @@ print(ep._already_initialized, blas, "awkward" in sys.modules, "scipy.linalg" in
 """
 
 
-def _probe(call: str) -> list[str]:
-    done = subprocess.run([sys.executable, "-c", PROBE.format(call=call)], capture_output=True,
+def _python(code: str, env: dict[str, str] | None = None) -> str:
+    """What `code` prints, run in a fresh interpreter (which must succeed)."""
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, check=True)  # fmt: skip
-    return done.stdout.split()
+    return done.stdout
+
+
+def _probe(call: str) -> list[str]:
+    return _python(PROBE.format(call=call)).split()
 
 
 def _command(module: str, out) -> str:
@@ -95,9 +100,8 @@ print(squares, sum(kernel.stats.cache_hits.values()),
 
 def _run_kernel(folder) -> list[str]:
     env = {**os.environ, "NUMBA_CACHE_DIR": str(folder / "cache")}
-    done = subprocess.run([sys.executable, "-c", LOAD.format(folder=str(folder))], env=env,
-                          capture_output=True, text=True, check=True)  # fmt: skip
-    return done.stdout.strip().rsplit(" ", 4)  # the list, cache hits, registries, BLAS, scipy
+    out = _python(LOAD.format(folder=str(folder)), env)
+    return out.strip().rsplit(" ", 4)  # the list, cache hits, registries, BLAS, scipy
 
 
 def test_a_kernel_is_loaded_from_the_cache_without_numba_s_full_set_up(tmp_path):
@@ -110,7 +114,6 @@ def test_a_kernel_is_loaded_from_the_cache_without_numba_s_full_set_up(tmp_path)
     assert _run_kernel(tmp_path) == ["[0, 1, 4, 9, 16]", "1", "False", "unloaded", "False"]
 
 
-
 @pytest.mark.parametrize("preset", [None, "4"])
 def test_the_commands_start_numpy_with_one_blas_thread_unless_told(tmp_path, preset):
     """numpy's BLAS starts a thread per core at import (rawconv calls no BLAS routine): the
@@ -121,6 +124,4 @@ def test_the_commands_start_numpy_with_one_blas_thread_unless_told(tmp_path, pre
     for module in ("rawconv.cli", "rawconv.parallel.cli"):
         code = (_command(module, tmp_path / "o.lh5") + "; import os, numpy; "
                 "print(os.environ['OPENBLAS_NUM_THREADS'], numpy.__name__)")  # fmt: skip
-        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                              text=True, check=True)  # fmt: skip
-        assert done.stdout.split() == [preset or "1", "numpy"]
+        assert _python(code, env).split() == [preset or "1", "numpy"]
