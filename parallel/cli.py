@@ -248,6 +248,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     if not inputs:
         print("rawconv-parallel: error: no input given", file=sys.stderr)
         return 2
+    _start_workers_early(inputs, chunk, args)
     from rawconv.interrupts import checkpoint, handlers, received
 
     from .convert import convert
@@ -284,6 +285,17 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
             client.close()
         jobs.close()
     return _finish(args, report)
+
+
+def _start_workers_early(inputs: list[str], chunk: int, args: argparse.Namespace) -> None:
+    """Start the server the embedded cluster's workers fork from, for a run that will
+    start that cluster: it imports rawconv while this process imports the rest."""
+    from .inline import runs_inline
+
+    if not (args.scheduler or args.cluster or runs_inline(inputs, None, chunk)):
+        from .forkserver import start_worker_server
+
+        start_worker_server()
 
 
 def _cluster_flags(args: argparse.Namespace) -> str | None:
@@ -336,7 +348,8 @@ def _convert(convert: Any, inputs: list[str], chunk: int, client: Any,
         stream_type=args.stream_type, buffer_size=args.buffer_size,
         hdf5_settings=args.compression, cache_dir=args.cache,
         progress=not args.quiet and sys.stderr.isatty(), layout=args.layout,
-        on_client=None if args.cluster else _dashboard(args), **kwargs,
+        on_client=None if args.cluster else _dashboard(args), dashboard=not args.quiet,
+        **kwargs,
     )  # fmt: skip
 
 

@@ -9,16 +9,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
 import shutil
-import signal
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +31,7 @@ from rawconv.remote import check_output_url, filesystem, is_url, output_exists
 from rawconv.validate import check_buffer_size, check_keywords
 
 from .collect import Collector, IndexArgs
+from .forkserver import sigint_ignored, worker_start_method
 from .inline import InlineClient, runs_inline
 from .plan import DEFAULT_CHUNK_BYTES
 from .progress import Bars
@@ -48,11 +46,12 @@ __all__ = ["convert"]
 
 
 def _client(
-    client: Any, n_workers: int | None, threads_per_worker: int, folder: Path
+    client: Any, n_workers: int | None, threads_per_worker: int, folder: Path, dashboard: bool
 ) -> tuple[Any, Any]:
-    """(client, cluster we started or None). The workers of a cluster we start keep their
-    files in `folder` (this run's scratch folder) and ignore SIGINT: a Ctrl-C in a
-    terminal reaches the whole process group, and only this process handles it."""
+    """(client, cluster we started or None). The workers of a cluster we start are forked
+    from :mod:`rawconv.parallel.forkserver`, keep their files in `folder` (this run's
+    scratch folder) and ignore SIGINT: a Ctrl-C in a terminal reaches the whole process
+    group, and only this process handles it."""
     if client is not None:
         return client, None
     try:
@@ -63,28 +62,16 @@ def _client(
         ) from exc
     import dask
 
-    with _workers_ignore_sigint(), dask.config.set({"temporary-directory": str(folder / "dask")}):
+    dask_folder = dask.config.set({"temporary-directory": str(folder / "dask")})
+    with sigint_ignored(), worker_start_method(), dask_folder:
         cluster = LocalCluster(
             n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=threads_per_worker,
             processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL,
+            scheduler_kwargs={"dashboard": dashboard},  # its HTTP server, without bokeh's
             local_directory=str(folder / "dask"),
             preload=["rawconv.numba_startup"],  # workers of our own: numba without extensions
         )  # fmt: skip
     return Client(cluster), cluster
-
-
-@contextlib.contextmanager
-def _workers_ignore_sigint() -> Iterator[None]:
-    """SIGINT ignored while worker processes are started (they inherit it); outside the
-    main thread signal handlers cannot be changed, and nothing is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 def _n_workers(client: Any) -> int:
@@ -115,6 +102,7 @@ def convert(
     storage_options: dict[str, Any] | None = None,
     layout: str | None = None,
     on_client: Callable[[Any], None] | None = None,
+    dashboard: bool = True,
     **kwargs: Any,
 ) -> RunReport:
     """Convert `inputs` (paths or fsspec URLs) with the parallel layer.
@@ -155,6 +143,10 @@ def convert(
         `client` given are checked: a worker whose rawconv, numpy, numba or h5py
         differs from this process's refuses the run (``WorkerVersionError``); so does
         one that joins later, when its first task starts (every task checks first).
+    dashboard
+        start the embedded cluster's dashboard (when bokeh, ``rawconv[dashboard]``, is
+        installed; starting it costs about 0.4 s). ``rawconv-parallel -q`` starts none:
+        nobody would see its link.
     **kwargs
         values for ``{variables}`` of the out_spec.
 
@@ -206,7 +198,7 @@ def convert(
             job = dataclasses.replace(job, compress_threads=None)  # all cores, as rawconv
         else:
             client, cluster = _client(
-                client, n_workers, threads_per_worker, Path(job.scratch) / job.run_id
+                client, n_workers, threads_per_worker, Path(job.scratch) / job.run_id, dashboard
             )
             if on_client is not None:
                 on_client(client)
