@@ -284,6 +284,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         if client is not None:
             client.close()
         jobs.close()
+        _stop_workers()
     return _finish(args, report)
 
 
@@ -296,6 +297,15 @@ def _start_workers_early(inputs: list[str], chunk: int, args: argparse.Namespace
         from .forkserver import start_worker_server
 
         start_worker_server()
+
+
+def _stop_workers() -> None:
+    """End the server the embedded cluster's workers were forked from, if it was started
+    (the command's own process: nothing else uses it)."""
+    if "rawconv.parallel.forkserver" in sys.modules:
+        from .forkserver import stop_worker_server
+
+        stop_worker_server()
 
 
 def _cluster_flags(args: argparse.Namespace) -> str | None:

@@ -147,3 +147,24 @@ def test_the_command_starts_the_dashboard_only_where_its_link_is_shown(th228, tm
             "--scratch", str(tmp_path / "s"), "--cache", str(tmp_path / "c")]  # fmt: skip
     assert cli.main(args + (["-q"] if quiet else [])) == 0
     assert seen == {"dashboard": not quiet}
+
+
+def test_the_command_ends_the_server_at_its_end(th228, tmp_path):
+    """The command's server ends with the command (SIGTERM, reaped), not 0.15 s after it
+    with an interpreter shutdown that keeps a pipe on the command's output open."""
+    import multiprocessing.forkserver
+
+    from rawconv.parallel import cli
+
+    assert fs.start_worker_server()
+    pid = multiprocessing.forkserver._forkserver._forkserver_pid
+    args = [str(th228), "-o", str(tmp_path / "o.lh5"), "--chunk-size", "1M", "--workers", "2",
+            "--scratch", str(tmp_path / "s"), "--cache", str(tmp_path / "c"), "-q"]  # fmt: skip
+    assert cli.main(args) == 0
+    assert multiprocessing.forkserver._forkserver._forkserver_pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # ended and reaped
+    build_raw(str(th228), out_spec=str(tmp_path / "serial.lh5"))
+    assert assert_same_lh5(tmp_path / "serial.lh5", tmp_path / "o.lh5") > 10
+    assert fs.start_worker_server()  # a later run starts it again
+    assert multiprocessing.forkserver._forkserver._forkserver_pid not in (None, pid)
