@@ -17,10 +17,11 @@ from rawconv.sources import Source, open_source
 
 from .index import FileIndex
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "Chunk", "plan", "plan_file"]
+__all__ = ["DEFAULT_CHUNK_BYTES", "Chunk", "chunk_edges", "plan", "plan_file"]
 
 DEFAULT_CHUNK_BYTES = 512 << 20
-"""Target bytes per chunk: tasks of hundreds of MB keep per-task overhead small."""
+"""Target bytes per chunk (at most, about: an input is cut into equal chunks no larger):
+tasks of hundreds of MB keep per-task overhead small."""
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,9 @@ def plan_file(
     already open (else it is opened by name)."""
     if chunk_bytes < 1:
         raise ValueError(f"chunk size must be at least 1 byte, got {chunk_bytes}")
-    bounds = fi.format_index.boundaries()
     starts = fi.records["start"]
-    edges = [0]
-    for b in bounds.tolist():
-        if b > 0 and starts[b] - starts[edges[-1]] >= chunk_bytes:
-            edges.append(b)
     n = len(fi.records)
+    edges = chunk_edges(starts, fi.format_index.boundaries(), fi.size, chunk_bytes)
     ranges = list(zip(edges, [*edges[1:], n]))
     spans = []
     for k, (first, last) in enumerate(ranges):
@@ -89,6 +86,32 @@ def plan_file(
               r.stop, state)
         for k, (r, state) in enumerate(zip(spans, states))
     ]  # fmt: skip
+
+
+def chunk_edges(
+    starts: np.ndarray, boundaries: np.ndarray, size: int, chunk_bytes: int
+) -> list[int]:
+    """The first record of each chunk. The bytes from the first record to the end of the
+    input are shared out among as many chunks as `chunk_bytes` asks for (rounded up): the
+    k-th cut is at the first allowed boundary at or past k shares. Chunks of about equal
+    bytes keep every worker busy to the end (cut every `chunk_bytes`, 600 MB in chunks of
+    512 MB were tasks of 512 and 88 MB); a chunk of one byte is one record. `starts`: the
+    records' byte offsets; `boundaries`: the records where a chunk may start, ascending."""
+    n = len(starts)
+    if n == 0:
+        return [0]
+    first = int(starts[0])
+    total = max(int(size) - first, 0)
+    pieces = max(1, -(-total // chunk_bytes))
+    edges, k = [0], 1  # k: the next cut's share count
+    for b in np.asarray(boundaries).tolist():
+        if k >= pieces:
+            break
+        done = (int(starts[b]) - first) * pieces if 0 < b < n else -1  # exact: Python ints
+        if done >= k * total:
+            edges.append(b)
+            k = done // total + 1  # shares this cut passed are not cut again
+    return edges
 
 
 def plan(indexes: list[FileIndex], chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> list[Chunk]:

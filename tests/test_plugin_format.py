@@ -142,9 +142,12 @@ def test_parallel_equals_serial_at_every_chunk_size(toy, threads_client, tmp_pat
                      chunk_size=chunk, scratch=out / "scratch",
                      cache_dir=str(out / "cache"))  # fmt: skip
     assert [f.status for f in report.files] == ["done"], report.summary()
-    step = HEAD.size + 2 * N_SAMPLES
-    per_chunk = -(-chunk // step)  # records of `step` bytes: a chunk ends once it has `chunk`
-    assert report.files[0].chunks == -(-N_RECORDS // per_chunk)
+    step = HEAD.size + 2 * N_SAMPLES  # records of `step` bytes
+    pieces = -(-N_RECORDS * step // chunk)  # the chunks `chunk` asks for, rounded up
+    # the k-th cut at the first record at or past k shares: ceil(k * N_RECORDS / pieces),
+    # all different while a share is a record or more; one record per chunk at most
+    cuts = {-(-k * N_RECORDS // pieces) for k in range(1, pieces)} - {N_RECORDS}
+    assert report.files[0].chunks == len(cuts) + 1 == min(pieces, N_RECORDS)
     assert assert_same_lh5(out / "serial.lh5", out / "par.lh5") == N_DATASETS
 
 

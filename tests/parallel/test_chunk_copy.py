@@ -106,14 +106,21 @@ def test_merge_copies_packed_chunks_and_equals_serial(tmp_path, src):
     serial = tmp_path / "serial.lh5"
     build_raw(str(src), out_spec=str(serial))
     final, results = _decode(tmp_path, src)
-    assert [r.layouts[final][WAVEFORM] for r in results] == [(479, 128)] * 4 + [(84, 128)]
+    # five chunks of equal bytes: 400 events each (the status records fall in between)
+    rows = [r.layouts[final][WAVEFORM][0] for r in results]
+    assert [r.layouts[final][WAVEFORM][1] for r in results] == [128] * 5
+    assert sum(rows) == 2000 and all(abs(n - 400) <= 1 for n in rows), rows
     packs = _pack(final, results)
-    assert packs[-1] == {final: None}  # merged rows 1916-1999: no whole chunk of 128
-    packed = [p[final] for p in packs[:-1]]
-    # merged rows 0-478 hold chunks 0-2 whole, 479-957 4-6, 958-1436 8-10, 1437-1915 12-13
+    packed = [p[final] for p in packs]
+    # each part packs the chunks of 128 merged rows lying wholly inside its rows
+    # (the first part: chunks 0-2, rows 0-383; the second: chunks 4-5, merged rows 512-767)
+    offsets = np.cumsum([0, *rows[:-1]])
+    whole = [list(range(-(-o // 128), (o + n) // 128)) for o, n in zip(offsets, rows)]
+    assert whole[:2] == [[0, 1, 2], [4, 5]]
     chunks = [[row // 128 for row, _, _ in p.chunks[WAVEFORM]] for p in packed]
-    assert chunks == [[0, 1, 2], [4, 5, 6], [8, 9, 10], [12, 13]]
-    assert [p.interior[WAVEFORM] for p in packed] == [(0, 384), (33, 417), (66, 450), (99, 355)]
+    assert chunks == whole
+    interior = [(w[0] * 128 - o, (w[-1] + 1) * 128 - o) for w, o in zip(whole, offsets)]
+    assert [p.interior[WAVEFORM] for p in packed] == interior
     side = {p.path: Path(p.path).read_bytes() for p in packed}
 
     # the interior rows of the parts are not read again: zeroing them changes nothing
