@@ -86,7 +86,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=positive_int, default=1,
                    help="threads per worker (default 1)")  # fmt: skip
     p.add_argument("--chunk-size", default=512 << 20, type=chunk_size,
-                   help="input bytes per task (e.g. 256M, 2G, 1GiB; default 512M)")  # fmt: skip
+                   help="input bytes per task: each input is cut into equal chunks of about "
+                        "this size at most (e.g. 256M, 2G, 1GiB; default 512M)")  # fmt: skip
     p.add_argument("--scratch", default=None, help="folder for part files (shared by workers)")
     p.add_argument("--cache", default=None, help="index cache folder (default ~/.cache/rawconv)")
     p.add_argument("-w", "--overwrite", action="store_true", help="replace existing outputs")

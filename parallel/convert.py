@@ -118,7 +118,9 @@ def convert(
         run of one local input no larger than `chunk_size`: that one task runs in this
         process (:mod:`rawconv.parallel.inline`), as fast as ``rawconv`` would.
     chunk_size
-        target bytes of input per task; files are cut on record boundaries.
+        target bytes of input per task: each input is cut, on record boundaries, into the
+        chunks this asks for (its size divided by `chunk_size`, rounded up), of about equal
+        bytes.
     scratch
         folder for part files (default: the system temp folder); on a multi-node cluster it
         must be shared by the workers.
