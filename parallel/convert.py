@@ -62,8 +62,8 @@ def _client(
         ) from exc
     import dask
 
-    dask_folder = dask.config.set({"temporary-directory": str(folder / "dask")})
-    with sigint_ignored(), worker_start_method(), dask_folder:
+    workers_folder = {"temporary-directory": str(folder / "dask")}
+    with sigint_ignored(), worker_start_method(), dask.config.set(workers_folder):
         cluster = LocalCluster(
             n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=threads_per_worker,
             processes=True, dashboard_address=":0", silence_logs=logging.CRITICAL,
