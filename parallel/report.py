@@ -35,7 +35,7 @@ class RunReport:
     files: list[FileReport] = field(default_factory=list)
     seconds: float = 0.0
     workers: int = 0
-    """Dask workers of the run (0: one task run in this process, no cluster)."""
+    """Dask workers of the run (0: its tasks run in this process, no cluster)."""
     chunk_bytes: int = 0
     index_seconds: float = 0.0
     """Seconds until every input was indexed and planned (decoding starts after)."""
@@ -86,7 +86,7 @@ class RunReport:
         lines = [
             f"{len(self.files)} input file(s): {states}; {self.bytes / 1e6:.1f} MB, "
             f"{self.rows:,d} rows in {self.seconds:.2f} s ({self.mb_per_s:.1f} MB/s, "
-            + (f"{self.workers} worker(s))" if self.workers else "one task, in this process)")
+            + (f"{self.workers} worker(s))" if self.workers else "in this process)")
         ]
         for f in self.files:
             if f.status == "failed":

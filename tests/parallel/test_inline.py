@@ -14,7 +14,7 @@ import distributed
 import pytest
 from rawconv.parallel import convert
 from rawconv.parallel.cli import main
-from rawconv.parallel.inline import runs_inline
+from rawconv.parallel.inline import INLINE_TOTAL_BYTES, runs_inline
 
 from rawconv import build_raw
 from rawconv.formats.fcio.synthetic import write_synthetic_run
@@ -44,7 +44,7 @@ def test_one_small_input_converts_in_this_process(th228, tmp_path, no_cluster):
     assert report.workers == 0
     assert [f.status for f in report.files] == ["done"]
     assert report.files[0].rows == 1000 and report.files[0].bytes == th228.stat().st_size
-    assert "1,000 rows" in report.summary() and "one task, in this process)" in report.summary()
+    assert "1,000 rows" in report.summary() and "MB/s, in this process)" in report.summary()
     ref = tmp_path / "ref.lh5"
     build_raw(str(th228), out_spec=str(ref))
     assert assert_same_lh5(ref, out) > 10
@@ -73,11 +73,30 @@ def test_a_failed_input_is_reported_as_on_a_cluster(tmp_path, capsys, no_cluster
     assert _names(tmp_path) == ["notes.fcio"]
 
 
+def test_several_small_inputs_convert_in_this_process(th228, spms, tmp_path, no_cluster):
+    out = tmp_path / "out"
+    report = convert([str(th228), str(spms)], out_spec=str(out / "{orig_basename}.lh5"),
+                     scratch=str(tmp_path / "scratch"))  # fmt: skip
+    assert report.workers == 0
+    assert [(f.status, f.chunks) for f in report.files] == [("done", 1), ("done", 1)]
+    for src in (th228, spms):
+        ref = tmp_path / f"ref-{src.stem}.lh5"
+        build_raw(str(src), out_spec=str(ref))
+        assert assert_same_lh5(ref, out / f"{src.stem}.lh5") > 10
+    assert _names(out) == ["L200-comm-20211130-phy-spms.lh5", "th228.lh5"]
+
+
 def test_which_runs_are_inline(th228, tmp_path):
     size = th228.stat().st_size
     assert runs_inline([str(th228)], None, size)
     assert not runs_inline([str(th228)], None, size - 1)  # two chunks: a cluster
-    assert not runs_inline([str(th228), str(th228)], None, size)  # two tasks
+    assert runs_inline([str(th228), str(th228)], None, size)  # two small tasks
+    big = tmp_path / "big.fcio"
+    with open(big, "wb") as f:
+        f.truncate(INLINE_TOTAL_BYTES - size + 1)  # sparse: takes no disk
+    assert runs_inline([str(big)], None, INLINE_TOTAL_BYTES)  # alone: one task
+    assert not runs_inline([str(th228), str(big)], None, INLINE_TOTAL_BYTES)  # workers share
+    assert not runs_inline([str(th228), str(th228)], None, size - 1)  # each is split
     assert not runs_inline([str(th228)], object(), size)  # a client given is used
     assert not runs_inline(["http://127.0.0.1:1/x.fcio"], None, size)  # remote: sizes unknown
     assert runs_inline([str(tmp_path / "missing.fcio")], None, size)  # reported by its task
