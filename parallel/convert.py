@@ -115,8 +115,9 @@ def convert(
     client
         a ``distributed.Client``; None starts an embedded LocalCluster of `n_workers`
         processes (default: one per core) with `threads_per_worker` threads, except for a
-        run of one local input no larger than `chunk_size`: that one task runs in this
-        process (:mod:`rawconv.parallel.inline`), as fast as ``rawconv`` would.
+        run of one local input no larger than `chunk_size`, or of several that total at
+        most 64 MiB: their tasks run in this process (:mod:`rawconv.parallel.inline`), as
+        fast as ``rawconv`` would.
     chunk_size
         target bytes of input per task: each input is cut, on record boundaries, into the
         chunks this asks for (its size divided by `chunk_size`, rounded up), of about equal
@@ -195,7 +196,7 @@ def convert(
     cluster = None
     locks = OutputLocks([])
     try:
-        if runs_inline(inputs, client, chunk_size):  # one task: here, with no cluster
+        if runs_inline(inputs, client, chunk_size):  # little work: here, with no cluster
             client, cluster = InlineClient(), None
             job = dataclasses.replace(job, compress_threads=None)  # all cores, as rawconv
         else:
