@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import tempfile
 import threading
 import uuid
@@ -119,13 +118,15 @@ def _socket_folder() -> bool:
     gone (killed) are removed first. False where no folder fits."""
     from multiprocessing import process, util
 
+    from .scratch import remove_stale_folders
+
     config = process.current_process()._config
     if config.get("tempdir") is not None:  # chosen already (by us, or multiprocessing)
         return _fits(config["tempdir"])
     name = f"rawconv-workers-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     roots = list(dict.fromkeys([Path(tempfile.gettempdir()), Path("/tmp")]))
-    for root in roots:
-        _remove_stale_folders(root)
+    for root in roots:  # the folders of processes that were killed
+        remove_stale_folders(root, _FOLDER)
     for root in roots:
         folder = root / name
         if not _fits(str(folder)):
@@ -144,20 +145,6 @@ def _fits(folder: str) -> bool:
     """Whether a socket in `folder` (multiprocessing names it ``listener-<8 chars>``) has
     a path short enough."""
     return len(os.fsencode(folder)) + len("/listener-12345678") <= _SOCKET_PATH_MAX
-
-
-def _remove_stale_folders(root: Path) -> None:
-    """Remove the socket folders in `root` of processes that are gone."""
-    from rawconv.locks import _alive
-
-    try:
-        entries = list(root.iterdir())
-    except OSError:
-        return
-    for entry in entries:
-        match = _FOLDER.match(entry.name)
-        if match and not _alive({"host": socket.gethostname(), "pid": int(match["pid"])}):
-            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _worker_environment() -> dict[str, str]:
