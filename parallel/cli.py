@@ -249,7 +249,14 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     if not inputs:
         print("rawconv-parallel: error: no input given", file=sys.stderr)
         return 2
-    _start_workers_early(inputs, chunk, args)
+    from .inline import runs_inline
+
+    embedded = not (args.scheduler or args.cluster)
+    inline = embedded and runs_inline(inputs, None, chunk)  # decoded in this process
+    if embedded and not inline:  # the workers' server imports while this process does
+        from .forkserver import start_worker_server
+
+        start_worker_server()
     from rawconv.interrupts import checkpoint, handlers, received
 
     from .convert import convert
@@ -266,7 +273,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
                 cluster = job_cluster(args.cluster, args.jobs or 1, args.cluster_config,
                                       args.worker_timeout or 1800.0, _dashboard(args))  # fmt: skip
                 client = jobs.enter_context(cluster)
-            report = _convert(convert, inputs, chunk, client, args,
+            report = _convert(convert, inputs, chunk, client, args, inline,
                               {**kwargs, "storage_options": storage_options})  # fmt: skip
             checkpoint("parallel:done")
     except (RawconvError, OSError, ValueError, TypeError) as exc:
@@ -287,17 +294,6 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         jobs.close()
         _stop_workers()
     return _finish(args, report)
-
-
-def _start_workers_early(inputs: list[str], chunk: int, args: argparse.Namespace) -> None:
-    """Start the server the embedded cluster's workers fork from, for a run that will
-    start that cluster: it imports rawconv while this process imports the rest."""
-    from .inline import runs_inline
-
-    if not (args.scheduler or args.cluster or runs_inline(inputs, None, chunk)):
-        from .forkserver import start_worker_server
-
-        start_worker_server()
 
 
 def _stop_workers() -> None:
@@ -345,10 +341,8 @@ def _interrupted(exc: BaseException) -> int:
 
 
 def _convert(convert: Any, inputs: list[str], chunk: int, client: Any,
-             args: argparse.Namespace, kwargs: dict[str, Any]) -> Any:  # fmt: skip
-    from .inline import runs_inline
-
-    if runs_inline(inputs, client, chunk):  # decoded in this process, the command's own
+             args: argparse.Namespace, inline: bool, kwargs: dict[str, Any]) -> Any:  # fmt: skip
+    if inline:  # decoded in this process, the command's own
         from rawconv.numba_startup import skip_unused_setup
 
         skip_unused_setup()

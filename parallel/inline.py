@@ -31,13 +31,16 @@ def runs_inline(inputs: Sequence[str], client: Any, chunk_bytes: int) -> bool:
     :data:`INLINE_TOTAL_BYTES`: no cluster is started for it."""
     if client is not None or not inputs or any(is_url(i) for i in inputs):
         return False
-    sizes = []
-    for inp in inputs:
+    total = 0
+    for inp in inputs:  # stops at the first input past a limit (a glob of many files)
         try:
-            sizes.append(Path(inp).stat().st_size)
+            size = Path(inp).stat().st_size
         except OSError:  # missing: its index task reports it, as on a cluster
-            sizes.append(0)
-    return max(sizes) <= chunk_bytes and (len(sizes) == 1 or sum(sizes) <= INLINE_TOTAL_BYTES)
+            size = 0
+        total += size
+        if size > chunk_bytes or (len(inputs) > 1 and total > INLINE_TOTAL_BYTES):
+            return False
+    return True
 
 
 class InlineFuture:
