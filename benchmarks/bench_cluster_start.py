@@ -14,6 +14,7 @@ max) and what each run adds to ``rawconv``'s median wall time.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -25,7 +26,8 @@ sys.path.insert(0, str(HERE.parent))
 from _timing import timed  # noqa: E402
 
 BIN = Path(sys.executable).parent
-TH228 = HERE.parent.parent / "shared" / "testdata" / "fcio" / "th228.fcio"
+TESTDATA = Path(os.environ.get("RAWCONV_TESTDATA", HERE.parents[1] / "shared" / "testdata"))
+TH228 = TESTDATA / "fcio" / "th228.fcio"
 
 
 def main() -> None:
