@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .arena import BufferArena, leaf, leaves
 from .buffers import RawBuffer, RawBufferList
 from .errors import RawconvError
 from .lh5.columns import ArrayCol, TableCol, VectorCol
@@ -110,6 +111,8 @@ class MergeRoute:
                 self.direct[pid] = rb
         self.per_record = {id(rb): max(int(rb.fill_safety), 1) for rb in rbl}
         """Most rows one record can put in each buffer (its fill_safety when opened)."""
+        self._arenas: dict[int, BufferArena | None] = {}
+        """The arena of the buffers each staging table feeds (see :mod:`rawconv.arena`)."""
 
     def staging(self, part: Any) -> TableCol:
         """The staging table of `part` (allocated on first use)."""
@@ -238,8 +241,14 @@ class MergeRoute:
 
     def _scatter_one(self, table: TableCol, dest: np.ndarray) -> int:
         """Rows of one staging table to their buffers (`dest`: buffer index per row, -1:
-        none), in input order: each column is gathered once in buffer order, and each
-        buffer takes its rows as one slice of it (many buffers: a channel per table)."""
+        none), in input order: with one copy per column into the buffers' arena where
+        they have one, else each column gathered once in buffer order and each buffer
+        taking its rows as one slice of it."""
+        arena = self._arena(table)
+        if arena is not None:
+            counts = arena.place(table, dest, len(dest))
+            if counts is not None:
+                return int(counts.sum())
         order = np.argsort(dest, kind="stable")
         order = order[dest[order] >= 0]
         if len(order) == 0:
@@ -251,18 +260,29 @@ class MergeRoute:
             if rb.loc + m > len(rb):  # a record put more rows in it than keys (a damaged map)
                 rb.table.resize(rb.loc + m)
             places.append((rb, m))
-        for path, col in _leaves(table):
+        for path, col in leaves(table):
             if not isinstance(col, ArrayCol):  # vectors: row by row as place_rows does
                 for (rb, m), a in zip(places, starts.tolist()):
                     rows = order[a : a + m]
-                    place_rows(_leaf(rb.table, path), rb.loc, m, [(col, rows, np.arange(m))])
+                    place_rows(leaf(rb.table, path), rb.loc, m, [(col, rows, np.arange(m))])
                 continue
             ordered = col.nda[order]
             for (rb, m), a in zip(places, starts.tolist()):
-                _leaf(rb.table, path).nda[rb.loc : rb.loc + m] = ordered[a : a + m]
+                leaf(rb.table, path).nda[rb.loc : rb.loc + m] = ordered[a : a + m]
         for rb, m in places:
             rb.loc += m
         return len(order)
+
+    def _arena(self, table: TableCol) -> BufferArena | None:
+        """The arena of the buffers fed from staging table `table`, made on first use;
+        None where there is none or a buffer left it (its table resized or replaced)."""
+        key = id(table)
+        if key not in self._arenas:
+            self._arenas[key] = BufferArena.adopt(self.rbl, table)
+        arena = self._arenas[key]
+        if arena is not None and not arena.intact():
+            arena = self._arenas[key] = None
+        return arena
 
     def _destinations(self, keys: Any, n: int) -> np.ndarray:
         if isinstance(keys, np.ndarray) and keys.dtype.kind in "iu":
@@ -352,24 +372,6 @@ def _within_budget(dest: np.ndarray, budget: float) -> np.ndarray:
         routed = np.flatnonzero(dest >= 0)
         dest[routed[int(max(budget, 0)) :]] = -1
     return dest
-
-
-def _leaves(table: TableCol, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
-    """(path, column) of the arrays and vectors of a table, its sub-tables walked."""
-    out = []
-    for name, col in table.items():
-        if isinstance(col, TableCol):
-            out += _leaves(col, (*prefix, name))
-        else:
-            out.append(((*prefix, name), col))
-    return out
-
-
-def _leaf(table: TableCol, path: tuple[str, ...]) -> Any:
-    col: Any = table
-    for name in path:
-        col = col[name]
-    return col
 
 
 def _contiguous(rows: np.ndarray) -> bool:

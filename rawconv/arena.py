@@ -1,0 +1,153 @@
+"""One array per column for many buffers of the same layout (a channel per table).
+
+A decode block of events with 120 channels puts a few rows in each of 120 buffers. Copying
+them column by column and buffer by buffer is 45 x 120 small numpy copies per block, whose
+Python cost exceeds the copies themselves. A :class:`BufferArena` stores each array column
+of those buffers as one array, every buffer's column a slice of it, so that a block's rows
+go to all buffers with one fancy-indexed copy per column.
+
+The buffers' tables stay ordinary tables (the slices are their arrays), so writing and
+clearing them is unchanged. Anything that replaces a buffer's table or one of its arrays
+(a resize) detaches it; :meth:`BufferArena.intact` notices, and the router then copies rows
+buffer by buffer as before.
+"""
+
+from __future__ import annotations
+
+import mmap
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .lh5.columns import ArrayCol, TableCol
+
+__all__ = ["BufferArena", "leaf", "leaves"]
+
+MIN_BUFFERS = 4
+"""Fewer buffers than this keep their own arrays (a few copies per block cost nothing)."""
+
+
+def leaves(table: TableCol, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """(path, column) of the arrays and vectors of a table, its sub-tables walked."""
+    out = []
+    for name, col in table.items():
+        if isinstance(col, TableCol):
+            out += leaves(col, (*prefix, name))
+        else:
+            out.append(((*prefix, name), col))
+    return out
+
+
+def leaf(table: TableCol, path: tuple[str, ...]) -> Any:
+    """The column at `path` of a table."""
+    col: Any = table
+    for name in path:
+        col = col[name]
+    return col
+
+
+def _array_layout(table: Any) -> tuple | None:
+    """(path, dtype, row shape) of each column of a table whose columns are all arrays;
+    None for anything else (vector columns, which grow, keep their own arrays)."""
+    if not isinstance(table, TableCol) or table.kind != "table":
+        return None
+    columns = leaves(table)
+    if not all(isinstance(col, ArrayCol) for _, col in columns):
+        return None
+    return tuple((path, col.nda.dtype, col.nda.shape[1:]) for path, col in columns)
+
+
+def _fresh(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A zeroed array in its own anonymous memory map, of ordinary (4 KiB) pages.
+
+    numpy asks for transparent huge pages for large arrays; a buffer's rows are then paid
+    for 2 MiB at a time when first written, and on virtual machines a huge page's first
+    write can cost several times the 512 ordinary ones it replaces (2.3-2.9 against
+    0.8-0.9 s per GB measured on the 2-core benchmark machine). Memory is returned when the
+    array is freed."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape, dtype=np.int64))
+    if count == 0:
+        return np.empty(shape, dtype=dtype)
+    buf = mmap.mmap(-1, count * dtype.itemsize)
+    return np.frombuffer(buf, dtype=dtype).reshape(shape)
+
+
+class BufferArena:
+    """The array columns of buffers ``rbl[i]`` for ``i`` in `members`, one array per column.
+
+    Build it with :meth:`adopt`, which moves the buffers' filled rows into the arena.
+    """
+
+    def __init__(self, rbl: Sequence[Any], members: list[int], layout: tuple) -> None:
+        self.rbl = rbl
+        self.member = np.zeros(len(rbl), dtype=bool)
+        self.member[members] = True
+        self.sizes = np.zeros(len(rbl), dtype=np.int64)
+        self.sizes[members] = [len(rbl[i].table) for i in members]
+        self.base = np.cumsum(self.sizes) - self.sizes
+        """Row of the arena where each buffer's rows start."""
+        total = int(self.sizes.sum())
+        self.paths = [path for path, _, _ in layout]
+        self.arrays = [_fresh((total, *shape), dtype) for _, dtype, shape in layout]
+        self.tables = {i: rbl[i].table for i in members}
+        self._bound: list[tuple[ArrayCol, np.ndarray]] = []
+        for i in members:
+            rb = rbl[i]
+            lo, n = int(self.base[i]), int(self.sizes[i])
+            for path, big in zip(self.paths, self.arrays):
+                col = leaf(rb.table, path)
+                view = big[lo : lo + n]
+                view[: rb.loc] = col.nda[: rb.loc]
+                col.nda = view
+                self._bound.append((col, view))
+
+    @classmethod
+    def adopt(cls, rbl: Sequence[Any], template: TableCol) -> BufferArena | None:
+        """An arena for the buffers of `rbl` whose columns are the array columns of
+        `template` (a staging table), or None when fewer than MIN_BUFFERS are or `template`
+        has other columns."""
+        layout = _array_layout(template)
+        if not layout:
+            return None
+        members = [i for i, rb in enumerate(rbl) if _array_layout(rb.table) == layout]
+        if len(members) < MIN_BUFFERS:
+            return None
+        return cls(rbl, members, layout)
+
+    def intact(self) -> bool:
+        """Whether every member still has its table and arrays in the arena."""
+        rbl = self.rbl
+        if any(rbl[i].table is not t for i, t in self.tables.items()):
+            return False
+        return all(col.nda is view for col, view in self._bound)
+
+    def place(self, table: TableCol, dest: np.ndarray, n: int) -> np.ndarray | None:
+        """Copy rows ``[0, n)`` of `table` to their buffers (`dest`: buffer index per row,
+        -1: none), each buffer's rows after its first ``loc`` rows in input order, and
+        advance the buffers' ``loc``. Returns the rows per buffer, or None (nothing
+        copied) when a destination is no member or would overflow."""
+        dest = dest[:n]
+        routed = dest >= 0
+        rows = None if routed.all() else np.flatnonzero(routed)
+        d = dest if rows is None else dest[rows]
+        counts = np.bincount(d, minlength=len(self.rbl))
+        hit = np.flatnonzero(counts)
+        if not self.member[hit].all():
+            return None
+        loc = np.zeros(len(self.rbl), dtype=np.int64)
+        loc[hit] = [self.rbl[i].loc for i in hit.tolist()]
+        if np.any(loc[hit] + counts[hit] > self.sizes[hit]):
+            return None
+        order = np.argsort(d, kind="stable")
+        first = np.cumsum(counts) - counts  # first sorted position of each buffer
+        rank = np.empty(len(d), dtype=np.int64)
+        rank[order] = np.arange(len(d)) - first[d[order]]
+        pos = self.base[d] + loc[d] + rank
+        for path, big in zip(self.paths, self.arrays):
+            src = leaf(table, path).nda
+            big[pos] = src[:n] if rows is None else src[rows]
+        for i in hit.tolist():
+            self.rbl[i].loc += int(counts[i])
+        return counts

@@ -1,0 +1,195 @@
+"""Buffers of one layout sharing one array per column (a channel per table)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rawconv.arena import BufferArena, leaf
+from rawconv.buffers import RawBuffer, RawBufferList
+from rawconv.lh5.columns import ArrayCol, TableCol
+from rawconv.routing import DecoderRoute
+from tests.test_routing import Block, records_of
+
+
+class ArrayPart:
+    """A block decoder of rows (packet_id, channel, value, waveform {t0, values[4]}): array
+    columns only, a sub-table among them."""
+
+    name = "arrays"
+
+    def __init__(self, keys: list[int], max_rows: int = 3) -> None:
+        self.keys = keys
+        self.max_rows = max_rows
+        self.skipped_channels: dict = {}
+
+    def get_key_lists(self) -> list[list[int]]:
+        return [list(self.keys)]
+
+    def get_max_rows_in_packet(self) -> int:
+        return self.max_rows
+
+    def make_table(self, key: int | None = None, size: int = 1) -> TableCol:
+        waveform = TableCol({
+            "t0": ArrayCol(np.zeros(size, np.float32)),
+            "values": ArrayCol(np.zeros((size, 4), np.uint16)),
+        }, size=size)  # fmt: skip
+        return TableCol({
+            "packet_id": ArrayCol(np.zeros(size, np.int64)),
+            "channel": ArrayCol(np.zeros(size, np.int64)),
+            "value": ArrayCol(np.zeros(size, np.float64)),
+            "waveform": waveform,
+        }, size=size)  # fmt: skip
+
+    def decode_block(self, block, first, last, table, row0, max_rows):
+        row, done = row0, 0
+        for rec in block.records[first:last]:
+            if row - row0 + len(rec.rows) > max_rows:
+                break
+            for key, value in rec.rows:
+                table["packet_id"].nda[row] = rec.pid
+                table["channel"].nda[row] = key
+                table["value"].nda[row] = value
+                table["waveform"]["t0"].nda[row] = -value
+                table["waveform"]["values"].nda[row] = np.arange(4) + key + int(value)
+                row += 1
+            done += 1
+        return done, row - row0
+
+    def row_keys(self, table, row0, n):
+        return table["channel"].nda[row0 : row0 + n]
+
+
+def rows_of(rb: RawBuffer) -> list[tuple]:
+    t = rb.table
+    return [
+        (int(t["packet_id"].nda[i]), int(t["channel"].nda[i]), float(t["value"].nda[i]),
+         float(t["waveform"]["t0"].nda[i]), t["waveform"]["values"].nda[i].tolist())
+        for i in range(rb.loc)
+    ]  # fmt: skip
+
+
+def expected(records, keys) -> list[tuple]:
+    return [
+        (r.pid, k, v, -v, (np.arange(4) + k + int(v)).tolist())
+        for r in records for k, v in r.rows if k in keys
+    ]  # fmt: skip
+
+
+def channel_buffers(part: ArrayPart, keys: list[int], size: int) -> list[RawBuffer]:
+    rbs = []
+    for k in keys:
+        rb = RawBuffer(lgdo=part.make_table(size=size), key_list=[k], out_name=f"ch{k}")
+        rb.fill_safety = part.max_rows
+        rbs.append(rb)
+    return rbs
+
+
+def test_adopted_buffers_keep_their_rows_and_share_one_array_per_column():
+    part = ArrayPart([0, 1, 2, 3, 4])
+    rbs = channel_buffers(part, [0, 1, 2, 3, 4], 6)
+    rbs[2].table["value"].nda[:2] = [7.5, 8.5]
+    rbs[2].loc = 2
+    arena = BufferArena.adopt(rbs, part.make_table(size=10))
+    assert arena is not None and arena.intact()
+    values = arena.arrays[arena.paths.index(("waveform", "values"))]
+    assert values.shape == (30, 4)
+    for i, rb in enumerate(rbs):
+        view = leaf(rb.table, ("waveform", "values")).nda
+        assert view.base is not None and np.shares_memory(view, values)
+        assert view.__array_interface__["data"][0] == values[6 * i :].__array_interface__["data"][0]
+        assert len(rb) == 6
+    assert rbs[2].table["value"].nda[:2].tolist() == [7.5, 8.5]
+
+
+def test_fewer_than_four_buffers_or_a_vector_column_get_no_arena():
+    part = ArrayPart([0, 1, 2])
+    assert BufferArena.adopt(channel_buffers(part, [0, 1, 2], 4), part.make_table(size=4)) is None
+    from tests.test_routing import ToyPart
+
+    toy = ToyPart("a", [0, 1, 2, 3])
+    rbs = [RawBuffer(lgdo=toy.make_table(size=4), key_list=[k]) for k in range(4)]
+    assert BufferArena.adopt(rbs, toy.make_table(size=4)) is None
+
+
+def test_place_puts_rows_after_each_buffers_own_in_input_order():
+    part = ArrayPart(list(range(5)))
+    rbs = channel_buffers(part, list(range(5)), 4)
+    arena = BufferArena.adopt(rbs, part.make_table(size=8))
+    staging = part.make_table(size=8)
+    block = Block(records_of("arrays", [[3, 0, 3], [1, 9], [3]]))
+    _, n = part.decode_block(block, 0, 3, staging, 0, 8)
+    rbs[3].loc = 1  # a row already there stays first
+    dest = np.array([3, 0, 3, 1, -1, 3])
+    counts = arena.place(staging, dest, n)
+    assert counts.tolist() == [1, 1, 0, 3, 0]
+    assert [rb.loc for rb in rbs] == [1, 1, 0, 4, 0]
+    assert rows_of(rbs[3])[1:] == expected(block.records, [3])
+    assert rows_of(rbs[0]) == expected(block.records, [0])
+    assert rows_of(rbs[1]) == expected(block.records, [1])
+
+
+def test_place_refuses_an_overflow_or_a_buffer_outside_without_copying():
+    part = ArrayPart(list(range(5)))
+    rbs = channel_buffers(part, list(range(5)), 2)
+    arena = BufferArena.adopt(rbs[:4], part.make_table(size=8))
+    staging = part.make_table(size=8)
+    block = Block(records_of("arrays", [[0, 0, 0], [1]]))
+    _, n = part.decode_block(block, 0, 2, staging, 0, 8)
+    before = [a.copy() for a in arena.arrays]
+    assert arena.place(staging, np.array([0, 0, 0, 1]), n) is None  # three rows, two free
+    assert all(np.array_equal(a, b) for a, b in zip(arena.arrays, before))
+    assert [rb.loc for rb in rbs] == [0] * 5
+    whole = BufferArena.adopt(rbs, part.make_table(size=8))
+    rbs[4].table = part.make_table(size=2)  # replaced: it left the arena
+    assert not whole.intact()
+
+
+def test_a_resized_buffer_leaves_the_arena_and_its_rows_still_arrive():
+    keys = list(range(6))
+    part = ArrayPart(keys)
+    rbs = channel_buffers(part, keys, 40)
+    route = DecoderRoute(part, RawBufferList(rbs))
+    block = Block(records_of("arrays", [[k % 6, (k + 1) % 6] for k in range(12)]))
+    assert route.decode_records(block, 0, 6) == (6, 12)
+    assert route._arena(route.staging(part)) is not None
+    rbs[0].table.resize(50)  # as a damaged map makes the router do
+    assert route._arena(route.staging(part)) is None
+    assert route.decode_records(block, 6, 12) == (6, 12)
+    for rb in rbs:
+        assert rows_of(rb) == expected(block.records, rb.key_list)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    keys_per_record=st.lists(st.lists(st.integers(0, 7), max_size=3), max_size=60),
+    n_buffers=st.integers(4, 7),
+    size=st.integers(3, 9),
+)
+def test_rows_reach_a_buffer_per_channel_in_order(keys_per_record, n_buffers, size):
+    """Many channel buffers filled and emptied as a stream does: each sees the rows of its
+    key in input order (keys 0-7: those past the buffers are unrouted and counted)."""
+    part = ArrayPart(list(range(8)))
+    rbs = channel_buffers(part, list(range(n_buffers)), size)
+    route = DecoderRoute(part, RawBufferList(rbs))
+    block = Block(records_of("arrays", keys_per_record))
+    out: dict[int, list] = {id(rb): [] for rb in rbs}
+    first = 0
+    for _ in range(1000):
+        if first == len(block.records):
+            break
+        done, _ = route.decode_records(block, first, len(block.records))
+        first += done
+        assert all(len(rb) == size for rb in rbs)
+        for rb in rbs:
+            if done == 0 or rb.is_full():
+                out[id(rb)] += rows_of(rb)
+                rb.loc = 0
+    for rb in rbs:
+        out[id(rb)] += rows_of(rb)
+        assert out[id(rb)] == expected(block.records, rb.key_list)
+    if any(keys_per_record):
+        assert route._arenas and all(a is not None for a in route._arenas.values())
+    unrouted = [k for keys in keys_per_record for k in keys if k >= n_buffers]
+    assert part.skipped_channels == {k: unrouted.count(k) for k in set(unrouted)}
