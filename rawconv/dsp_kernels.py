@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["saturation_rows"]
+__all__ = ["presum_rows_small", "saturation_rows"]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -32,3 +32,20 @@ def saturation_rows(
                 hi += 1
         n_lo[row] = lo
         n_hi[row] = hi
+
+
+@numba.njit(nogil=True, cache=True)
+def presum_rows_small(values: np.ndarray, factor: int, out: np.ndarray) -> None:
+    """Each row of `out` (rows x m): sums of `factor` consecutive samples of the same row of
+    `values` (integers of at most 16 bits, so that no sum of up to 65536 of them overflows
+    the 32-bit `out`), reading every sample once."""
+    rows, m = out.shape
+    if factor < 1 or rows > values.shape[0] or m * factor > values.shape[1]:
+        raise IndexError("presum_rows_small: more sums than the samples hold")
+    for row in range(rows):
+        for j in range(m):
+            acc = np.int64(0)
+            start = j * factor
+            for k in range(factor):
+                acc += np.int64(values[row, start + k])
+            out[row, j] = acc

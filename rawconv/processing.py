@@ -453,7 +453,14 @@ def _settings_free(attrs: Mapping[str, Any]) -> dict[str, Any]:
 def presum_rows(values: np.ndarray, factor: int) -> np.ndarray:
     """Sums of `factor` consecutive samples of each row (see the module's ``presum``)."""
     m = values.shape[1] // factor
-    out = values[:, 0 : m * factor : factor].astype(_presum_dtype(values.dtype))
+    dtype = _presum_dtype(values.dtype)
+    if values.dtype.kind in "ui" and values.dtype.itemsize <= 2 and factor <= 1 << 16:
+        from .dsp_kernels import presum_rows_small  # ADC samples: one pass in numba
+
+        out = np.empty((values.shape[0], m), dtype=dtype)
+        presum_rows_small(values, factor, out)
+        return out
+    out = values[:, 0 : m * factor : factor].astype(dtype)
     for k in range(1, factor):
         out += values[:, k : m * factor : factor]
     return out

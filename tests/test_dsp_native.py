@@ -142,6 +142,21 @@ def test_the_kernel_refuses_rows_beyond_its_arrays():
     assert lo[:3].tolist() == [8, 8, 8] and hi.tolist() == [0, 0, 0]
 
 
+def test_the_presum_kernel_refuses_more_sums_than_samples():
+    from rawconv.dsp_kernels import presum_rows_small
+
+    values = np.arange(24, dtype=np.uint16).reshape(3, 8)
+    with pytest.raises(IndexError, match="more sums"):
+        presum_rows_small(values, 3, np.zeros((3, 3), np.uint32))  # 9 samples of 8
+    with pytest.raises(IndexError, match="more sums"):
+        presum_rows_small(values, 4, np.zeros((4, 2), np.uint32))  # 4 rows of 3
+    with pytest.raises(IndexError, match="more sums"):
+        presum_rows_small(values, 0, np.zeros((3, 2), np.uint32))
+    out = np.zeros((2, 2), np.uint32)
+    presum_rows_small(values, 3, out)
+    assert out.tolist() == [[3, 12], [27, 36]]
+
+
 def test_the_l200_layout_does_not_import_dspeed(tmp_path):
     src = tmp_path / "run.fcio"
     write_synthetic_run(src, n_events=6, adcs=3, eventsamples=4200, mode="full", seed=2)

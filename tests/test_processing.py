@@ -146,6 +146,22 @@ def test_presum_sums_without_overflow(dtype, out_dtype):
     np.testing.assert_array_equal(out, np.full((3, 2), 4 * values.astype(out_dtype)[0, 0]))
 
 
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "uint16", "int16"])
+@pytest.mark.parametrize("factor", [1, 3, 8])
+def test_presum_of_adc_samples_equals_sums_in_int64(dtype, factor):
+    """ADC samples take the one-pass kernel: its sums equal numpy's in int64, on a window
+    (a view whose rows are not contiguous) with trailing samples dropped."""
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(factor)
+    raw = rng.integers(info.min, info.max, size=(7, 60), endpoint=True).astype(dtype)
+    window = raw[:, 5:55]
+    out = presum_rows(window, factor)
+    m = 50 // factor
+    expected = window[:, : m * factor].astype(np.int64).reshape(7, m, factor).sum(2)
+    assert out.dtype == np.dtype("uint32" if dtype[0] == "u" else "int32")
+    np.testing.assert_array_equal(out.astype(np.int64), expected)
+
+
 def test_window_then_presum_of_the_window():
     tbl, out = run({"window": ["waveform", 2, 10, "w"], "presum": ["w", 4, "p"]})
     raw = tbl["waveform"]["values"].nda[:LOC, 2:10].astype(np.int64)
