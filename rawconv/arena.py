@@ -58,6 +58,56 @@ def _array_layout(table: Any) -> tuple | None:
     return tuple((path, col.nda.dtype, col.nda.shape[1:]) for path, col in columns)
 
 
+def early_spec(rbl: Sequence[Any], staging: TableCol) -> tuple[Any, TableCol] | None:
+    """(proc_spec, its output on a row of `staging`) when every buffer of `rbl` is empty
+    and has that same proc_spec, and it works row by row without the db_dict (window,
+    presum, casts, drops, write settings, and dsp chains rawconv runs itself: a block
+    processed at once gives the rows each buffer would get); else None."""
+    from .dsp_native import native_outputs
+    from .errors import ProcSpecError
+    from .processing import process_table
+
+    spec = rbl[0].proc_spec if rbl else None
+    if not spec or any(rb.loc or rb.proc_spec != spec for rb in rbl):
+        return None
+    if "dsp_config" in spec and native_outputs(spec["dsp_config"], staging, 1) is None:
+        return None
+    try:
+        processed = process_table(staging, spec, 1)
+    except ProcSpecError:  # raised again when the buffers are written, as it would be
+        return None
+    return (spec, processed) if _array_layout(processed) else None
+
+
+def _row_bytes(layout: tuple) -> int:
+    return max(1, sum(dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+                      for _, dtype, shape in layout))  # fmt: skip
+
+
+def _rows_in_memory(rb: Any, row_bytes: int) -> int:
+    """Rows of `row_bytes` that fit in the memory of buffer `rb`'s table (of raw rows), at
+    most its ``max_rows`` and at least its current rows."""
+    raw = _array_layout(rb.table)
+    rows = len(rb.table)
+    if raw is None:
+        return rows
+    fit = rows * _row_bytes(raw) // row_bytes
+    cap = rb.max_rows if getattr(rb, "max_rows", None) else rows
+    return max(rows, min(fit, cap))
+
+
+def _empty_like(template: TableCol, rows: int) -> TableCol:
+    """A table of `rows` rows laid out as `template` (its attributes copied); its arrays
+    are placeholders that the arena replaces."""
+    cols: dict[str, Any] = {}
+    for name, col in template.items():
+        if isinstance(col, TableCol):
+            cols[name] = _empty_like(col, rows)
+        else:
+            cols[name] = ArrayCol(np.empty((0, *col.nda.shape[1:]), col.nda.dtype), col.attrs)
+    return TableCol(cols, size=rows, attrs=template.attrs, kind=template.kind)
+
+
 def _fresh(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """A zeroed array in its own anonymous memory map, of ordinary (4 KiB) pages.
 
@@ -75,49 +125,79 @@ def _fresh(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
 
 
 class BufferArena:
-    """The array columns of buffers ``rbl[i]`` for ``i`` in `members`, one array per column.
+    """The array columns of buffers ``rbl[i]`` for ``i`` in `members`, one array per column
+    laid out as `template`'s.
 
-    Build it with :meth:`adopt`, which moves the buffers' filled rows into the arena.
+    Build it with :meth:`adopt`. With ``spec`` (a proc_spec all buffers share, which
+    :func:`early_spec` found to work row by row), the buffers' tables are replaced by
+    tables of the processed layout: the router processes each block before placing it,
+    and the buffers are written as they are (``rb.early_processed``). Otherwise the
+    buffers keep their tables and filled rows, their arrays moved into the arena.
     """
 
-    def __init__(self, rbl: Sequence[Any], members: list[int], layout: tuple) -> None:
+    def __init__(
+        self, rbl: Sequence[Any], members: list[int], template: TableCol, spec: Any = None
+    ) -> None:  # fmt: skip
+        layout = _array_layout(template)
+        assert layout is not None
         self.rbl = rbl
+        self.spec = spec
         self.member = np.zeros(len(rbl), dtype=bool)
         self.member[members] = True
         self.sizes = np.zeros(len(rbl), dtype=np.int64)
         self.sizes[members] = [len(rbl[i].table) for i in members]
+        if spec is not None:  # the memory of the raw rows, in processed rows
+            for i in members:
+                self.sizes[i] = _rows_in_memory(rbl[i], _row_bytes(layout))
         self.base = np.cumsum(self.sizes) - self.sizes
         """Row of the arena where each buffer's rows start."""
         total = int(self.sizes.sum())
         self.paths = [path for path, _, _ in layout]
         self.arrays = [_fresh((total, *shape), dtype) for _, dtype, shape in layout]
-        self.tables = {i: rbl[i].table for i in members}
         self._bound: list[tuple[ArrayCol, np.ndarray]] = []
+        """(column, its arena view) of each member's first column: a buffer resized or
+        given a new table no longer has it (checked per block, so one per buffer)."""
         for i in members:
             rb = rbl[i]
             lo, n = int(self.base[i]), int(self.sizes[i])
+            if spec is not None:
+                rb.table, rb.early_processed = _empty_like(template, n), True
             for path, big in zip(self.paths, self.arrays):
                 col = leaf(rb.table, path)
                 view = big[lo : lo + n]
                 view[: rb.loc] = col.nda[: rb.loc]
                 col.nda = view
-                self._bound.append((col, view))
+            first = leaf(rb.table, self.paths[0])
+            self._bound.append((first, first.nda))
+        self.tables = {i: rbl[i].table for i in members}
 
     @classmethod
-    def adopt(cls, rbl: Sequence[Any], template: TableCol) -> BufferArena | None:
+    def adopt(cls, rbl: Sequence[Any], staging: TableCol) -> BufferArena | None:
         """An arena for the buffers of `rbl` whose columns are the array columns of
-        `template` (a staging table), or None when fewer than MIN_BUFFERS are or `template`
-        has other columns."""
-        layout = _array_layout(template)
+        `staging` (the table their rows are decoded into), or None when fewer than
+        MIN_BUFFERS are or `staging` has other columns."""
+        layout = _array_layout(staging)
         if not layout:
             return None
         members = [i for i, rb in enumerate(rbl) if _array_layout(rb.table) == layout]
         if len(members) < MIN_BUFFERS:
             return None
-        return cls(rbl, members, layout)
+        if len(members) == len(rbl):
+            found = early_spec(rbl, staging)
+            if found is not None:
+                return cls(rbl, members, found[1], found[0])
+        return cls(rbl, members, staging)
+
+    def process(self, table: TableCol, n: int) -> TableCol:
+        """Rows ``[0, n)`` of a staging table processed by the arena's proc_spec."""
+        from .processing import process_table
+
+        return process_table(table, self.spec, n, name=self.rbl[0].out_name)
 
     def intact(self) -> bool:
-        """Whether every member still has its table and arrays in the arena."""
+        """Whether every member still has its table and arrays in the arena (as far as
+        a resize or a new table would change them: a column given a new array by hand
+        is not noticed)."""
         rbl = self.rbl
         if any(rbl[i].table is not t for i, t in self.tables.items()):
             return False

@@ -75,6 +75,13 @@ class RawBuffer:
         self.loc = 0
         self.fill_safety = 1
         self.name = out_name  # the buffer's name in the out_spec
+        self.max_rows: int | None = None
+        """The rows the table may grow to (the streamer's ``buffer_size``): a table of
+        processed rows, smaller than raw ones, gets more rows in the same memory."""
+        self.early_processed = False
+        """Whether the rows in :attr:`table` are already processed by :attr:`proc_spec`
+        (the router processes blocks of a channel per table at once, see
+        :mod:`rawconv.arena`): written as they are."""
 
     @property
     def lgdo(self) -> Any:
@@ -332,7 +339,7 @@ def write_to_lh5_and_clear(
             filename, group = split_out_stream(rb.out_stream)
             if filename:
                 obj, n_rows = rb.table, rb.loc
-                if rb.proc_spec is not None:
+                if rb.proc_spec is not None and not rb.early_processed:
                     from .processing import process_buffer
 
                     obj, n_rows = process_buffer(rb, db_dict), rb.loc

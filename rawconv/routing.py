@@ -113,6 +113,9 @@ class MergeRoute:
         """Most rows one record can put in each buffer (its fill_safety when opened)."""
         self._arenas: dict[int, BufferArena | None] = {}
         """The arena of the buffers each staging table feeds (see :mod:`rawconv.arena`)."""
+        self._early: dict[int, BufferArena] = {}
+        """The arena whose proc_spec processes the rows of each staging table before they
+        reach the buffers (kept when the arena itself is left)."""
 
     def staging(self, part: Any) -> TableCol:
         """The staging table of `part` (allocated on first use)."""
@@ -245,6 +248,9 @@ class MergeRoute:
         they have one, else each column gathered once in buffer order and each buffer
         taking its rows as one slice of it."""
         arena = self._arena(table)
+        early = self._early.get(id(table))
+        if early is not None:  # the buffers hold processed rows
+            table = early.process(table, len(dest))
         if arena is not None:
             counts = arena.place(table, dest, len(dest))
             if counts is not None:
@@ -278,7 +284,9 @@ class MergeRoute:
         None where there is none or a buffer left it (its table resized or replaced)."""
         key = id(table)
         if key not in self._arenas:
-            self._arenas[key] = BufferArena.adopt(self.rbl, table)
+            arena = self._arenas[key] = BufferArena.adopt(self.rbl, table)
+            if arena is not None and arena.spec is not None:
+                self._early[key] = arena  # processes each block from now on
         arena = self._arenas[key]
         if arena is not None and not arena.intact():
             arena = self._arenas[key] = None

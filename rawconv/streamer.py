@@ -253,6 +253,8 @@ class DataStreamer(ABC):
                 size = min(buffer_size, max(rb.fill_safety, share // nbytes))
             rb.table = _make(decoder, rb.key_list[0], size)
             rb.loc = 0
+            rb.early_processed = False
+            rb.max_rows = buffer_size
             (self.header_rbs if is_header else self._data_rbs).append(rb)
 
     # --- reading ----------------------------------------------------------------------------

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rawconv.arena import BufferArena, leaf
+from rawconv.arena import BufferArena, leaf, leaves
 from rawconv.buffers import RawBuffer, RawBufferList
 from rawconv.lh5.columns import ArrayCol, TableCol
+from rawconv.processing import process_table
 from rawconv.routing import DecoderRoute
 from tests.test_routing import Block, records_of
 
 
 class ArrayPart:
-    """A block decoder of rows (packet_id, channel, value, waveform {t0, values[4]}): array
-    columns only, a sub-table among them."""
+    """A block decoder of rows (packet_id, channel, value, waveform {t0, dt, values[4]}):
+    array columns only, a sub-table among them."""
 
     name = "arrays"
 
@@ -33,6 +35,7 @@ class ArrayPart:
     def make_table(self, key: int | None = None, size: int = 1) -> TableCol:
         waveform = TableCol({
             "t0": ArrayCol(np.zeros(size, np.float32)),
+            "dt": ArrayCol(np.full(size, 16, np.float32)),
             "values": ArrayCol(np.zeros((size, 4), np.uint16)),
         }, size=size)  # fmt: skip
         return TableCol({
@@ -193,3 +196,125 @@ def test_rows_reach_a_buffer_per_channel_in_order(keys_per_record, n_buffers, si
         assert route._arenas and all(a is not None for a in route._arenas.values())
     unrouted = [k for keys in keys_per_record for k in keys if k >= n_buffers]
     assert part.skipped_channels == {k: unrouted.count(k) for k in set(unrouted)}
+
+
+# --- rows processed before they reach the buffers ---------------------------------------------
+
+ROW_WISE = {
+    "window": ["waveform", 1, 3, "win"],
+    "presum": ["waveform", 2, "summed", "rate"],
+    "drop": ["waveform"],
+}
+
+
+def test_buffers_sharing_a_row_wise_proc_spec_take_processed_rows():
+    """Each block is processed once and its processed rows placed: every buffer holds what
+    its own proc_spec makes of its raw rows, in more rows than raw ones in the memory."""
+    keys = list(range(5))
+    part = ArrayPart(keys)
+    rbs = channel_buffers(part, keys, 40)
+    for rb in rbs:
+        rb.proc_spec, rb.max_rows = dict(ROW_WISE), 1000
+    raw = channel_buffers(part, keys, 40)
+    route, plain = DecoderRoute(part, RawBufferList(rbs)), DecoderRoute(part, RawBufferList(raw))
+    block = Block(records_of("arrays", [[k % 5, (k + 2) % 5] for k in range(12)]))
+    assert route.decode_records(block, 0, 12) == (12, 24)
+    assert plain.decode_records(block, 0, 12) == (12, 24)
+    for rb, ref in zip(rbs, raw):
+        assert rb.early_processed and not ref.early_processed
+        # raw rows of 40 bytes, processed ones of 8 * 3 + (4 + 4 + 2 * 2) + (4 + 4 + 2 * 4)
+        # + 2 = 54: the memory holds 29 of them, but a buffer keeps the 40 rows it had
+        assert len(rb) == 40
+        assert sorted(rb.table) == ["channel", "packet_id", "rate", "summed", "value", "win"]
+        want = process_table(ref.table, ROW_WISE, ref.loc)
+        assert rb.loc == ref.loc >= 4
+        for path, col in leaves(want):
+            got = leaf(rb.table, path).nda[: rb.loc]
+            np.testing.assert_array_equal(got, col.nda[: ref.loc], err_msg=str(path))
+            assert got.dtype == col.nda.dtype
+            assert leaf(rb.table, path).attrs == col.attrs
+
+
+def test_processed_rows_fill_the_raw_rows_memory_up_to_max_rows():
+    part = ArrayPart(list(range(4)))
+    spec = {"window": ["waveform", 0, 1, "win"], "drop": ["waveform", "value"]}
+    for max_rows, want in ((1000, 15), (12, 12)):
+        rbs = channel_buffers(part, list(range(4)), 10)
+        for rb in rbs:
+            rb.proc_spec, rb.max_rows = dict(spec), max_rows
+        route = DecoderRoute(part, RawBufferList(rbs))
+        block = Block(records_of("arrays", [[0, 1, 2], [3]]))
+        assert route.decode_records(block, 0, 2) == (2, 4)
+        # raw rows of 40 bytes (10 per buffer: 400), processed of 8 + 8 + (4 + 4 + 2) = 26
+        assert [len(rb) for rb in rbs] == [want] * 4
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["one buffer differs", "a dspeed chain", "a missing column"],
+)
+def test_other_proc_specs_are_applied_when_written(change):
+    part = ArrayPart(list(range(4)))
+    rbs = channel_buffers(part, list(range(4)), 10)
+    for rb in rbs:
+        rb.proc_spec = dict(ROW_WISE)
+    if change == "one buffer differs":
+        rbs[2].proc_spec = {**ROW_WISE, "window": ["waveform", 0, 3, "win"]}
+    elif change == "a dspeed chain":  # a processor rawconv does not run itself
+        mean = {"function": "mean_stdev", "module": "dspeed.processors",
+                "args": ["waveform", "m", "s"]}  # fmt: skip
+        chain = {"outputs": ["m"], "processors": {"m": mean}}
+        for rb in rbs:
+            rb.proc_spec = {**ROW_WISE, "dsp_config": chain}
+    else:
+        for rb in rbs:
+            rb.proc_spec = {**ROW_WISE, "drop": ["nothing"]}
+    route = DecoderRoute(part, RawBufferList(rbs))
+    block = Block(records_of("arrays", [[0, 1, 2, 3]] * 3))
+    assert route.decode_records(block, 0, 3) == (3, 12)
+    for rb in rbs:
+        assert not rb.early_processed
+        assert rows_of(rb) == expected(block.records, rb.key_list)  # raw rows
+
+
+def test_build_raw_channel_tables_processed_early_equal_processed_late(tmp_path, monkeypatch):
+    """An FCIO run with a table per channel and LEGEND's proc_spec: identical outputs
+    whether blocks are processed before routing (all tables share the proc_spec) or each
+    table when written (one table's proc_spec made different in form only)."""
+    import h5py
+
+    import rawconv.arena
+    from rawconv import build_raw
+    from rawconv.formats.fcio.synthetic import write_synthetic_run
+    from rawconv.layouts import l200_proc_spec
+
+    src = tmp_path / "run.fcio"
+    write_synthetic_run(src, n_events=30, adcs=6, eventsamples=4400, status_every=7, seed=4)
+    early = []
+    found = rawconv.arena.early_spec
+    monkeypatch.setattr(rawconv.arena, "early_spec",
+                        lambda *a: early.append(found(*a)) or early[-1])  # fmt: skip
+    outs = []
+    for variant in ("shared", "one differs"):
+        out = tmp_path / f"{variant}.lh5"
+        tables = {}
+        for ch in range(52800, 52806):
+            spec = l200_proc_spec()
+            if variant == "one differs" and ch == 52800:
+                spec["skip_missing"] = False  # the default: the same processing
+            tables[f"ch{ch}/raw"] = {"key_list": [ch], "out_stream": str(out), "proc_spec": spec}
+        build_raw(str(src), out_spec={"FCEventDecoder": tables}, buffer_size=7)
+        outs.append(out)
+    assert [e is not None for e in early] == [True, False]
+    with h5py.File(outs[0], "r") as a, h5py.File(outs[1], "r") as b:
+        names: list[str] = []
+        a.visit(names.append)
+        other: list[str] = []
+        b.visit(other.append)
+        assert names == other and len(names) > 6 * 40
+        for name in names:
+            assert dict(a[name].attrs) == dict(b[name].attrs), name
+            if isinstance(a[name], h5py.Dataset):
+                np.testing.assert_array_equal(a[name][()], b[name][()], err_msg=name)
+        encoded = a["ch52803/raw/waveform_windowed/values/encoded_data"]
+        assert encoded["cumulative_length"].shape == (30,)
