@@ -277,10 +277,14 @@ def test_other_proc_specs_are_applied_when_written(change):
         assert rows_of(rb) == expected(block.records, rb.key_list)  # raw rows
 
 
-def test_build_raw_channel_tables_processed_early_equal_processed_late(tmp_path, monkeypatch):
+@pytest.mark.parametrize("n_max", [None, 47])
+def test_build_raw_channel_tables_processed_early_equal_processed_late(
+    tmp_path, monkeypatch, n_max
+):
     """An FCIO run with a table per channel and LEGEND's proc_spec: identical outputs
     whether blocks are processed before routing (all tables share the proc_spec) or each
-    table when written (one table's proc_spec made different in form only)."""
+    table when written (one table's proc_spec made different in form only), whole or cut
+    by n_max within an event."""
     import h5py
 
     import rawconv.arena
@@ -303,7 +307,8 @@ def test_build_raw_channel_tables_processed_early_equal_processed_late(tmp_path,
             if variant == "one differs" and ch == 52800:
                 spec["skip_missing"] = False  # the default: the same processing
             tables[f"ch{ch}/raw"] = {"key_list": [ch], "out_stream": str(out), "proc_spec": spec}
-        build_raw(str(src), out_spec={"FCEventDecoder": tables}, buffer_size=7)
+        cut = {} if n_max is None else {"n_max": n_max}
+        build_raw(str(src), out_spec={"FCEventDecoder": tables}, buffer_size=7, **cut)
         outs.append(out)
     assert [e is not None for e in early] == [True, False]
     with h5py.File(outs[0], "r") as a, h5py.File(outs[1], "r") as b:
@@ -317,4 +322,7 @@ def test_build_raw_channel_tables_processed_early_equal_processed_late(tmp_path,
             if isinstance(a[name], h5py.Dataset):
                 np.testing.assert_array_equal(a[name][()], b[name][()], err_msg=name)
         encoded = a["ch52803/raw/waveform_windowed/values/encoded_data"]
-        assert encoded["cumulative_length"].shape == (30,)
+        assert encoded["cumulative_length"].shape == (30 if n_max is None else 8,)
+        if n_max is not None:  # 47 rows: 7 events of 6 traces and 5 of the 8th
+            assert a["ch52804/raw/channel"].shape == (8,)
+            assert a["ch52805/raw/channel"].shape == (7,)
