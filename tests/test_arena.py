@@ -12,25 +12,15 @@ from rawconv.buffers import RawBuffer, RawBufferList
 from rawconv.lh5.columns import ArrayCol, TableCol
 from rawconv.processing import process_table
 from rawconv.routing import DecoderRoute
-from tests.test_routing import Block, records_of
+from tests.test_routing import Block, ToyPart, records_of, stream
 
 
-class ArrayPart:
+class ArrayPart(ToyPart):
     """A block decoder of rows (packet_id, channel, value, waveform {t0, dt, values[4]}):
     array columns only, a sub-table among them."""
 
-    name = "arrays"
-
     def __init__(self, keys: list[int], max_rows: int = 3) -> None:
-        self.keys = keys
-        self.max_rows = max_rows
-        self.skipped_channels: dict = {}
-
-    def get_key_lists(self) -> list[list[int]]:
-        return [list(self.keys)]
-
-    def get_max_rows_in_packet(self) -> int:
-        return self.max_rows
+        super().__init__("arrays", keys, max_rows)
 
     def make_table(self, key: int | None = None, size: int = 1) -> TableCol:
         waveform = TableCol({
@@ -45,23 +35,12 @@ class ArrayPart:
             "waveform": waveform,
         }, size=size)  # fmt: skip
 
-    def decode_block(self, block, first, last, table, row0, max_rows):
-        row, done = row0, 0
-        for rec in block.records[first:last]:
-            if row - row0 + len(rec.rows) > max_rows:
-                break
-            for key, value in rec.rows:
-                table["packet_id"].nda[row] = rec.pid
-                table["channel"].nda[row] = key
-                table["value"].nda[row] = value
-                table["waveform"]["t0"].nda[row] = -value
-                table["waveform"]["values"].nda[row] = np.arange(4) + key + int(value)
-                row += 1
-            done += 1
-        return done, row - row0
-
-    def row_keys(self, table, row0, n):
-        return table["channel"].nda[row0 : row0 + n]
+    def put_row(self, table: TableCol, row: int, pid: int, key: int, value: float) -> None:
+        table["packet_id"].nda[row] = pid
+        table["channel"].nda[row] = key
+        table["value"].nda[row] = value
+        table["waveform"]["t0"].nda[row] = -value
+        table["waveform"]["values"].nda[row] = np.arange(4) + key + int(value)
 
 
 def rows_of(rb: RawBuffer) -> list[tuple]:
@@ -109,8 +88,6 @@ def test_adopted_buffers_keep_their_rows_and_share_one_array_per_column():
 def test_fewer_than_four_buffers_or_a_vector_column_get_no_arena():
     part = ArrayPart([0, 1, 2])
     assert BufferArena.adopt(channel_buffers(part, [0, 1, 2], 4), part.make_table(size=4)) is None
-    from tests.test_routing import ToyPart
-
     toy = ToyPart("a", [0, 1, 2, 3])
     rbs = [RawBuffer(lgdo=toy.make_table(size=4), key_list=[k]) for k in range(4)]
     assert BufferArena.adopt(rbs, toy.make_table(size=4)) is None
@@ -177,20 +154,9 @@ def test_rows_reach_a_buffer_per_channel_in_order(keys_per_record, n_buffers, si
     rbs = channel_buffers(part, list(range(n_buffers)), size)
     route = DecoderRoute(part, RawBufferList(rbs))
     block = Block(records_of("arrays", keys_per_record))
-    out: dict[int, list] = {id(rb): [] for rb in rbs}
-    first = 0
-    for _ in range(1000):
-        if first == len(block.records):
-            break
-        done, _ = route.decode_records(block, first, len(block.records))
-        first += done
-        assert all(len(rb) == size for rb in rbs)
-        for rb in rbs:
-            if done == 0 or rb.is_full():
-                out[id(rb)] += rows_of(rb)
-                rb.loc = 0
+    out = stream(route, block, rbs, rows_of)
+    assert all(len(rb) == size for rb in rbs)
     for rb in rbs:
-        out[id(rb)] += rows_of(rb)
         assert out[id(rb)] == expected(block.records, rb.key_list)
     if any(keys_per_record):
         assert route._arenas and all(a is not None for a in route._arenas.values())

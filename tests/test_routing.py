@@ -61,13 +61,16 @@ class ToyPart:
                 if row - row0 + len(rec.rows) > max_rows:
                     break
                 for key, value in rec.rows:
-                    table["packet_id"].nda[row] = rec.pid
-                    table["channel"].nda[row] = key
-                    table["value"].nda[row] = value
-                    table["trace"].set_row(row, np.arange(key % 3, dtype=np.int16) + int(value))
+                    self.put_row(table, row, rec.pid, key, value)
                     row += 1
             done += 1
         return done, row - row0
+
+    def put_row(self, table: TableCol, row: int, pid: int, key: int, value: float) -> None:
+        table["packet_id"].nda[row] = pid
+        table["channel"].nda[row] = key
+        table["value"].nda[row] = value
+        table["trace"].set_row(row, np.arange(key % 3, dtype=np.int16) + int(value))
 
     def row_keys(self, table, row0, n):
         return table["channel"].nda[row0 : row0 + n]
@@ -215,6 +218,29 @@ def test_no_buffers_decodes_nothing():
 
 # --- properties -------------------------------------------------------------------------------
 
+
+def stream(route: DecoderRoute, block: Block, rbs: list[RawBuffer], rows) -> dict[int, list]:
+    """Decode all records of `block` as a stream does, as many as fit at a time, emptying
+    full buffers (checked never to grow); returns ``rows(rb)`` of every buffer's rows in
+    the order they came, by ``id(rb)``."""
+    sizes = [len(rb) for rb in rbs]
+    out: dict[int, list] = {id(rb): [] for rb in rbs}
+    first = 0
+    for _ in range(1000):
+        if first == len(block.records):
+            break
+        done, _ = route.decode_records(block, first, len(block.records))
+        first += done
+        assert [len(rb) for rb in rbs] == sizes  # no buffer overflowed (and grew)
+        for rb in rbs:
+            if done == 0 or rb.is_full():
+                out[id(rb)] += rows(rb)
+                rb.loc = 0
+    for rb in rbs:
+        out[id(rb)] += rows(rb)
+    return out
+
+
 KEYS = [0, 1, 2, 3, 4, 5]
 
 
@@ -245,20 +271,8 @@ def test_decoder_route_delivers_every_routed_row_in_order(
     route = DecoderRoute(part, RawBufferList(rbs))
     assert bool(route.direct) == one_buffer
     block = Block(records_of("a", keys_per_record))
-    out: dict[int, list] = {id(rb): [] for rb in rbs}
-    first = 0
-    for _ in range(1000):
-        if first == len(block.records):
-            break
-        done, _ = route.decode_records(block, first, len(block.records))
-        first += done
-        assert all(len(rb) == size for rb in rbs)  # no buffer overflowed (and grew)
-        for rb in rbs:
-            if done == 0 or rb.is_full():
-                out[id(rb)] += rows_of(rb)
-                rb.loc = 0
+    out = stream(route, block, rbs, rows_of)
     for rb in rbs:
-        out[id(rb)] += rows_of(rb)
         assert out[id(rb)] == expected(block.records, rb.key_list)
     unrouted = [k for keys in keys_per_record for k in keys if k not in taken]
     assert part.skipped_channels == {k: unrouted.count(k) for k in set(unrouted)}
