@@ -172,17 +172,21 @@ class BufferArena:
         self.tables = {i: rbl[i].table for i in members}
 
     @classmethod
-    def adopt(cls, rbl: Sequence[Any], staging: TableCol) -> BufferArena | None:
+    def adopt(
+        cls, rbl: Sequence[Any], staging: TableCol, early: bool = True
+    ) -> BufferArena | None:  # fmt: skip
         """An arena for the buffers of `rbl` whose columns are the array columns of
         `staging` (the table their rows are decoded into), or None when fewer than
-        MIN_BUFFERS are or `staging` has other columns."""
+        MIN_BUFFERS are or `staging` has other columns. With `early` (the buffers get rows
+        from `staging` alone) and a proc_spec that :func:`early_spec` accepts, the buffers
+        hold processed rows."""
         layout = _array_layout(staging)
         if not layout:
             return None
         members = [i for i, rb in enumerate(rbl) if _array_layout(rb.table) == layout]
         if len(members) < MIN_BUFFERS:
             return None
-        if len(members) == len(rbl):
+        if early and len(members) == len(rbl):
             found = early_spec(rbl, staging)
             if found is not None:
                 return cls(rbl, members, found[1], found[0])

@@ -283,8 +283,9 @@ class MergeRoute:
         """The arena of the buffers fed from staging table `table`, made on first use;
         None where there is none or a buffer left it (its table resized or replaced)."""
         key = id(table)
-        if key not in self._arenas:
-            arena = self._arenas[key] = BufferArena.adopt(self.rbl, table)
+        if key not in self._arenas:  # processed rows only where no other path fills them
+            early = len(self.parts) == 1 and not self.direct
+            arena = self._arenas[key] = BufferArena.adopt(self.rbl, table, early)
             if arena is not None and arena.spec is not None:
                 self._early[key] = arena  # processes each block from now on
         arena = self._arenas[key]

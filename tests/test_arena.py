@@ -11,7 +11,7 @@ from rawconv.arena import BufferArena, leaf, leaves
 from rawconv.buffers import RawBuffer, RawBufferList
 from rawconv.lh5.columns import ArrayCol, TableCol
 from rawconv.processing import process_table
-from rawconv.routing import DecoderRoute
+from rawconv.routing import DecoderRoute, MergeRoute
 from tests.test_routing import Block, ToyPart, records_of, stream
 
 
@@ -19,8 +19,8 @@ class ArrayPart(ToyPart):
     """A block decoder of rows (packet_id, channel, value, waveform {t0, dt, values[4]}):
     array columns only, a sub-table among them."""
 
-    def __init__(self, keys: list[int], max_rows: int = 3) -> None:
-        super().__init__("arrays", keys, max_rows)
+    def __init__(self, keys: list[int], max_rows: int = 3, name: str = "arrays") -> None:
+        super().__init__(name, keys, max_rows)
 
     def make_table(self, key: int | None = None, size: int = 1) -> TableCol:
         waveform = TableCol({
@@ -241,6 +241,24 @@ def test_other_proc_specs_are_applied_when_written(change):
     for rb in rbs:
         assert not rb.early_processed
         assert rows_of(rb) == expected(block.records, rb.key_list)  # raw rows
+
+
+def test_buffers_fed_by_several_parts_keep_raw_rows():
+    """A route of two parts: a run of one part's records reaches the buffers as a single
+    staging table, a later run merges both; the buffers keep raw rows throughout."""
+    a, b = ArrayPart([0, 1, 2, 3], name="a"), ArrayPart([4, 5, 6, 7], name="b")
+    rbs = channel_buffers(a, list(range(8)), 50)
+    for rb in rbs:
+        rb.proc_spec = dict(ROW_WISE)
+    route = MergeRoute(a, RawBufferList(rbs), [a, b])
+    first = records_of("a", [[0, 1, 2, 3]] * 3)
+    both = records_of("a", [[3, 2]], pid0=10) + records_of("b", [[4, 5, 6, 7]] * 2, pid0=11)
+    block = Block(first + both)
+    assert route.decode([(a, block, 0, 3)]) == 12
+    assert route.decode([(a, block, 3, 6), (b, block, 3, 6)]) == 10
+    for rb in rbs:
+        assert not rb.early_processed
+        assert rows_of(rb) == expected(block.records, rb.key_list)
 
 
 @pytest.mark.parametrize("n_max", [None, 47])
