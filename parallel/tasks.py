@@ -306,6 +306,7 @@ def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
     kwargs = file_kwargs(job, chunk.input)
     streamer = get_streamer(chunk.stream_type, **kwargs)  # with the format's options
     apply_buffer_memory(streamer, job.layout)  # as build_raw gives it
+    streamer.process_early = True  # as build_raw: the buffers are only written
     rb_lib, default_out = file_library(job, source, kwargs)
     result = PartResult(chunk=chunk, worker=os.environ.get("DASK_WORKER_NAME", str(os.getpid())))
     try:

@@ -149,6 +149,9 @@ class RawBufferList(list):
         super().__init__(iterable)
         self._keyed: dict | None = None
         self._keyed_len = -1
+        self.process_early = False
+        """Whether routes may hand these buffers processed rows (the streamer's
+        ``process_early``)."""
 
     def get_keyed_dict(self) -> dict[Any, RawBuffer]:
         """key -> buffer; a key listed by several buffers warns and the last one wins."""

@@ -206,6 +206,7 @@ def build_raw(
         stream_type = implied_format(kwargs) or detect_format(source)
     streamer = get_streamer(stream_type, **kwargs)
     apply_buffer_memory(streamer, layout)
+    streamer.process_early = True  # its buffers are only written
     log.info("converting %s (%s)", source.name, stream_type)
     rb_lib, default_out = out_spec_library(out_spec, source, kwargs)
     with contextlib.ExitStack() as stack:

@@ -284,7 +284,8 @@ class MergeRoute:
         None where there is none or a buffer left it (its table resized or replaced)."""
         key = id(table)
         if key not in self._arenas:  # processed rows only where no other path fills them
-            early = len(self.parts) == 1 and not self.direct
+            early = getattr(self.rbl, "process_early", False)
+            early = early and len(self.parts) == 1 and not self.direct
             arena = self._arenas[key] = BufferArena.adopt(self.rbl, table, early)
             if arena is not None and arena.spec is not None:
                 self._early[key] = arena  # processes each block from now on

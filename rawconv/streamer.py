@@ -52,6 +52,11 @@ class DataStreamer(ABC):
         self.any_full = False
         self.n_max: float = math.inf
         self.buffer_memory = DEFAULT_BUFFER_MEMORY
+        self.process_early = False
+        """Let routes process rows before they reach buffers that share a row-wise
+        proc_spec (see :mod:`rawconv.arena`): the buffers then hold processed rows. Set by
+        callers that only write the buffers (``build_raw``, the parallel tasks); a script
+        reading ``rb.lgdo`` after ``read_chunk`` sees raw rows, as with legend-daq2lh5."""
         self.header_rbs: list[RawBuffer] = []
         self.garbage = DataDecoder(garbage_length=16)
         self.problems: list[str] = []
@@ -256,6 +261,8 @@ class DataStreamer(ABC):
             rb.early_processed = False
             rb.max_rows = buffer_size
             (self.header_rbs if is_header else self._data_rbs).append(rb)
+        for rbl in self.rb_lib.values():
+            rbl.process_early = self.process_early
 
     # --- reading ----------------------------------------------------------------------------
 

@@ -59,6 +59,13 @@ def expected(records, keys) -> list[tuple]:
     ]  # fmt: skip
 
 
+def early(rbs: list[RawBuffer]) -> RawBufferList:
+    """The buffers as a list that lets routes hand them processed rows."""
+    rbl = RawBufferList(rbs)
+    rbl.process_early = True
+    return rbl
+
+
 def channel_buffers(part: ArrayPart, keys: list[int], size: int) -> list[RawBuffer]:
     rbs = []
     for k in keys:
@@ -182,7 +189,7 @@ def test_buffers_sharing_a_row_wise_proc_spec_take_processed_rows():
     for rb in rbs:
         rb.proc_spec, rb.max_rows = dict(ROW_WISE), 1000
     raw = channel_buffers(part, keys, 40)
-    route, plain = DecoderRoute(part, RawBufferList(rbs)), DecoderRoute(part, RawBufferList(raw))
+    route, plain = DecoderRoute(part, early(rbs)), DecoderRoute(part, early(raw))
     block = Block(records_of("arrays", [[k % 5, (k + 2) % 5] for k in range(12)]))
     assert route.decode_records(block, 0, 12) == (12, 24)
     assert plain.decode_records(block, 0, 12) == (12, 24)
@@ -208,7 +215,7 @@ def test_processed_rows_fill_the_raw_rows_memory_up_to_max_rows():
         rbs = channel_buffers(part, list(range(4)), 10)
         for rb in rbs:
             rb.proc_spec, rb.max_rows = dict(spec), max_rows
-        route = DecoderRoute(part, RawBufferList(rbs))
+        route = DecoderRoute(part, early(rbs))
         block = Block(records_of("arrays", [[0, 1, 2], [3]]))
         assert route.decode_records(block, 0, 2) == (2, 4)
         # raw rows of 40 bytes (10 per buffer: 400), processed of 8 + 8 + (4 + 4 + 2) = 26
@@ -235,7 +242,7 @@ def test_other_proc_specs_are_applied_when_written(change):
     else:
         for rb in rbs:
             rb.proc_spec = {**ROW_WISE, "drop": ["nothing"]}
-    route = DecoderRoute(part, RawBufferList(rbs))
+    route = DecoderRoute(part, early(rbs))
     block = Block(records_of("arrays", [[0, 1, 2, 3]] * 3))
     assert route.decode_records(block, 0, 3) == (3, 12)
     for rb in rbs:
@@ -250,7 +257,7 @@ def test_buffers_fed_by_several_parts_keep_raw_rows():
     rbs = channel_buffers(a, list(range(8)), 50)
     for rb in rbs:
         rb.proc_spec = dict(ROW_WISE)
-    route = MergeRoute(a, RawBufferList(rbs), [a, b])
+    route = MergeRoute(a, early(rbs), [a, b])
     first = records_of("a", [[0, 1, 2, 3]] * 3)
     both = records_of("a", [[3, 2]], pid0=10) + records_of("b", [[4, 5, 6, 7]] * 2, pid0=11)
     block = Block(first + both)
@@ -259,6 +266,43 @@ def test_buffers_fed_by_several_parts_keep_raw_rows():
     for rb in rbs:
         assert not rb.early_processed
         assert rows_of(rb) == expected(block.records, rb.key_list)
+
+
+def test_a_stream_opened_by_a_script_keeps_raw_rows(tmp_path):
+    """A script driving a DataStreamer reads ``rb.lgdo`` after ``read_chunk`` (as with
+    legend-daq2lh5): its buffers hold raw rows even where build_raw's would be processed,
+    and the rows it writes are processed then."""
+    from rawconv import write_to_lh5_and_clear
+    from rawconv.formats.fcio.synthetic import write_synthetic_run
+    from rawconv.formats.registry import get_streamer
+    from rawconv.layouts import l200_proc_spec
+
+    src = tmp_path / "run.fcio"
+    write_synthetic_run(src, n_events=5, adcs=6, eventsamples=4400, status_every=0, seed=5)
+    out = tmp_path / "out.lh5"
+    spec = {"FCEventDecoder": {"ch{key}/raw": {"key_list": ["*"], "out_stream": str(out),
+                                               "proc_spec": l200_proc_spec()}}}  # fmt: skip
+    streamer = get_streamer("fcio")
+    streamer.open_stream(str(src), rb_lib=spec, buffer_size=10)
+    chunk = streamer.read_chunk()
+    rbs = [rb for rb in chunk if rb.out_name.startswith("ch")]
+    assert len(rbs) == 6 and all(rb.loc == 5 for rb in rbs)
+    for rb in rbs:
+        assert not rb.early_processed
+        assert rb.lgdo["waveform"]["values"].nda.shape == (10, 4400)
+    raw = rbs[2].lgdo["waveform"]["values"].nda[:5].astype(np.int64)
+    write_to_lh5_and_clear(chunk)
+    streamer.close_stream()
+    import h5py
+
+    with h5py.File(out, "r") as f:
+        name = f"{rbs[2].out_name}/waveform_presummed/values/decoded_size"
+        assert f[name][()] == 550
+        assert f[f"{rbs[2].out_name}/presum_rate"][()].tolist() == [8] * 5
+    import lh5
+
+    summed = lh5.read(f"{rbs[2].out_name}/waveform_presummed", str(out)).values.nda
+    np.testing.assert_array_equal(summed, raw.reshape(5, 550, 8).sum(2))
 
 
 @pytest.mark.parametrize("n_max", [None, 47])
