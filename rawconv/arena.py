@@ -120,7 +120,8 @@ def _fresh(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     count = int(np.prod(shape, dtype=np.int64))
     if count == 0:
         return np.empty(shape, dtype=dtype)
-    buf = mmap.mmap(-1, count * dtype.itemsize)
+    private = {"flags": mmap.MAP_PRIVATE} if hasattr(mmap, "MAP_PRIVATE") else {}
+    buf = mmap.mmap(-1, count * dtype.itemsize, **private)  # not shared with a fork
     return np.frombuffer(buf, dtype=dtype).reshape(shape)
 
 
