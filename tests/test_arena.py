@@ -95,20 +95,30 @@ def test_adopted_buffers_keep_their_rows_and_share_one_array_per_column():
 def test_arena_memory_is_zeroed_and_private_to_the_process():
     """The arena's arrays (an anonymous map of ordinary pages) start at 0 and are not
     shared with a forked process: its writes stay its own."""
-    import os
+    import subprocess
+    import sys
 
     from rawconv.arena import _fresh
 
     a = _fresh((300, 8), np.uint16)
     assert a.shape == (300, 8) and a.dtype == np.uint16 and not a.any()
-    a[:] = 1
-    pid = os.fork()
-    if pid == 0:  # the child writes and leaves at once
-        a[:] = 7
-        os._exit(0)
-    os.waitpid(pid, 0)
-    assert (a == 1).all()
     assert _fresh((0, 4), np.float32).shape == (0, 4)
+    code = """if True:  # forked from a fresh interpreter, not from the test's threads
+        import os
+        import numpy as np
+        from rawconv.arena import _fresh
+        a = _fresh((300, 8), np.uint16)
+        a[:] = 1
+        pid = os.fork()
+        if pid == 0:
+            a[:] = 7
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print(int(a.min()), int(a.max()))
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "1"]
 
 
 def test_fewer_than_four_buffers_or_a_vector_column_get_no_arena():
