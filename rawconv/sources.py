@@ -8,7 +8,6 @@ drop their handles when pickled and reopen lazily, so they can be sent to Dask w
 
 from __future__ import annotations
 
-import mmap
 import os
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -37,16 +36,8 @@ __all__ = [
 ]
 
 
-MAP_MIN_BYTES = 1 << 20
-"""Reads of at least this many bytes copy from a memory map of the range instead of
-``os.preadv``: on the 2-core benchmark machine preadv spends 0.43-0.57 CPU s per GB
-copying out of the page cache, a map and one copy 0.20-0.25 (smaller reads: preadv)."""
-
-
 class FileSource(Source):
-    """A local file, read with ``os.preadv`` (no shared file position), or for large reads
-    copied from a memory map of the range read (mapped for that read only, so that the
-    process's memory does not grow with the file)."""
+    """A local file, read with ``os.preadv`` (no shared file position)."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self._fd: int | None = None
@@ -69,8 +60,6 @@ class FileSource(Source):
     def readinto(self, start: int, out: np.ndarray | memoryview) -> int:
         view = memoryview(out).cast("B")
         fd = self._handle()
-        if len(view) >= MAP_MIN_BYTES and _copy_mapped(fd, start, view):
-            return len(view)
         total = 0
         while total < len(view):
             n = os.preadv(fd, [view[total:]], start + total)
@@ -93,27 +82,6 @@ class FileSource(Source):
 
     def __del__(self) -> None:
         self.close()
-
-
-def _copy_mapped(fd: int, start: int, view: memoryview) -> bool:
-    """Copy file bytes ``[start, start + len(view))`` into `view` through a memory map of
-    that range; False (nothing copied) when the file does not hold them all now or cannot
-    be mapped (a pipe, some network file systems): the caller reads them then. The size is
-    checked right before mapping, since touching a page a truncation removed is fatal."""
-    n = len(view)
-    try:
-        if os.fstat(fd).st_size < start + n:
-            return False
-        lo = start - start % mmap.ALLOCATIONGRANULARITY
-        mapped = mmap.mmap(fd, start + n - lo, offset=lo, access=mmap.ACCESS_READ)
-    except (OSError, ValueError, OverflowError):
-        return False
-    try:
-        with memoryview(mapped) as pages:
-            view[:] = pages[start - lo : start - lo + n]
-    finally:
-        mapped.close()
-    return True
 
 
 class MemorySource(Source):
