@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .lh5.columns import ArrayCol, TableCol
+from .lh5.columns import ArrayCol, TableCol, VectorCol
 
-__all__ = ["BufferArena", "leaf", "leaves"]
+__all__ = ["BufferArena", "leaf", "leaves", "row_bytes"]
 
 MIN_BUFFERS = 4
 """Fewer buffers than this keep their own arrays (a few copies per block cost nothing)."""
@@ -79,19 +79,31 @@ def early_spec(rbl: Sequence[Any], staging: TableCol) -> tuple[Any, TableCol] | 
     return (spec, processed) if _array_layout(processed) else None
 
 
-def _row_bytes(layout: tuple) -> int:
-    return max(1, sum(dtype.itemsize * int(np.prod(shape, dtype=np.int64))
-                      for _, dtype, shape in layout))  # fmt: skip
+def row_bytes(table: TableCol) -> int:
+    """Approximate bytes per row of a table (VoV columns by their current capacity)."""
+    total = 0
+    for _, col in table.items():
+        total += _col_row_bytes(col, len(table))
+    return max(total, 1)
 
 
-def _rows_in_memory(rb: Any, row_bytes: int) -> int:
-    """Rows of `row_bytes` that fit in the memory of buffer `rb`'s table (of raw rows), at
-    most its ``max_rows`` and at least its current rows."""
-    raw = _array_layout(rb.table)
+def _col_row_bytes(col: Any, n: int) -> int:
+    if isinstance(col, TableCol):
+        return sum(_col_row_bytes(c, n) for c in col.values())
+    if isinstance(col, VectorCol):
+        fd = col.flattened_data
+        flat = fd.nda.nbytes if isinstance(fd, ArrayCol) else 0
+        return 8 + flat // max(n, 1)
+    if isinstance(col, ArrayCol):
+        return col.nda.itemsize * int(np.prod(col.nda.shape[1:], dtype=np.int64))
+    return 0
+
+
+def _rows_in_memory(rb: Any, template: TableCol) -> int:
+    """Rows laid out as `template` that fit in the memory of buffer `rb`'s table (of raw
+    rows), at most its ``max_rows`` and at least its current rows."""
     rows = len(rb.table)
-    if raw is None:
-        return rows
-    fit = rows * _row_bytes(raw) // row_bytes
+    fit = rows * row_bytes(rb.table) // row_bytes(template)
     cap = rb.max_rows if getattr(rb, "max_rows", None) else rows
     return max(rows, min(fit, cap))
 
@@ -149,7 +161,7 @@ class BufferArena:
         self.sizes[members] = [len(rbl[i].table) for i in members]
         if spec is not None:  # the memory of the raw rows, in processed rows
             for i in members:
-                self.sizes[i] = _rows_in_memory(rbl[i], _row_bytes(layout))
+                self.sizes[i] = _rows_in_memory(rbl[i], template)
         self.base = np.cumsum(self.sizes) - self.sizes
         """Row of the arena where each buffer's rows start."""
         total = int(self.sizes.sum())

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .arena import BufferArena, leaf, leaves
+from .arena import BufferArena, leaf, leaves, row_bytes
 from .buffers import RawBuffer, RawBufferList
 from .errors import RawconvError
 from .lh5.columns import ArrayCol, TableCol, VectorCol
@@ -47,26 +47,6 @@ class BlockDecoderMixin:
     def row_keys(self, table: TableCol, row0: int, n: int) -> np.ndarray | list:
         """The keys of rows ``[row0, row0 + n)`` of a table this decoder filled."""
         raise NotImplementedError
-
-
-def row_bytes(table: TableCol) -> int:
-    """Approximate bytes per row of a table (VoV columns by their current capacity)."""
-    total = 0
-    for _, col in table.items():
-        total += _col_row_bytes(col, len(table))
-    return max(total, 1)
-
-
-def _col_row_bytes(col: Any, n: int) -> int:
-    if isinstance(col, TableCol):
-        return sum(_col_row_bytes(c, n) for c in col.values())
-    if isinstance(col, VectorCol):
-        fd = col.flattened_data
-        flat = fd.nda.nbytes if isinstance(fd, ArrayCol) else 0
-        return 8 + flat // max(n, 1)
-    if isinstance(col, ArrayCol):
-        return col.nda.itemsize * int(np.prod(col.nda.shape[1:], dtype=np.int64))
-    return 0
 
 
 def part_keys(part: Any) -> list[Any]:

@@ -18,6 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from .arena import row_bytes
 from .buffers import RawBuffer, RawBufferLibrary, RawBufferList, split_out_stream
 from .decoder import DataDecoder
 from .errors import OutSpecError, RawconvError
@@ -26,7 +27,6 @@ from .formats.registry import known_decoder_names
 from .lh5.columns import TableCol
 from .lh5.convert import from_lgdo
 from .outspec import decoder_short_name
-from .routing import row_bytes
 from .sources import Source, open_source
 
 log = logging.getLogger(__name__)
