@@ -46,13 +46,13 @@ __all__ = [
 READ_BYTES = 64 << 20
 """A pack task reads about this many bytes of rows at a time."""
 
-CodecKey = tuple[int, int, bool, "int | None", int]
-"""(chunk rows, item size, shuffle, gzip level, elements per row) of a chunk encoding."""
+CodecKey = tuple[int, int, bool, str, "int | None", int]
+"""(chunk rows, item size, shuffle, method, level, elements per row) of a chunk encoding."""
 
 
 def codec_key(rows: int, codec: ChunkCodec) -> CodecKey:
     """What must match for a chunk encoded elsewhere to be stored as it is."""
-    return (rows, codec.itemsize, codec.shuffle, codec.level, codec.row_elements)
+    return (rows, codec.itemsize, codec.shuffle, codec.method, codec.level, codec.row_elements)
 
 
 @dataclass(frozen=True)

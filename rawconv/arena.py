@@ -14,6 +14,7 @@ buffer by buffer as before.
 
 from __future__ import annotations
 
+import math
 import mmap
 from collections.abc import Sequence
 from typing import Any
@@ -95,7 +96,7 @@ def _col_row_bytes(col: Any, n: int) -> int:
         flat = fd.nda.nbytes if isinstance(fd, ArrayCol) else 0
         return 8 + flat // max(n, 1)
     if isinstance(col, ArrayCol):
-        return col.nda.itemsize * int(np.prod(col.nda.shape[1:], dtype=np.int64))
+        return col.nda.itemsize * math.prod(col.nda.shape[1:])
     return 0
 
 

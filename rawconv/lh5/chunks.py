@@ -1,10 +1,17 @@
 """Writing HDF5 chunks directly: rawconv compresses, HDF5 only stores.
 
-For gzip (and uncompressed) datasets, rawconv fills whole chunks itself, applies the
-standard HDF5 shuffle filter and deflates them with ISA-L (through the ``isal`` package,
-zlib when it is missing) in a thread pool, then stores them with h5py's direct chunk write.
-The datasets declare the usual ``shuffle`` + ``deflate`` filters, so every HDF5 reader
-(h5py without plugins, legend-lh5io, h5dump) reads them back bit-identical.
+For gzip, zstd and uncompressed datasets, rawconv fills whole chunks itself, applies the
+standard HDF5 shuffle filter and compresses them in a thread pool, then stores them with
+h5py's direct chunk write. The datasets declare the usual filters (``shuffle`` +
+``deflate``, or ``shuffle`` + hdf5plugin's zstd, filter 32015), so every HDF5 reader
+(h5py, legend-lh5io, h5dump; for zstd with the plugin) reads them back bit-identical.
+
+zstd chunks are single zstd frames with the content size in their header, as the filter
+plugin writes them (and needs to read them); the zstd library is the ``zstandard`` package,
+one compressor per thread and level. HDF5's filter pipeline costs more per small dataset
+than the compression itself (a chunk cache entry, the filter call, a fresh compression
+context per chunk): the production layout's 5,000 small zstd datasets per file are why
+rawconv writes these chunks itself.
 
 Each shuffled byte plane is deflated on its own and flushed (``Z_SYNC_FLUSH``) at its end,
 and for rows of 4096 or more elements at the end of every row inside it: ISA-L then starts
@@ -30,6 +37,7 @@ from typing import Any
 
 import h5py
 import numpy as np
+import zstandard
 
 try:  # ISA-L: deflate at several hundred MB/s per core
     from isal import isal_zlib as _deflate_lib
@@ -40,12 +48,20 @@ except ImportError:  # pragma: no cover - isal is a dependency
     _MAX_LEVEL = 9
 
 __all__ = [
+    "ZSTD_FILTER",
     "ChunkCodec",
     "ChunkSupply",
     "DirectChunkAppender",
+    "chunk_filters",
     "deflate_level",
     "direct_chunks_supported",
+    "zstd_level",
 ]
+
+ZSTD_FILTER = 32015
+"""HDF5's registered filter id of Zstandard (hdf5plugin's ``Zstd``)."""
+
+_DEFLATE_FILTER, _SHUFFLE_FILTER = 1, 2
 
 ROW_FLUSH_ELEMENTS = 4096
 """Rows of at least this many elements end a deflate block each."""
@@ -126,6 +142,19 @@ def deflate_level(gzip_level: int) -> int:
     return 0 if gzip_level == 0 else 1 if gzip_level <= 6 else min(_MAX_LEVEL, 2)
 
 
+def zstd_level(compression: Any, opts: Any = None) -> int | None:
+    """The level of a zstd ``compression`` setting (an hdf5plugin ``Zstd``, or the filter
+    id with its options in `opts`); None for any other setting, and for a zstd filter
+    without exactly one option (the level), whose chunks HDF5's filter writes."""
+    if getattr(compression, "filter_id", None) == ZSTD_FILTER:
+        opts = compression.filter_options
+    elif not isinstance(compression, int) or compression != ZSTD_FILTER:
+        return None
+    if opts is None or isinstance(opts, int) or len(opts) != 1:
+        return None
+    return int(opts[0])
+
+
 def direct_chunks_supported(settings: dict[str, Any], dtype: np.dtype) -> bool:
     """True when rawconv can encode the chunks of a dataset with these h5py settings."""
     if dtype.kind not in "biuf" or settings.get("direct_chunks") is False:
@@ -133,17 +162,56 @@ def direct_chunks_supported(settings: dict[str, Any], dtype: np.dtype) -> bool:
     allowed = {"compression", "compression_opts", "shuffle", "chunks", "direct_chunks"}
     if set(settings) - allowed:
         return False
-    return settings.get("compression") in (None, "gzip")
+    comp = settings.get("compression")
+    return comp in (None, "gzip") or zstd_level(comp, settings.get("compression_opts")) is not None
+
+
+def chunk_filters(dcpl: h5py.h5p.PropDCID) -> tuple[bool, str | None, int | None] | None:
+    """(shuffle, method, level) of a chunked dataset's creation property list whose chunks
+    rawconv can write: ``shuffle`` then optionally ``deflate`` (method "gzip") or zstd with
+    its level (method "zstd"); None for any other layout or filter pipeline."""
+    if dcpl.get_layout() != h5py.h5d.CHUNKED:
+        return None
+    shuffle, method, level = False, None, None
+    for i in range(dcpl.get_nfilters()):
+        code, _, values, _ = dcpl.get_filter(i)
+        if code == _SHUFFLE_FILTER and not shuffle and method is None:
+            shuffle = True
+        elif code == _DEFLATE_FILTER and method is None and len(values) == 1:
+            method, level = "gzip", int(values[0])
+        elif code == ZSTD_FILTER and method is None and len(values) == 1:
+            method, level = "zstd", int(values[0])
+        else:
+            return None
+    return shuffle, method, level
+
+
+_ZSTD = threading.local()
+
+
+def _zstd(level: int) -> zstandard.ZstdCompressor:
+    """This thread's zstd compressor of `level` (compressors are not shared by threads)."""
+    made = getattr(_ZSTD, "by_level", None)
+    if made is None:
+        made = _ZSTD.by_level = {}
+    comp = made.get(level)
+    if comp is None:
+        comp = made[level] = zstandard.ZstdCompressor(level=level, write_content_size=True)
+    return comp
 
 
 class ChunkCodec:
-    """Encodes one chunk as HDF5's shuffle + deflate filters would (or not at all)."""
+    """Encodes one chunk as HDF5's shuffle + deflate (or zstd) filters would, or not at all
+    (`level` None)."""
 
-    def __init__(self, itemsize: int, shuffle: bool, level: int | None, row_elements: int):
+    def __init__(self, itemsize: int, shuffle: bool, level: int | None, row_elements: int,
+                 method: str = "gzip") -> None:  # fmt: skip
         self.itemsize = itemsize
         self.shuffle = shuffle and itemsize > 1
         self.level = level
         self.row_elements = row_elements
+        self.method = method
+        """"gzip" or "zstd" (for a `level` that is not None)."""
 
     def encode(self, chunk: np.ndarray) -> bytes:
         """The bytes HDF5 stores for `chunk` (C-contiguous, full chunk shape)."""
@@ -152,6 +220,8 @@ class ChunkCodec:
             raw = np.ascontiguousarray(raw.reshape(-1, self.itemsize).T).reshape(-1)
         if self.level is None:
             return raw
+        if self.method == "zstd":
+            return _zstd(self.level).compress(raw)
         planes = self.itemsize if self.shuffle else 1
         plane_bytes = len(raw) // planes
         row_bytes = self.row_elements * (1 if self.shuffle else self.itemsize)
@@ -210,19 +280,27 @@ class DirectChunkAppender:
     chunk wait in a chunk buffer; :meth:`flush` writes them as a partial chunk (padded with
     zeros, which the dataset's extent hides), which later rows rewrite. A chunk that
     `supply` returns bytes for is stored as those bytes; its rows are not read.
+
+    It works on the dataset's low-level id: a layout of thousands of small datasets
+    appends once to each, and h5py's properties (``shape``, ``dtype``, ``resize``) cost
+    more than HDF5's own work there.
     """
 
-    def __init__(
-        self, ds: h5py.Dataset, codec: ChunkCodec, supply: ChunkSupply | None = None
-    ) -> None:
-        self.ds = ds
+    def __init__(self, ds: h5py.Dataset, codec: ChunkCodec, chunks: tuple[int, ...],
+                 supply: ChunkSupply | None = None, rows: int | None = None) -> None:  # fmt: skip
+        self.dsid = dsid = ds.id
         self.codec = codec
         self.supply = supply
-        self.rows = ds.chunks[0]
-        self.n = ds.shape[0]
-        self.pending = np.zeros(ds.chunks, dtype=ds.dtype)
+        self.chunks = tuple(chunks)
+        self.rows = self.chunks[0]
+        self.dtype = dsid.dtype
+        self.n = dsid.shape[0] if rows is None else rows
+        """Rows of the dataset (`rows`, when the caller knows them)."""
+        self.pending: np.ndarray | None = None
+        """The rows of the partial last chunk (allocated when there are any)."""
         self.fill = self.n % self.rows
         if self.fill:  # resume a partial last chunk written before
+            self.pending = np.zeros(self.chunks, dtype=self.dtype)
             self.pending[: self.fill] = ds[self.n - self.fill : self.n]
         self.copies = codec.level is not None
         self.inflight: list[Future] = []
@@ -232,7 +310,9 @@ class DirectChunkAppender:
         """Add rows (shape ``(n, *row_shape)``); call :meth:`wait` before reusing `nda`."""
         if len(nda) == 0:
             return
-        self.ds.resize(self.n + len(nda), axis=0)
+        if nda.dtype != self.dtype:  # whole chunks are encoded from its bytes
+            nda = nda.astype(self.dtype)
+        self.dsid.set_extent((self.n + len(nda), *self.chunks[1:]))
         pos = 0
         if self.fill:
             take = min(self.rows - self.fill, len(nda))
@@ -241,13 +321,14 @@ class DirectChunkAppender:
             pos = take
             if self.fill == self.rows:
                 self._submit(self.n + pos - self.rows, self.pending, owned=True)
-                self.pending = np.empty(self.ds.chunks, dtype=self.ds.dtype)
+                self.pending = None
                 self.fill = 0
         while len(nda) - pos >= self.rows:
             self._submit(self.n + pos, nda[pos : pos + self.rows], owned=False)
             pos += self.rows
         if pos < len(nda):
             self.fill = len(nda) - pos
+            self.pending = np.empty(self.chunks, dtype=self.dtype)
             self.pending[: self.fill] = nda[pos:]
         self.n += len(nda)
         self.last = nda[-1].copy() if nda.ndim > 1 else nda[-1]
@@ -256,8 +337,7 @@ class DirectChunkAppender:
         if self.supply is not None:
             stored = self.supply(first_row, self.rows, self.codec)
             if stored is not None:
-                offset = (first_row,) + (0,) * (self.ds.ndim - 1)
-                self.ds.id.write_direct_chunk(offset, stored)
+                self.dsid.write_direct_chunk(self._offset(first_row), stored)
                 return
         if self.copies and not owned:
             chunk = chunk.copy()
@@ -266,11 +346,13 @@ class DirectChunkAppender:
         if self.copies:
             _COPIES.add(future, chunk.nbytes)
 
+    def _offset(self, first_row: int) -> tuple[int, ...]:
+        return (first_row,) + (0,) * (len(self.chunks) - 1)
+
     def _encode_write(self, first_row: int, chunk: np.ndarray) -> None:
         """Encode a chunk and store it (in a pool thread; h5py serialises the write)."""
         data = self.codec.encode(np.ascontiguousarray(chunk))
-        offset = (first_row,) + (0,) * (self.ds.ndim - 1)
-        self.ds.id.write_direct_chunk(offset, data)
+        self.dsid.write_direct_chunk(self._offset(first_row), data)
 
     def wait(self, all_chunks: bool = False) -> None:
         """Block until the chunks that still read the caller's arrays are stored (with

@@ -1,12 +1,13 @@
 """Datasets of an LH5 file: arrays appended along their first axis, and scalars.
 
 Arrays are chunked datasets resizable along the first axis. Where rawconv can encode the
-chunks itself (gzip or no filter, numeric types: :mod:`rawconv.lh5.chunks`), whole chunks
-are compressed in a thread pool and stored directly; otherwise HDF5's filters run.
+chunks itself (gzip, zstd or no filter, numeric types: :mod:`rawconv.lh5.chunks`), whole
+chunks are compressed in a thread pool and stored directly; otherwise HDF5's filters run.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,7 +15,13 @@ import h5py
 import numpy as np
 
 from ..errors import RawconvError
-from .chunks import ChunkCodec, ChunkSupply, DirectChunkAppender, direct_chunks_supported
+from .chunks import (
+    ChunkCodec,
+    ChunkSupply,
+    DirectChunkAppender,
+    chunk_filters,
+    direct_chunks_supported,
+)
 from .columns import ScalarCol
 from .compression import decode_settings, encode_settings, resolve_settings
 from .outfile import OpenFile, set_attrs
@@ -76,7 +83,7 @@ def deferred_settings(ds: h5py.Dataset) -> dict[str, Any] | None:
 
 def chunk_shape(shape: tuple[int, ...], itemsize: int, first_rows: int) -> tuple[int, ...]:
     """Chunk shape of about CHUNK_BYTES, whole rows, at most as many rows as needed."""
-    row_bytes = max(1, itemsize * int(np.prod(shape[1:], dtype=np.int64)))
+    row_bytes = max(1, itemsize * math.prod(shape[1:]))
     rows = max(1, CHUNK_BYTES // row_bytes)
     rows = min(rows, max(first_rows, min(MIN_CHUNK_ROWS, rows)))
     return (max(1, rows), *shape[1:])
@@ -150,14 +157,20 @@ def append_dataset(
     if deferred is not None:
         ds.attrs[DEFERRED_SETTINGS_ATTR] = deferred
     if out.create_only:  # a table template: no rows, but how its copies' rows are written
-        if not _rawconv_writes_chunks(ds, settings):
+        found = _codec_and_chunks(ds) if settings.get("direct_chunks") is not False else None
+        if found is None:
             out.filtered.add(path)
+        else:
+            out.codecs[path] = found
         return
-    if direct:
-        appender = out.appenders[path] = _appender(ds, out.chunk_supplies.get(path))
+    appender = _appender(ds, out.chunk_supplies.get(path)) if direct else None
+    if appender is not None:
+        out.appenders[path] = appender
         appender.append(nda)
         out.busy.add(appender)
     elif len(nda):
+        if direct:  # created empty for an appender its creation properties did not allow
+            ds.id.set_extent(nda.shape)
         _write_rows(ds, 0, nda)
 
 
@@ -191,10 +204,12 @@ def _append_rows(
         )
     appender = out.appenders.get(path)
     if appender is None and path not in out.filtered:
-        if _rawconv_writes_chunks(ds, settings):
-            appender = out.appenders[path] = _appender(ds, out.chunk_supplies.get(path))
-        else:
+        if settings.get("direct_chunks") is not False:
+            appender = _appender(ds, out.chunk_supplies.get(path), out.codecs.pop(path, None))
+        if appender is None:
             out.filtered.add(path)
+        else:
+            out.appenders[path] = appender
     if appender is not None:
         appender.append(nda)
         out.busy.add(appender)
@@ -204,29 +219,41 @@ def _append_rows(
         _write_rows(ds, start, nda)
 
 
-def _rawconv_writes_chunks(ds: h5py.Dataset, settings: Mapping[str, Any]) -> bool:
-    """Whether rows appended to an existing dataset go through rawconv's chunk appender
-    (else through HDF5's filters)."""
-    return _direct(ds) and settings.get("direct_chunks") is not False
-
-
-def _direct(ds: h5py.Dataset) -> bool:
-    """Whether rawconv can write the chunks of an existing dataset itself."""
-    return (
-        ds.chunks is not None
-        and ds.compression in (None, "gzip")
-        and not ds.fletcher32
-        and ds.scaleoffset is None
-        and ds.dtype.kind in "biuf"
-    )
+def _codec_and_chunks(ds: h5py.Dataset) -> tuple[ChunkCodec, tuple[int, ...]] | None:
+    """The codec of a dataset whose chunks rawconv can write, and its chunk shape (one
+    read of its creation properties); None for any other dataset."""
+    dtype = ds.id.dtype
+    if dtype.kind not in "biuf":
+        return None
+    dcpl = ds.id.get_create_plist()
+    found = chunk_filters(dcpl)
+    if found is None:
+        return None
+    shuffle, method, level = found
+    chunks = dcpl.get_chunk()
+    row_elements = math.prod(chunks[1:])
+    return ChunkCodec(dtype.itemsize, shuffle, level, row_elements, method or "gzip"), chunks
 
 
 def codec_of(ds: h5py.Dataset) -> ChunkCodec:
     """The codec that encodes the chunks of a dataset rawconv writes directly."""
-    level = ds.compression_opts if ds.compression == "gzip" else None
-    row_elements = int(np.prod(ds.chunks[1:], dtype=np.int64))
-    return ChunkCodec(ds.dtype.itemsize, bool(ds.shuffle), level, row_elements)
+    found = _codec_and_chunks(ds)
+    if found is None:
+        raise RawconvError(f"{ds.name}: rawconv cannot write chunks of its filters")
+    return found[0]
 
 
-def _appender(ds: h5py.Dataset, supply: ChunkSupply | None = None) -> DirectChunkAppender:
-    return DirectChunkAppender(ds, codec_of(ds), supply)
+def _appender(
+    ds: h5py.Dataset,
+    supply: ChunkSupply | None = None,
+    known: tuple[ChunkCodec, tuple[int, ...]] | None = None,
+) -> DirectChunkAppender | None:
+    """The appender of a dataset whose chunks rawconv can write, else None; `known`: its
+    codec and chunk shape, when its table template told them (a copy of the template,
+    still empty)."""
+    if known is not None:
+        return DirectChunkAppender(ds, known[0], known[1], supply, rows=0)
+    found = _codec_and_chunks(ds)
+    if found is None:
+        return None
+    return DirectChunkAppender(ds, found[0], found[1], supply)

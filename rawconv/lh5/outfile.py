@@ -195,6 +195,10 @@ class OpenFile:
         """Dataset path -> the shape of its rows."""
         self.filtered: set[str] = set()
         """Paths of datasets whose chunks HDF5's filters write (no appender)."""
+        self.codecs: dict[str, Any] = {}
+        """Dataset path -> (ChunkCodec, chunk shape) of a new copy of a table template's
+        dataset whose chunks rawconv writes (its creation properties and extent are not
+        read); taken by its first append."""
         self.encoded: dict[str, tuple[dict[str, Any], int | None]] = {}
         """Encoded-array group path -> (its attributes, decoded_size), see
         :func:`rawconv.lh5.encoded.write_encoded`."""
@@ -251,7 +255,7 @@ class OpenFile:
 
     def _forget_all(self) -> None:
         for cache in (self.appenders, self.objects, self.paths, self.fields,
-                      self.row_shapes, self.encoded, self.filtered):  # fmt: skip
+                      self.row_shapes, self.encoded, self.filtered, self.codecs):  # fmt: skip
             cache.clear()
         self.busy.clear()
 

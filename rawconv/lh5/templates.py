@@ -148,7 +148,7 @@ class TableTemplates:
         encoded columns' attributes and the datasets HDF5's filters write."""
         memory = self.memory
         known = [("filtered", p, None) for p in memory.filtered]
-        for cache in ("row_shapes", "encoded"):
+        for cache in ("row_shapes", "encoded", "codecs"):
             known += [(cache, p, v) for p, v in getattr(memory, cache).items()]
         return [(c, p[len(prefix):], v) for c, p, v in known if p.startswith(prefix)]
 

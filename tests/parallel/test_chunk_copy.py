@@ -73,7 +73,7 @@ def test_pack_part_compresses_only_the_whole_final_chunks(tmp_path):
     # merged rows 10-16: rows 12-15 make the only whole chunk, the others straddle
     assert packed.interior == {"/x": (2, 6)}
     assert packed.offsets == {"/x": 10}
-    assert packed.codecs == {"/x": (4, 4, True, 4, 65536)}
+    assert packed.codecs == {"/x": (4, 4, True, "gzip", 4, 65536)}
     [(row, pos, size)] = packed.chunks["/x"]
     assert (row, pos) == (12, 0)
     stored = (tmp_path / "part.lh5.chunks").read_bytes()
