@@ -150,3 +150,30 @@ def test_unusual_values_are_not_templated():
     ten = templates.signature(table(1, 10), 10, {})
     assert ten == templates.signature(table(1, 10), 9, {})
     assert ten != templates.signature(table(1, 2000), 2000, {})
+
+
+def test_a_copy_that_gains_a_column_lists_it_alone(tmp_path, counted):
+    """The copies' group datatypes come from the template, as sets of their own: a column
+    added to one copy later is listed in that table's datatype only."""
+    path = tmp_path / "grow.lh5"
+    with LH5Writer() as writer:
+        for i in range(4):
+            writer.write(table(i, 20), f"ch{i}/raw", path)
+        wider = table(9, 20)
+        wider["extra"] = ArrayCol(np.arange(20, dtype=np.int32))
+        writer.write(wider, "ch2/raw", path)
+        writer.write(table(5, 20), "ch5/raw", path)  # another copy, after the change
+        other = table(6, 20)
+        other["other"] = ArrayCol(np.ones(20, dtype=np.uint8))
+        writer.write(other, "ch5/raw", path)
+    assert counted == ["raw"] * 4
+    base = sorted(table(0, 1))
+    with h5py.File(path, "r") as f:
+        for ch in (0, 1, 3):
+            assert f[f"ch{ch}/raw"].attrs["datatype"] == "table{" + ",".join(base) + "}"
+        for ch, added in ((2, "extra"), (5, "other")):
+            want = "table{" + ",".join(sorted([*base, added])) + "}"
+            assert f[f"ch{ch}/raw"].attrs["datatype"] == want
+        assert f["ch2/raw/extra"][()].tolist() == list(range(20))
+        assert len(f["ch2/raw/channel"]) == 40
+        assert f["ch2/raw/windowed"].attrs["datatype"] == f["ch0/raw/windowed"].attrs["datatype"]

@@ -135,22 +135,29 @@ class TableTemplates:
         if out.is_struct(parent):
             out.add_struct_field(parent, name)
         h5py.h5o.copy(self.memory.h5.id, template.encode(), parent.id, name.encode())
-        prefix = f"{out.child_path(parent, name)}/"
+        table = out.child_path(parent, name)
         for cache, path, value in known:  # as if the writer had created the copy
+            where = f"{table}/{path}" if path else table
             if cache == "filtered":
-                out.filtered.add(prefix + path)
+                out.filtered.add(where)
+            elif cache == "fields":  # the group datatypes: sets that later fields extend
+                out.fields[where] = (value[0], set(value[1]))
             else:
-                getattr(out, cache)[prefix + path] = value
+                getattr(out, cache)[where] = value
         return True
 
     def _known(self, prefix: str) -> list[tuple[str, str, Any]]:
-        """What the in-memory writer knows of the objects under `prefix`: row shapes,
-        encoded columns' attributes and the datasets HDF5's filters write."""
+        """What the in-memory writer knows of the template at `prefix` and the objects
+        under it (paths relative to it, "" for the template itself): row shapes, encoded
+        columns' attributes, group datatypes, chunk codecs and the datasets HDF5's filters
+        write."""
         memory = self.memory
         known = [("filtered", p, None) for p in memory.filtered]
-        for cache in ("row_shapes", "encoded", "codecs"):
+        for cache in ("row_shapes", "encoded", "codecs", "fields"):
             known += [(cache, p, v) for p, v in getattr(memory, cache).items()]
-        return [(c, p[len(prefix):], v) for c, p, v in known if p.startswith(prefix)]
+        top = prefix.rstrip("/")
+        return [(c, "" if p == top else p[len(prefix):], v) for c, p, v in known
+                if p == top or p.startswith(prefix)]  # fmt: skip
 
     def close(self) -> None:
         """Free the in-memory file."""
