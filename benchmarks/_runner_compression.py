@@ -76,7 +76,7 @@ def main() -> None:
         # with direct_chunks False; keep every write on HDF5's filter for this baseline
         import rawconv.lh5.datasets
 
-        rawconv.lh5.datasets._codec_and_chunks = lambda ds: None
+        rawconv.lh5.datasets._chunk_layout = lambda ds: None
     convert = _l200_proc if mode == "l200-proc" else _rawconv
     if mode == "l200-proc":  # the layout's window needs production-length traces
         warm_src = str(Path(warm_src).with_suffix(".8192.fcio"))

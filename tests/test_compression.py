@@ -288,7 +288,7 @@ def test_fast_gzip_path_is_plain_deflate_and_bit_identical(tmp_path, spms, monke
         return real_append(self, nda)
 
     monkeypatch.setattr(chunks.DirectChunkAppender, "append", spy)
-    monkeypatch.setattr(lh5_datasets, "_codec_and_chunks", lambda ds: None)
+    monkeypatch.setattr(lh5_datasets, "_chunk_layout", lambda ds: None)
     write_pieces(slow, tables, {"compression": "gzip", "direct_chunks": False})
     assert direct == []
     monkeypatch.undo()

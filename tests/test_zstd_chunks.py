@@ -45,7 +45,7 @@ def test_zstd_tables_written_by_rawconv_read_as_hdf5_filter_writes_them(tmp_path
     write_pieces(fast, tables, "zstd:3")
     assert compressed and set(compressed) == {3}  # rawconv compressed the chunks
     n_fast = len(compressed)
-    monkeypatch.setattr(lh5_datasets, "_codec_and_chunks", lambda ds: None)
+    monkeypatch.setattr(lh5_datasets, "_chunk_layout", lambda ds: None)
     write_pieces(slow, tables, "zstd:3")  # every chunk through HDF5's filter
     assert len(compressed) == n_fast
     monkeypatch.undo()

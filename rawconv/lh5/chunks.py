@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from typing import Any
+from typing import Any, NamedTuple
 
 import h5py
 import numpy as np
@@ -50,6 +50,7 @@ except ImportError:  # pragma: no cover - isal is a dependency
 __all__ = [
     "ZSTD_FILTER",
     "ChunkCodec",
+    "ChunkLayout",
     "ChunkSupply",
     "DirectChunkAppender",
     "chunk_filters",
@@ -245,6 +246,16 @@ class ChunkCodec:
         return b"".join(out)
 
 
+class ChunkLayout(NamedTuple):
+    """How rawconv writes the chunks of a dataset."""
+
+    codec: ChunkCodec
+    chunks: tuple[int, ...]
+    """The chunk shape."""
+    dtype: np.dtype
+    """The dataset's dtype."""
+
+
 def _incompressible(plane: memoryview, level: int) -> bool:
     """True when a sample from the middle of a large `plane` does not deflate."""
     if len(plane) < 4 * SAMPLE_BYTES:
@@ -286,14 +297,14 @@ class DirectChunkAppender:
     more than HDF5's own work there.
     """
 
-    def __init__(self, ds: h5py.Dataset, codec: ChunkCodec, chunks: tuple[int, ...],
-                 supply: ChunkSupply | None = None, rows: int | None = None) -> None:  # fmt: skip
+    def __init__(self, ds: h5py.Dataset, layout: ChunkLayout, supply: ChunkSupply | None = None,
+                 rows: int | None = None) -> None:  # fmt: skip
         self.dsid = dsid = ds.id
-        self.codec = codec
+        self.codec = layout.codec
         self.supply = supply
-        self.chunks = tuple(chunks)
+        self.chunks = tuple(layout.chunks)
         self.rows = self.chunks[0]
-        self.dtype = dsid.dtype
+        self.dtype = layout.dtype
         self.n = dsid.shape[0] if rows is None else rows
         """Rows of the dataset (`rows`, when the caller knows them)."""
         self.pending: np.ndarray | None = None
@@ -302,7 +313,7 @@ class DirectChunkAppender:
         if self.fill:  # resume a partial last chunk written before
             self.pending = np.zeros(self.chunks, dtype=self.dtype)
             self.pending[: self.fill] = ds[self.n - self.fill : self.n]
-        self.copies = codec.level is not None
+        self.copies = self.codec.level is not None
         self.inflight: list[Future] = []
         self.last: Any = ds[self.n - 1] if self.n else None
 

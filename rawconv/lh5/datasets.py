@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import RawconvError
 from .chunks import (
     ChunkCodec,
+    ChunkLayout,
     ChunkSupply,
     DirectChunkAppender,
     chunk_filters,
@@ -157,7 +158,7 @@ def append_dataset(
     if deferred is not None:
         ds.attrs[DEFERRED_SETTINGS_ATTR] = deferred
     if out.create_only:  # a table template: no rows, but how its copies' rows are written
-        found = _codec_and_chunks(ds) if settings.get("direct_chunks") is not False else None
+        found = _chunk_layout(ds) if settings.get("direct_chunks") is not False else None
         if found is None:
             out.filtered.add(path)
         else:
@@ -219,9 +220,9 @@ def _append_rows(
         _write_rows(ds, start, nda)
 
 
-def _codec_and_chunks(ds: h5py.Dataset) -> tuple[ChunkCodec, tuple[int, ...]] | None:
-    """The codec of a dataset whose chunks rawconv can write, and its chunk shape (one
-    read of its creation properties); None for any other dataset."""
+def _chunk_layout(ds: h5py.Dataset) -> ChunkLayout | None:
+    """How rawconv writes the chunks of a dataset (one read of its creation properties);
+    None where HDF5's filters must."""
     dtype = ds.id.dtype
     if dtype.kind not in "biuf":
         return None
@@ -231,29 +232,24 @@ def _codec_and_chunks(ds: h5py.Dataset) -> tuple[ChunkCodec, tuple[int, ...]] | 
         return None
     shuffle, method, level = found
     chunks = dcpl.get_chunk()
-    row_elements = math.prod(chunks[1:])
-    return ChunkCodec(dtype.itemsize, shuffle, level, row_elements, method or "gzip"), chunks
+    codec = ChunkCodec(dtype.itemsize, shuffle, level, math.prod(chunks[1:]), method or "gzip")
+    return ChunkLayout(codec, chunks, dtype)
 
 
 def codec_of(ds: h5py.Dataset) -> ChunkCodec:
     """The codec that encodes the chunks of a dataset rawconv writes directly."""
-    found = _codec_and_chunks(ds)
-    if found is None:
+    layout = _chunk_layout(ds)
+    if layout is None:
         raise RawconvError(f"{ds.name}: rawconv cannot write chunks of its filters")
-    return found[0]
+    return layout.codec
 
 
 def _appender(
-    ds: h5py.Dataset,
-    supply: ChunkSupply | None = None,
-    known: tuple[ChunkCodec, tuple[int, ...]] | None = None,
+    ds: h5py.Dataset, supply: ChunkSupply | None = None, known: ChunkLayout | None = None
 ) -> DirectChunkAppender | None:
     """The appender of a dataset whose chunks rawconv can write, else None; `known`: its
-    codec and chunk shape, when its table template told them (a copy of the template,
-    still empty)."""
+    layout, when its table template told it (a copy of the template, still empty)."""
     if known is not None:
-        return DirectChunkAppender(ds, known[0], known[1], supply, rows=0)
-    found = _codec_and_chunks(ds)
-    if found is None:
-        return None
-    return DirectChunkAppender(ds, found[0], found[1], supply)
+        return DirectChunkAppender(ds, known, supply, rows=0)
+    layout = _chunk_layout(ds)
+    return None if layout is None else DirectChunkAppender(ds, layout, supply)

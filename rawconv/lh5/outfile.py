@@ -196,9 +196,9 @@ class OpenFile:
         self.filtered: set[str] = set()
         """Paths of datasets whose chunks HDF5's filters write (no appender)."""
         self.codecs: dict[str, Any] = {}
-        """Dataset path -> (ChunkCodec, chunk shape) of a new copy of a table template's
-        dataset whose chunks rawconv writes (its creation properties and extent are not
-        read); taken by its first append."""
+        """Dataset path -> the :class:`~rawconv.lh5.chunks.ChunkLayout` of a new copy of a
+        table template's dataset whose chunks rawconv writes (its creation properties and
+        extent are not read); taken by its first append."""
         self.encoded: dict[str, tuple[dict[str, Any], int | None]] = {}
         """Encoded-array group path -> (its attributes, decoded_size), see
         :func:`rawconv.lh5.encoded.write_encoded`."""
