@@ -12,6 +12,7 @@ import numpy as np
 
 from .byte_source import Source
 from .errors import RawconvError, RemoteError
+from .http_ranges import RangeClient, RangeIgnoredError
 from .remote import attempt, filesystem, is_transient, remote_error
 
 
@@ -27,7 +28,8 @@ class FsspecSource(Source):
     faster than the bytes come. Every failure (missing backend, refused connection, 403,
     404, a server that ignores byte ranges) is a one-line
     :class:`~rawconv.errors.RawconvError` naming the URL, raised by the read that needs
-    the bytes.
+    the bytes. Plain http(s) URLs are read by :class:`~rawconv.http_ranges.RangeClient`
+    while their server answers as expected.
     """
 
     MIN_FETCH = 64 << 10
@@ -51,6 +53,7 @@ class FsspecSource(Source):
         self._pending: tuple[int, int, Future[bytes]] | None = None
         """(start, stop, future) of the background fetch."""
         self._fetcher: ThreadPoolExecutor | None = None
+        self._ranges = RangeClient.for_url(url, storage_options)
         self.requests = 0
         """Ranged requests made (retries included)."""
 
@@ -124,7 +127,11 @@ class FsspecSource(Source):
             self.requests += 1
             error = None
             try:
-                data = self._fs.cat_file(self._path, start=start, end=stop)
+                data = None if self._ranges is None else self._ranges.fetch(start, stop)
+                if data is None:
+                    data = self._fs.cat_file(self._path, start=start, end=stop)
+            except RangeIgnoredError as exc:
+                raise _ignores_ranges(self.url, start, stop, exc.length) from None
             except Exception as exc:
                 if n < self.RETRIES and is_transient(exc):
                     time.sleep(0.1 * 2**n)
@@ -133,13 +140,7 @@ class FsspecSource(Source):
             if error is not None:
                 raise error  # outside the handler: no backend error chained
             if len(data) > stop - start:
-                raise RemoteError(
-                    f"cannot read: asked for bytes {start}-{stop - 1} and got {len(data)} bytes: "
-                    "the server ignores HTTP Range requests (rawconv reads inputs by byte "
-                    "ranges; download the file first, or serve it with Range support)",
-                    path=self.url,
-                    offset=start,
-                )
+                raise _ignores_ranges(self.url, start, stop, len(data))
             if len(data) == stop - start:
                 return data
             if n < self.RETRIES:  # a body cut short: the connection dropped
@@ -192,6 +193,8 @@ class FsspecSource(Source):
         return self.identity()[-1] is not None
 
     def close(self) -> None:
+        if self._ranges is not None:
+            self._ranges.close()
         self._drop_pending()
         self._ahead = (0, b"")
         if self._fetcher is not None:  # a fetch under way ends on its own, unwaited for
@@ -206,3 +209,13 @@ class FsspecSource(Source):
         state = dict(self.__dict__)
         state.update(_fh=None, _pending=None, _fetcher=None, _ahead=(0, b""))
         return state
+
+
+def _ignores_ranges(url: str, start: int, stop: int, got: int) -> RemoteError:
+    return RemoteError(
+        f"cannot read: asked for bytes {start}-{stop - 1} and got {got} bytes: the server "
+        "ignores HTTP Range requests (rawconv reads inputs by byte ranges; download the file "
+        "first, or serve it with Range support)",
+        path=url,
+        offset=start,
+    )
