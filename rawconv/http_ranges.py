@@ -1,4 +1,4 @@
-"""Byte ranges of plain http(s) inputs, read straight into one buffer.
+"""Byte ranges of plain http(s) and S3 inputs, read straight into one buffer.
 
 fsspec's HTTP filesystem (aiohttp) hands a response body over in the asyncio loop's reads
 of at most 256 KiB, each through Python callbacks, then joins the pieces: about 0.6 CPU s
@@ -6,6 +6,10 @@ per GB beyond the socket's own copy, on the cores the conversion needs. For a pl
 (no storage options, no user name in it) :class:`RangeClient` asks for each range with the
 standard library's HTTP client on a kept-alive connection per thread, and the body is read
 in C into a buffer of the range's size.
+
+An S3 object read with credentials and an endpoint only (no request options of s3fs's
+own) is read the same way through a presigned URL of it (:func:`range_client`): botocore's
+handling of each response costs half as much again as aiohttp's.
 
 Only a ``206`` answer holding exactly the range asked for is read here. A server that
 ignores ranges (``200``) raises :class:`RangeIgnoredError` without its body being read; a body
@@ -20,9 +24,35 @@ import contextlib
 import http.client
 import ssl
 import threading
+from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["RangeClient", "RangeIgnoredError"]
+__all__ = ["PRESIGNED_SECONDS", "RangeClient", "RangeIgnoredError", "range_client"]
+
+PRESIGNED_SECONDS = 12 * 3600
+"""How long a presigned S3 URL is valid (once it is not, fsspec reads the rest)."""
+
+_PLAIN_S3_OPTIONS = frozenset({"key", "secret", "token", "anon", "profile", "endpoint_url",
+                               "client_kwargs", "skip_instance_cache", "use_listings_cache"})
+_PLAIN_S3_CLIENT = frozenset({"endpoint_url", "region_name"})
+
+
+def range_client(fs: Any, path: str, url: str, storage_options: dict) -> RangeClient | None:
+    """The client that reads the ranges of input `url` (`path` on fsspec filesystem `fs`),
+    or None where fsspec must: a plain http(s) URL, or an S3 object whose storage options
+    give only credentials and an endpoint (read through a URL presigned by `fs`)."""
+    scheme = urlsplit(url).scheme
+    if scheme in ("http", "https"):
+        return RangeClient.for_url(url, storage_options)
+    if scheme not in ("s3", "s3a") or not set(storage_options) <= _PLAIN_S3_OPTIONS:
+        return None
+    if not set(storage_options.get("client_kwargs") or {}) <= _PLAIN_S3_CLIENT:
+        return None
+    try:
+        signed = fs.url(path, expires=PRESIGNED_SECONDS)
+    except Exception:  # no presigning here: s3fs reads
+        return None
+    return RangeClient.for_url(signed, {}) if isinstance(signed, str) else None
 
 
 class RangeIgnoredError(Exception):

@@ -12,7 +12,7 @@ import numpy as np
 
 from .byte_source import Source
 from .errors import RawconvError, RemoteError
-from .http_ranges import RangeClient, RangeIgnoredError
+from .http_ranges import RangeIgnoredError, range_client
 from .remote import attempt, filesystem, is_transient, remote_error
 
 
@@ -28,8 +28,8 @@ class FsspecSource(Source):
     faster than the bytes come. Every failure (missing backend, refused connection, 403,
     404, a server that ignores byte ranges) is a one-line
     :class:`~rawconv.errors.RawconvError` naming the URL, raised by the read that needs
-    the bytes. Plain http(s) URLs are read by :class:`~rawconv.http_ranges.RangeClient`
-    while their server answers as expected.
+    the bytes. Plain http(s) URLs and S3 objects are read by
+    :class:`~rawconv.http_ranges.RangeClient` while their server answers as expected.
     """
 
     MIN_FETCH = 64 << 10
@@ -53,7 +53,7 @@ class FsspecSource(Source):
         self._pending: tuple[int, int, Future[bytes]] | None = None
         """(start, stop, future) of the background fetch."""
         self._fetcher: ThreadPoolExecutor | None = None
-        self._ranges = RangeClient.for_url(url, storage_options)
+        self._ranges = range_client(self._fs, self._path, url, storage_options)
         self.requests = 0
         """Ranged requests made (retries included)."""
 

@@ -100,3 +100,43 @@ def test_a_conversion_reads_every_range_through_the_client(th228, on_http, http,
     assert assert_same_lh5(local_ref, out) > 10
     size = th228.stat().st_size
     assert size <= http.bytes_sent <= 1.05 * size
+
+
+def test_s3_objects_are_read_through_a_presigned_url(th228, local_ref, tmp_path, s3,
+                                                     monkeypatch):  # fmt: skip
+    bucket, options, fs = s3
+    fs.put_file(str(th228), f"{bucket}/th228.fcio")
+    clients = []
+    real = FsspecSource._fetch
+
+    def spy(self, start, stop):
+        clients.append(self._ranges)
+        return real(self, start, stop)
+
+    def no_s3fs(*args, **kwargs):
+        raise AssertionError("s3fs read a range")
+
+    monkeypatch.setattr(FsspecSource, "_fetch", spy)
+    monkeypatch.setattr("s3fs.S3FileSystem._cat_file", no_s3fs)
+    out = tmp_path / "s3.lh5"
+    report = build_raw(f"{bucket}/th228.fcio", out_spec=str(out), storage_options=options)
+    assert report.bytes_read == th228.stat().st_size
+    assert assert_same_lh5(local_ref, out) > 10
+    assert clients and all(c is not None and c.enabled for c in clients)
+    assert "X-Amz-Signature=" in clients[0].target  # signed for the credentials given
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"requester_pays": True}, {"client_kwargs": {"verify": False}},
+     {"s3_additional_kwargs": {"SSECustomerKey": "k"}}],
+)  # fmt: skip
+def test_s3_request_options_leave_the_reads_to_s3fs(th228, s3, extra):
+    bucket, options, fs = s3
+    fs.put_file(str(th228), f"{bucket}/th228.fcio")
+    opts = {**options, **extra}
+    if "client_kwargs" in extra:
+        opts["client_kwargs"] = {**options["client_kwargs"], **extra["client_kwargs"]}
+    source = FsspecSource(f"{bucket}/th228.fcio", **opts)
+    assert source._ranges is None
+    source.close()
