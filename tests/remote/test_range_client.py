@@ -80,23 +80,30 @@ def test_any_other_answer_turns_the_client_off(on_http, http):
     assert refused.fetch(0, 10) is None and not refused.enabled
 
 
-def test_a_conversion_reads_every_range_through_the_client(th228, on_http, http, local_ref,
-                                                           tmp_path, monkeypatch):  # fmt: skip
-    asked = []
+def spy_reads(monkeypatch, fsspec_read: str) -> list:
+    """The RangeClient of each range FsspecSource fetches (None: none), with `fsspec_read`
+    (the backend's range read) failing the test if called."""
+    clients: list = []
     real = FsspecSource._fetch
 
     def spy(self, start, stop):
-        asked.append(self._ranges is not None and self._ranges.enabled)
+        clients.append(self._ranges)
         return real(self, start, stop)
 
-    def no_fsspec(*args, **kwargs):
-        raise AssertionError("fsspec read a range")
+    def refused(*args, **kwargs):
+        raise AssertionError(f"{fsspec_read} read a range")
 
     monkeypatch.setattr(FsspecSource, "_fetch", spy)
-    monkeypatch.setattr("fsspec.implementations.http.HTTPFileSystem.cat_file", no_fsspec)
+    monkeypatch.setattr(fsspec_read, refused)
+    return clients
+
+
+def test_a_conversion_reads_every_range_through_the_client(th228, on_http, http, local_ref,
+                                                           tmp_path, monkeypatch):  # fmt: skip
+    clients = spy_reads(monkeypatch, "fsspec.implementations.http.HTTPFileSystem.cat_file")
     out = tmp_path / "http.lh5"
     build_raw(on_http, out_spec=str(out))
-    assert asked and all(asked)
+    assert clients and all(c is not None and c.enabled for c in clients)
     assert assert_same_lh5(local_ref, out) > 10
     size = th228.stat().st_size
     assert size <= http.bytes_sent <= 1.05 * size
@@ -106,18 +113,7 @@ def test_s3_objects_are_read_through_a_presigned_url(th228, local_ref, tmp_path,
                                                      monkeypatch):  # fmt: skip
     bucket, options, fs = s3
     fs.put_file(str(th228), f"{bucket}/th228.fcio")
-    clients = []
-    real = FsspecSource._fetch
-
-    def spy(self, start, stop):
-        clients.append(self._ranges)
-        return real(self, start, stop)
-
-    def no_s3fs(*args, **kwargs):
-        raise AssertionError("s3fs read a range")
-
-    monkeypatch.setattr(FsspecSource, "_fetch", spy)
-    monkeypatch.setattr("s3fs.S3FileSystem._cat_file", no_s3fs)
+    clients = spy_reads(monkeypatch, "s3fs.S3FileSystem._cat_file")
     out = tmp_path / "s3.lh5"
     report = build_raw(f"{bucket}/th228.fcio", out_spec=str(out), storage_options=options)
     assert report.bytes_read == th228.stat().st_size
