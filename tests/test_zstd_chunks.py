@@ -92,6 +92,7 @@ def test_zstd_tables_written_by_rawconv_read_as_hdf5_filter_writes_them(tmp_path
         ({"shuffle": True}, (True, None, None)),
         ({}, (False, None, None)),
         ({"compression": ZSTD, "shuffle": True}, None),  # no level: HDF5's filter writes
+        ({"compression": ZSTD, "compression_opts": (30,)}, None),  # not a level of zstandard
         ({"compression": "lzf", "shuffle": True}, None),
         ({"compression": "gzip", "fletcher32": True}, None),
         ({"scaleoffset": 0}, None),
@@ -112,6 +113,7 @@ def test_zstd_level_of_settings():
     assert chunks.zstd_level(ZSTD, (2,)) == 2
     assert chunks.zstd_level(ZSTD, None) is None
     assert chunks.zstd_level(ZSTD, (2, 1)) is None
+    assert chunks.zstd_level(ZSTD, (0,)) is None and chunks.zstd_level(ZSTD, (23,)) is None
     assert chunks.zstd_level("gzip", 4) is None
     assert chunks.zstd_level(hdf5plugin.LZ4()) is None
     u2 = np.dtype("u2")

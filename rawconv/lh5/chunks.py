@@ -146,14 +146,15 @@ def deflate_level(gzip_level: int) -> int:
 def zstd_level(compression: Any, opts: Any = None) -> int | None:
     """The level of a zstd ``compression`` setting (an hdf5plugin ``Zstd``, or the filter
     id with its options in `opts`); None for any other setting, and for a zstd filter
-    without exactly one option (the level), whose chunks HDF5's filter writes."""
+    without exactly one option, a level of 1-22, whose chunks HDF5's filter writes."""
     if getattr(compression, "filter_id", None) == ZSTD_FILTER:
         opts = compression.filter_options
     elif not isinstance(compression, int) or compression != ZSTD_FILTER:
         return None
     if opts is None or isinstance(opts, int) or len(opts) != 1:
         return None
-    return int(opts[0])
+    level = int(opts[0])
+    return level if 1 <= level <= zstandard.MAX_COMPRESSION_LEVEL else None
 
 
 def direct_chunks_supported(settings: dict[str, Any], dtype: np.dtype) -> bool:
@@ -181,6 +182,8 @@ def chunk_filters(dcpl: h5py.h5p.PropDCID) -> tuple[bool, str | None, int | None
         elif code == _DEFLATE_FILTER and method is None and len(values) == 1:
             method, level = "gzip", int(values[0])
         elif code == ZSTD_FILTER and method is None and len(values) == 1:
+            if not 1 <= int(values[0]) <= zstandard.MAX_COMPRESSION_LEVEL:
+                return None  # a level zstandard refuses: HDF5's filter knows what it means
             method, level = "zstd", int(values[0])
         else:
             return None
