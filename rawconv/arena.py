@@ -100,11 +100,11 @@ def _col_row_bytes(col: Any, n: int) -> int:
     return 0
 
 
-def _rows_in_memory(rb: Any, template: TableCol) -> int:
-    """Rows laid out as `template` that fit in the memory of buffer `rb`'s table (of raw
-    rows), at most its ``max_rows`` and at least its current rows."""
+def _rows_in_memory(rb: Any, raw_bytes: int, new_bytes: int) -> int:
+    """Rows of `new_bytes` that fit in the memory of buffer `rb`'s table (rows of
+    `raw_bytes`), at most its ``max_rows`` and at least its current rows."""
     rows = len(rb.table)
-    fit = rows * row_bytes(rb.table) // row_bytes(template)
+    fit = rows * raw_bytes // new_bytes
     cap = rb.max_rows if getattr(rb, "max_rows", None) else rows
     return max(rows, min(fit, cap))
 
@@ -161,8 +161,10 @@ class BufferArena:
         self.sizes = np.zeros(len(rbl), dtype=np.int64)
         self.sizes[members] = [len(rbl[i].table) for i in members]
         if spec is not None:  # the memory of the raw rows, in processed rows
+            raw = row_bytes(rbl[members[0]].table)  # the members share one array layout
+            processed = row_bytes(template)
             for i in members:
-                self.sizes[i] = _rows_in_memory(rbl[i], template)
+                self.sizes[i] = _rows_in_memory(rbl[i], raw, processed)
         self.base = np.cumsum(self.sizes) - self.sizes
         """Row of the arena where each buffer's rows start."""
         total = int(self.sizes.sum())
