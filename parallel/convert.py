@@ -27,7 +27,7 @@ from rawconv.formats import format_options
 from rawconv.interrupts import Interrupted, checkpoint, deferred
 from rawconv.layouts import check_layout_out_spec, get_layout
 from rawconv.locks import OutputLocks, remove_stale_temps
-from rawconv.remote import check_output_url, filesystem, is_url, output_exists
+from rawconv.remote import check_input_url, check_output_url, is_url, output_exists
 from rawconv.validate import check_buffer_size, check_keywords
 
 from .collect import Collector, IndexArgs
@@ -183,7 +183,7 @@ def convert(
         check_output_url(split_out_stream(out_spec)[0], overwrite, storage_options, probe=False)
     for inp in inputs:  # a missing backend, an unset S3 endpoint: refused before any work
         if is_url(inp):
-            filesystem(inp, storage_options)
+            check_input_url(inp, storage_options)
     scratch = os.path.abspath(scratch or Path(tempfile.gettempdir()) / "rawconv-scratch")
     job = JobSpec(
         out_spec=out_spec, kwargs=tuple(kwargs.items()), buffer_size=buffer_size,

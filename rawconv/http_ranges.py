@@ -9,7 +9,8 @@ in C into a buffer of the range's size.
 
 An S3 object read with credentials and an endpoint only (no request options of s3fs's
 own) is read the same way through a presigned URL of it (:func:`range_client`): botocore's
-handling of each response costs half as much again as aiohttp's.
+handling of each response costs half as much again as aiohttp's. The common cases are
+opened without fsspec at all (:mod:`rawconv.direct_inputs`).
 
 Only a ``206`` answer holding exactly the range asked for is read here. A server that
 ignores ranges (``200``) raises :class:`RangeIgnoredError` without its body being read; a body

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .direct_inputs import may_open_direct
 from .errors import (
     OutputError,
     OutputExistsError,
@@ -28,6 +29,7 @@ from .errors import (
 __all__ = [
     "READ_ONLY_SCHEMES",
     "attempt",
+    "check_input_url",
     "check_output_url",
     "filesystem",
     "is_url",
@@ -78,6 +80,18 @@ def filesystem(url: str, storage_options: Mapping[str, Any] | None = None) -> tu
     except TypeError as exc:
         reason = f"bad storage options for {scheme}://: {exc}"
     raise RemoteError(reason, path=url)  # outside the handler: no backend error chained
+
+
+def check_input_url(url: str, storage_options: Mapping[str, Any] | None = None) -> None:
+    """Refuse before any work an input URL whose backend is missing, whose scheme is
+    unknown, whose storage options are bad or whose S3 endpoint is set nowhere. An input
+    that :mod:`rawconv.direct_inputs` may open is checked without loading its backend."""
+    options = storage_options or {}
+    if may_open_direct(url, options):
+        if scheme_of(url) in ("s3", "s3a"):
+            _check_s3_configured(url, options)
+        return
+    filesystem(url, options)
 
 
 def attempt(call: Callable[[], Any], url: str, what: str, offset: int | None = None) -> Any:

@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .byte_source import Source
+from .direct_inputs import open_direct
 from .errors import RawconvError, RemoteError
 from .http_ranges import RangeIgnoredError, range_client
 from .remote import attempt, filesystem, is_transient, remote_error
@@ -43,8 +44,15 @@ class FsspecSource(Source):
         self.url = url
         self.name = url
         self.storage_options = storage_options
-        self._fs, self._path = filesystem(url, storage_options)
-        self._info = attempt(lambda: self._fs.info(self._path), url, "cannot open the input")
+        self._fs_path: tuple[Any, str] | None = None
+        direct = open_direct(url, storage_options)
+        if direct is not None:  # no fsspec backend loaded unless a read goes wrong
+            self._info = direct.info
+            self._ranges = direct.ranges
+        else:
+            fs, path = self._filesystem()
+            self._info = attempt(lambda: fs.info(path), url, "cannot open the input")
+            self._ranges = range_client(fs, path, url, storage_options)
         if self._info.get("type") == "directory":
             raise RemoteError("cannot open the input: it is a folder, not a file", path=url)
         self._fh: BinaryIO | None = None
@@ -53,13 +61,19 @@ class FsspecSource(Source):
         self._pending: tuple[int, int, Future[bytes]] | None = None
         """(start, stop, future) of the background fetch."""
         self._fetcher: ThreadPoolExecutor | None = None
-        self._ranges = range_client(self._fs, self._path, url, storage_options)
         self.requests = 0
         """Ranged requests made (retries included)."""
 
+    def _filesystem(self) -> tuple[Any, str]:
+        """(fsspec filesystem, path) of the input, made when first needed."""
+        if self._fs_path is None:
+            self._fs_path = filesystem(self.url, self.storage_options)
+        return self._fs_path
+
     def _handle(self) -> BinaryIO:
         if self._fh is None:
-            self._fh = self._fs.open(self._path, "rb", block_size=8 * 2**20)
+            fs, path = self._filesystem()
+            self._fh = fs.open(path, "rb", block_size=8 * 2**20)
         return self._fh
 
     @property
@@ -129,9 +143,12 @@ class FsspecSource(Source):
             try:
                 data = None if self._ranges is None else self._ranges.fetch(start, stop)
                 if data is None:
-                    data = self._fs.cat_file(self._path, start=start, end=stop)
+                    fs, path = self._filesystem()
+                    data = fs.cat_file(path, start=start, end=stop)
             except RangeIgnoredError as exc:
                 raise _ignores_ranges(self.url, start, stop, exc.length) from None
+            except RawconvError:  # no backend to fall back on
+                raise
             except Exception as exc:
                 if n < self.RETRIES and is_transient(exc):
                     time.sleep(0.1 * 2**n)
