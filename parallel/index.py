@@ -27,7 +27,7 @@ from .staging import StagingCopy
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FileIndex", "build_staged", "default_cache_dir", "index", "index_file"]
+__all__ = ["FileIndex", "default_cache_dir", "index", "index_file"]
 
 
 def default_cache_dir() -> Path:
@@ -115,7 +115,7 @@ def index_file(
         if stage is None:
             fmt_index = index_class.build(source)
         else:
-            fmt_index, staged = build_staged(index_class, stage(source))
+            fmt_index, staged = _build_staged(index_class, stage(source))
     if cacheable and not from_cache:
         try:
             cache.mkdir(parents=True, exist_ok=True)
@@ -131,9 +131,8 @@ def index_file(
     )
 
 
-def build_staged(index_class: type[RecordIndex], copy: StagingCopy) -> tuple[Any, Source]:
-    """The index built through `copy` and the finished copy (finished too when the input
-    is damaged, for the task that converts it whole; removed on any other error)."""
+def _build_staged(index_class: type[RecordIndex], copy: StagingCopy) -> tuple[Any, Source]:
+    """The index built through `copy`, and the finished copy."""
     try:
         fmt_index = index_class.build(copy)
     except CorruptDataError:

@@ -8,9 +8,8 @@ An input whose index comes from the cache is not staged: its chunks read their b
 ranges from the URL.
 
 A ``.gz`` / ``.bz2`` input larger than a chunk is decompressed once, by its index task, into
-the scratch folder as the index reads it (in several threads with the ``compressed``
-extra), and its chunks read the decompressed copy: a compressed stream cannot be entered
-in its middle. Its index is not
+the scratch folder (in several threads with the ``compressed`` extra), and its chunks read
+the decompressed copy: a compressed stream cannot be entered in its middle. Its index is not
 cached (it describes the copy, which goes with the run).
 
 Every copy goes with the run's scratch folder on every exit path.
@@ -35,6 +34,7 @@ __all__ = [
     "check_stage_space",
     "decompress_threads",
     "open_staged",
+    "stage",
     "staged_path",
 ]
 
@@ -155,6 +155,14 @@ class StagingCopy(Source):
         kind = "decompressed" if isinstance(self.inner, CompressedSource) else "remote"
         reason = f"cannot stage the {kind} input {self.name} in the scratch folder: "
         return RawconvError(reason + (exc.strerror or str(exc)), path=str(self.target))
+
+
+def stage(source: Source, path: str) -> Source:
+    """Copy all bytes of `source` to `path` and return the copy as a source that keeps the
+    name of the input (errors name the URL and its offsets). A source of unknown size (a
+    compressed stream) is read until its end. The copy is written under a temporary name
+    and renamed when complete; a failed write is a RawconvError naming the scratch file."""
+    return StagingCopy(source, path).finish()
 
 
 def decompress_threads(requested: int) -> int:

@@ -36,7 +36,7 @@ from rawconv.sources import CompressedSource, PrefixSource, Source, open_source
 from rawconv.url_source import FsspecSource
 from rawconv.validate import check_env_expanded
 
-from .index import FileIndex, build_staged, index_file
+from .index import FileIndex, index_file
 from .malloc import tune_malloc
 from .pack import part_layout
 from .plan import Chunk, plan_file
@@ -45,6 +45,7 @@ from .staging import (
     check_stage_space,
     decompress_threads,
     open_staged,
+    stage,
     staged_path,
 )
 
@@ -220,25 +221,20 @@ def _split_compressed(
     chunk_bytes: int,
 ) -> FilePlan:  # fmt: skip
     """Decompress a compressed input once into the scratch folder (with the job's
-    decompression threads) while indexing it (the index is never cached: it describes the
-    copy, which goes with the run) and plan chunks that read the copy. Errors while
-    decompressing name the input and the offset in its decompressed bytes, as a serial
-    conversion's."""
+    decompression threads), index the copy (never cached: it goes with the run) and plan
+    chunks that read the copy. Errors while decompressing name the input and the offset
+    in its decompressed bytes, as a serial conversion's."""
     path = staged_path(job.scratch, job.run_id, file_id, _plain_name(input))
     check_stage_space(source, path)
     source.close()
     threads = decompress_threads(job.decompress_threads)
-    index_class = get_format(kind).index_class()
     with CompressedSource(source.inner, source.codec, threads) as stream:  # threads stopped
-        try:
-            fmt_index, copy = build_staged(index_class, StagingCopy(stream, path))
-        except CorruptDataError as exc:  # the whole input is staged all the same
-            damaged = exc
-        else:
-            damaged = None
-    if damaged is not None:
-        return _whole_damaged(input, kind, file_id, Path(path).stat().st_size, job, path,
-                              damaged)  # fmt: skip
+        copy = stage(stream, path)
+    try:
+        fmt_index = get_format(kind).index_class().build(copy)
+    except CorruptDataError as exc:
+        copy.close()
+        return _whole_damaged(input, kind, file_id, copy.size, job, path, exc)
     fi = FileIndex(input, kind, copy.identity(), copy.size, fmt_index.records, fmt_index,
                    staged=copy)  # fmt: skip
     return _plan_indexed(fi, file_id, chunk_bytes, job, copy, path)

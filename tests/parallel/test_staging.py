@@ -16,6 +16,7 @@ from rawconv.parallel.staging import (
     StagingCopy,
     check_stage_space,
     decompress_threads,
+    stage,
     staged_path,
 )
 
@@ -42,7 +43,7 @@ def test_staged_copy_is_exact_and_keeps_the_name(tmp_path, monkeypatch):
     data = os.urandom(4321)
     path = staged_path(str(tmp_path), "run-x", 3, "https://host/data/run.fcio")
     assert path == str(tmp_path / "run-x" / "staged" / "f3" / "run.fcio")
-    copy = StagingCopy(_Listed(data, len(data)), path).finish()
+    copy = stage(_Listed(data, len(data)), path)
     assert copy.name == "https://host/run.fcio"  # errors name the URL
     assert copy.read(0, 10_000) == data
     assert [p.name for p in (tmp_path / "run-x" / "staged" / "f3").iterdir()] == ["run.fcio"]
@@ -51,7 +52,7 @@ def test_staged_copy_is_exact_and_keeps_the_name(tmp_path, monkeypatch):
 def test_input_shorter_than_listed_leaves_nothing(tmp_path):
     path = staged_path(str(tmp_path), "run-x", 0, "https://host/run.fcio")
     with pytest.raises(RawconvError) as info:
-        StagingCopy(_Listed(b"x" * 100, 150), path).finish()
+        stage(_Listed(b"x" * 100, 150), path)
     assert str(info.value) == (
         "https://host/run.fcio, offset 100: cannot read: the input ends at 100 bytes, before "
         "its listed size 150"
@@ -63,7 +64,7 @@ def test_unwritable_scratch_names_the_file(tmp_path):
     (tmp_path / "run-x").write_text("not a folder")
     path = staged_path(str(tmp_path), "run-x", 0, "https://host/run.fcio")
     with pytest.raises(RawconvError) as info:
-        StagingCopy(_Listed(b"x" * 100, 100), path).finish()
+        stage(_Listed(b"x" * 100, 100), path)
     assert str(info.value) == (
         f"{path}: cannot stage the remote input https://host/run.fcio in the scratch folder: "
         "Not a directory"
@@ -76,7 +77,7 @@ def test_a_stream_of_unknown_size_is_read_to_its_end(tmp_path, monkeypatch):
     source = CompressedSource(MemorySource(bz2.compress(data), name="/data/run.fcio.bz2"), "bz2")
     assert source.size is None
     path = staged_path(str(tmp_path), "run-x", 0, "/data/run.fcio")
-    copy = StagingCopy(source, path).finish()
+    copy = stage(source, path)
     assert (copy.name, copy.size, copy.read(0, 10_000)) == ("/data/run.fcio.bz2", 4321, data)
 
 
@@ -85,7 +86,7 @@ def test_unwritable_scratch_for_a_compressed_input(tmp_path):
     path = staged_path(str(tmp_path), "run-x", 0, "/data/run.fcio")
     source = CompressedSource(MemorySource(gzip.compress(b"x" * 100), name="/d/r.fcio.gz"), "gz")
     with pytest.raises(RawconvError) as info:
-        StagingCopy(source, path).finish()
+        stage(source, path)
     assert str(info.value) == (
         f"{path}: cannot stage the decompressed input /d/r.fcio.gz in the scratch folder: "
         "Not a directory"
