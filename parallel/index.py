@@ -19,11 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from rawconv.errors import CorruptDataError
 from rawconv.formats import RecordIndex, detect_format, get_format, normalize_stream_type
 from rawconv.sources import Source, open_source
-
-from .staging import StagingCopy
 
 log = logging.getLogger(__name__)
 
@@ -83,16 +80,14 @@ def index_file(
     refresh: bool = False,
     storage_options: dict[str, Any] | None = None,
     source: Source | None = None,
-    stage: Callable[[Source], StagingCopy] | None = None,
+    stage: Callable[[Source], Source] | None = None,
 ) -> FileIndex:
     """Index one input (from the cache when its identity is unchanged, unless `refresh`:
     then the cache entry is dropped and the index built anew); `source`: the input already
     open (else it is opened with `storage_options`; closed when done either way). `stage`:
-    when the index must be built, the input is given to it and the index built through
-    the :class:`~rawconv.parallel.staging.StagingCopy` it returns, which copies the input
-    as the index reads it; the finished copy is kept open in :attr:`FileIndex.staged` (and
-    is finished too when the input is damaged: the task that converts it whole reads it);
-    the cache entry keeps the input's identity.
+    when the index must be built, the input is given to it and the index built from the
+    source it returns (a local copy, kept open in :attr:`FileIndex.staged`); the cache
+    entry keeps the input's identity.
 
     Raises ValueError for a format that has no index (its inputs are converted whole).
     """
@@ -112,10 +107,8 @@ def index_file(
     from_cache = fmt_index is not None
     staged = None
     if fmt_index is None:
-        if stage is None:
-            fmt_index = index_class.build(source)
-        else:
-            fmt_index, staged = _build_staged(index_class, stage(source))
+        staged = stage(source) if stage is not None else None
+        fmt_index = index_class.build(staged if staged is not None else source)
     if cacheable and not from_cache:
         try:
             cache.mkdir(parents=True, exist_ok=True)
@@ -129,19 +122,6 @@ def index_file(
     return FileIndex(
         input, kind, identity, int(size), fmt_index.records, fmt_index, from_cache, staged
     )
-
-
-def _build_staged(index_class: type[RecordIndex], copy: StagingCopy) -> tuple[Any, Source]:
-    """The index built through `copy`, and the finished copy."""
-    try:
-        fmt_index = index_class.build(copy)
-    except CorruptDataError:
-        copy.finish().close()  # the damaged input whole, for the task that converts it
-        raise
-    except BaseException:
-        copy.discard()
-        raise
-    return fmt_index, copy.finish()
 
 
 def index(

@@ -40,14 +40,7 @@ from .index import FileIndex, index_file
 from .malloc import tune_malloc
 from .pack import part_layout
 from .plan import Chunk, plan_file
-from .staging import (
-    StagingCopy,
-    check_stage_space,
-    decompress_threads,
-    open_staged,
-    stage,
-    staged_path,
-)
+from .staging import check_stage_space, decompress_threads, open_staged, stage, staged_path
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +201,7 @@ def index_task(
             whole = Chunk(input, kind, file_id, 0, 1, 0, 0, 0, size)
             return FilePlan(input, kind, size, outputs_of(input, kind, job, source), [whole])
         path = _staging(input, source, job, file_id)
-        stager = (lambda src: StagingCopy(src, path)) if path else None
+        stager = (lambda src: stage(src, path)) if path else None
         try:
             fi = index_file(input, kind, cache_dir, refresh=refresh, source=source, stage=stager)
         except CorruptDataError as exc:  # damaged: one task decodes it as build_raw does
