@@ -54,12 +54,19 @@ def _peak_rss_mb() -> float:
 
 
 def _warm_up(client, warm: str, out: Path) -> None:
-    def work(path: str, target: str) -> None:
+    """Every worker converts a small file once (its numba caches loaded), each to its own
+    output (two writers of one output would be refused)."""
+
+    def work(path: str, folder: str) -> None:
+        import os
+
         from rawconv import build_raw
 
-        build_raw(path, out_spec=target, overwrite=True)
+        target = Path(folder) / f"warm-{os.getpid()}.lh5"
+        build_raw(path, out_spec=str(target), overwrite=True)
+        target.unlink()
 
-    client.run(work, warm, str(out / "warm-{}.lh5".format("w")))
+    client.run(work, warm, str(out))
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from rawconv.formats import (
     normalize_stream_type,
 )
 from rawconv.layouts import apply_buffer_memory
-from rawconv.lh5.chunks import set_compress_threads
+from rawconv.lh5.chunks import compress_threads
 from rawconv.lh5.writer import LH5Writer
 from rawconv.remote import is_url
 from rawconv.sources import CompressedSource, PrefixSource, Source, open_source
@@ -59,7 +59,9 @@ class JobSpec:
     hdf5_settings: Any = None
     scratch: str = ""
     run_id: str = "run"
-    compress_threads: int | None = 1
+    compress_threads: int | None = 0
+    """Threads that compress a task's chunks besides its own (0: the task compresses
+    them; :func:`rawconv.parallel.convert.task_compress_threads`)."""
     db_dict: Any = None
     storage_options: Any = None
     """fsspec options for inputs and outputs named by URLs (a dict, or None)."""
@@ -295,10 +297,16 @@ def part_path(job: JobSpec, chunk: Chunk, final: str) -> str:
 
 
 def decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
-    """Decode the records of `chunk` into part files; returns where they are."""
+    """Decode the records of `chunk` into part files; returns where they are. Its chunks
+    are compressed with the job's compression threads (the process's setting is restored
+    after: in a notebook, the tasks of a small run execute in the user's process)."""
+    with compress_threads(job.compress_threads):
+        return _decode_chunk(chunk, job)
+
+
+def _decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
     t0 = time.perf_counter()
     tune_malloc()
-    set_compress_threads(job.compress_threads)
     if chunk.staged:  # a remote input copied to the scratch folder by its index task
         source: Source = open_staged(chunk.staged, chunk.input)
     else:

@@ -30,9 +30,10 @@ import struct
 import threading
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import h5py
@@ -54,6 +55,7 @@ __all__ = [
     "ChunkSupply",
     "DirectChunkAppender",
     "chunk_filters",
+    "compress_threads",
     "deflate_level",
     "direct_chunks_supported",
     "zstd_level",
@@ -84,7 +86,8 @@ _THREADS: int | None = None
 
 
 def set_compress_threads(n: int | None) -> None:
-    """Threads that compress chunks (None: $RAWCONV_COMPRESS_THREADS, else all cores).
+    """Threads that compress chunks (None: $RAWCONV_COMPRESS_THREADS, else all cores; 0:
+    none, each chunk is compressed by the thread that appends it, with no copy).
 
     The parallel layer gives each Dask worker one thread, so that workers do not compete.
     """
@@ -95,12 +98,29 @@ def set_compress_threads(n: int | None) -> None:
     _THREADS = n
 
 
+@contextmanager
+def compress_threads(n: int | None) -> Iterator[None]:
+    """:func:`set_compress_threads` for the block, the previous setting restored after it."""
+    previous = _THREADS
+    set_compress_threads(n)
+    try:
+        yield
+    finally:
+        set_compress_threads(previous)
+
+
+def _threads() -> int:
+    """The compression threads asked for (0: compress in the appending thread)."""
+    if _THREADS is not None:
+        return _THREADS
+    return int(os.environ.get("RAWCONV_COMPRESS_THREADS", os.cpu_count() or 1))
+
+
 def _pool() -> ThreadPoolExecutor:
     global _POOL
     if _POOL is None:
-        workers = _THREADS or int(os.environ.get("RAWCONV_COMPRESS_THREADS", os.cpu_count() or 1))
         _POOL = ThreadPoolExecutor(
-            max_workers=max(1, workers), thread_name_prefix="rawconv-deflate"
+            max_workers=max(1, _threads()), thread_name_prefix="rawconv-deflate"
         )
     return _POOL
 
@@ -353,6 +373,9 @@ class DirectChunkAppender:
             if stored is not None:
                 self.dsid.write_direct_chunk(self._offset(first_row), stored)
                 return
+        if _threads() == 0:  # here and now: the caller's rows need no copy
+            self._encode_write(first_row, chunk)
+            return
         if self.copies and not owned:
             chunk = chunk.copy()
         future = _pool().submit(self._encode_write, first_row, chunk)
