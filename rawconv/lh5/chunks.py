@@ -89,7 +89,8 @@ def set_compress_threads(n: int | None) -> None:
     """Threads that compress chunks (None: $RAWCONV_COMPRESS_THREADS, else all cores; 0:
     none, each chunk is compressed by the thread that appends it, with no copy).
 
-    The parallel layer gives each Dask worker one thread, so that workers do not compete.
+    The parallel layer's tasks on one-thread workers use 0, so that each worker keeps
+    one core busy and workers do not compete.
     """
     global _POOL, _THREADS
     if n != _THREADS and _POOL is not None:
