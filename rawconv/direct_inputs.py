@@ -21,26 +21,23 @@ The backend must still be installed, so that a failed direct open falls back to 
 from __future__ import annotations
 
 import datetime as dt
-import http.client
 import importlib.util
 import os
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .http_ranges import PRESIGNED_SECONDS, RangeClient
+from .http_ranges import PLAIN_S3_CLIENT, PLAIN_S3_OPTIONS, PRESIGNED_SECONDS, RangeClient
 from .sigv4 import presign
 
 __all__ = ["DirectInput", "may_open_direct", "open_direct", "s3_object_url"]
 
-_S3_OPTIONS = frozenset({"key", "secret", "token", "anon", "endpoint_url", "client_kwargs",
-                         "skip_instance_cache", "use_listings_cache"})  # fmt: skip
-_S3_CLIENT = frozenset({"endpoint_url", "region_name"})
+_S3_OPTIONS = PLAIN_S3_OPTIONS - {"profile"}
+"""Storage options of an S3 object opened here: those read through a presigned URL, less
+a profile (botocore reads it)."""
 _BACKENDS = {"http": "aiohttp", "https": "aiohttp", "s3": "s3fs", "s3a": "s3fs"}
-_VALIDATORS = ("ETag", "Last-Modified")
 
 
 @dataclass
@@ -62,7 +59,7 @@ def may_open_direct(url: str, storage_options: Mapping[str, Any]) -> bool:
     if scheme in ("http", "https"):
         return RangeClient.for_url(url, dict(storage_options)) is not None
     client = storage_options.get("client_kwargs") or {}
-    return set(storage_options) <= _S3_OPTIONS and set(client) <= _S3_CLIENT
+    return set(storage_options) <= _S3_OPTIONS and set(client) <= PLAIN_S3_CLIENT
 
 
 def open_direct(url: str, storage_options: Mapping[str, Any]) -> DirectInput | None:
@@ -76,8 +73,17 @@ def open_direct(url: str, storage_options: Mapping[str, Any]) -> DirectInput | N
         if signed is None:
             return None
         head, get = signed
-    info = _head(head)
-    return None if info is None else DirectInput(info, RangeClient(get))
+    ranges = RangeClient(get)
+    probe = ranges if head == get else RangeClient(head)  # http: one kept-alive connection
+    try:
+        info = probe.head()
+    finally:
+        if probe is not ranges:
+            probe.close()
+    if info is None:
+        ranges.close()
+        return None
+    return DirectInput(info, ranges)
 
 
 def s3_object_url(endpoint: str, bucket: str, key: str) -> str:
@@ -146,39 +152,3 @@ def _aws_config_files() -> bool:
     """Whether botocore's config file (where a region may be set) exists."""
     config = os.environ.get("AWS_CONFIG_FILE") or Path("~/.aws/config").expanduser()
     return Path(config).is_file()
-
-
-def _head(url: str) -> dict[str, Any] | None:
-    """Size and validators of `url` from one HEAD request; None unless the answer is a
-    ``200`` with a length and no content encoding."""
-    parts = urlsplit(url)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    if parts.scheme == "https":
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            parts.hostname or "", parts.port, timeout=RangeClient.TIMEOUT,
-            context=ssl.create_default_context(),
-        )  # fmt: skip
-    else:
-        conn = http.client.HTTPConnection(
-            parts.hostname or "", parts.port, timeout=RangeClient.TIMEOUT
-        )
-    try:
-        conn.request("HEAD", target, headers={"Accept-Encoding": "identity"})
-        response = conn.getresponse()
-        response.read()
-        length = response.getheader("Content-Length")
-        encoding = response.getheader("Content-Encoding", "identity").lower()
-        if response.status != 200 or length is None or not length.isdigit():
-            return None
-        if encoding != "identity":
-            return None
-        info: dict[str, Any] = {"name": url.split("?", 1)[0], "size": int(length),
-                                "type": "file"}  # fmt: skip
-        for header in _VALIDATORS:
-            if value := response.getheader(header):
-                info[header] = value
-        return info
-    except (OSError, http.client.HTTPException, ValueError):
-        return None
-    finally:
-        conn.close()

@@ -28,14 +28,24 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["PRESIGNED_SECONDS", "RangeClient", "RangeIgnoredError", "range_client"]
+__all__ = [
+    "PLAIN_S3_CLIENT",
+    "PLAIN_S3_OPTIONS",
+    "PRESIGNED_SECONDS",
+    "RangeClient",
+    "RangeIgnoredError",
+    "range_client",
+]
 
 PRESIGNED_SECONDS = 12 * 3600
 """How long a presigned S3 URL is valid (once it is not, fsspec reads the rest)."""
 
-_PLAIN_S3_OPTIONS = frozenset({"key", "secret", "token", "anon", "profile", "endpoint_url",
-                               "client_kwargs", "skip_instance_cache", "use_listings_cache"})
-_PLAIN_S3_CLIENT = frozenset({"endpoint_url", "region_name"})
+PLAIN_S3_OPTIONS = frozenset({"key", "secret", "token", "anon", "profile", "endpoint_url",
+                              "client_kwargs", "skip_instance_cache", "use_listings_cache"})
+"""Storage options of an S3 object whose ranges are read through a presigned URL
+(credentials and an endpoint: no request option of s3fs's own)."""
+PLAIN_S3_CLIENT = frozenset({"endpoint_url", "region_name"})
+"""The ``client_kwargs`` such an object may have."""
 
 
 def range_client(fs: Any, path: str, url: str, storage_options: dict) -> RangeClient | None:
@@ -45,9 +55,9 @@ def range_client(fs: Any, path: str, url: str, storage_options: dict) -> RangeCl
     scheme = urlsplit(url).scheme
     if scheme in ("http", "https"):
         return RangeClient.for_url(url, storage_options)
-    if scheme not in ("s3", "s3a") or not set(storage_options) <= _PLAIN_S3_OPTIONS:
+    if scheme not in ("s3", "s3a") or not set(storage_options) <= PLAIN_S3_OPTIONS:
         return None
-    if not set(storage_options.get("client_kwargs") or {}) <= _PLAIN_S3_CLIENT:
+    if not set(storage_options.get("client_kwargs") or {}) <= PLAIN_S3_CLIENT:
         return None
     try:
         signed = fs.url(path, expires=PRESIGNED_SECONDS)
@@ -76,6 +86,8 @@ class RangeClient:
         self.host = parts.hostname or ""
         self.port = parts.port
         self.target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.name = url.split("?", 1)[0]
+        """The URL without its query (a presigned URL's signature is not shown)."""
         self.enabled = True
         """False once a request went wrong: fsspec reads the rest."""
         self._local = threading.local()
@@ -107,6 +119,30 @@ class RangeClient:
             with self._lock:
                 self._open.append(conn)
         return conn
+
+    def head(self) -> dict[str, Any] | None:
+        """Size and validators (``ETag``, ``Last-Modified``) of the URL from one ``HEAD``
+        request, as fsspec lists them; None unless the answer is a ``200`` with a length
+        and no content encoding (fsspec must open the URL then)."""
+        try:
+            conn = self._connection()
+            conn.request("HEAD", self.target, headers={"Accept-Encoding": "identity"})
+            response = conn.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException, ValueError):
+            self._drop()
+            return None
+        length = response.getheader("Content-Length")
+        encoding = response.getheader("Content-Encoding", "identity").lower()
+        if response.status != 200 or length is None or not length.isdigit():
+            return None
+        if encoding != "identity":
+            return None
+        info: dict[str, Any] = {"name": self.name, "size": int(length), "type": "file"}
+        for header in ("ETag", "Last-Modified"):
+            if value := response.getheader(header):
+                info[header] = value
+        return info
 
     def _drop(self) -> None:
         """Close this thread's connection (the next request opens another)."""
@@ -164,7 +200,7 @@ class RangeClient:
 
     def __getstate__(self) -> dict:
         return {"https": self.https, "host": self.host, "port": self.port,
-                "target": self.target, "enabled": self.enabled}  # fmt: skip
+                "target": self.target, "name": self.name, "enabled": self.enabled}  # fmt: skip
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)

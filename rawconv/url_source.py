@@ -23,9 +23,8 @@ class FsspecSource(Source):
     Opening asks for the object's details once (``fs.info``: size, ETag...; for plain
     http(s) URLs and S3 objects on an endpoint of one's own, one ``HEAD`` of rawconv's
     own, :mod:`rawconv.direct_inputs`, and the filesystem is made only if a read needs
-    it); then each
-    read fetches exactly the byte range asked for (one ranged request, at least
-    :data:`MIN_FETCH` bytes; a small read ahead serves the next small reads), retried with
+    it); then each read fetches exactly the byte range asked for (one ranged request, at
+    least :data:`MIN_FETCH` bytes; a small read ahead serves the next small reads), retried with
     backoff on transient errors. A :meth:`prefetch` hint of at least
     :data:`MIN_PREFETCH` bytes fetches that range in a background thread while the caller
     decodes what it has: a sequential reader waits on the network only when it decodes
