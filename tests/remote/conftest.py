@@ -3,6 +3,7 @@ that can reach nothing else (no credentials, no instance metadata, no config fil
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from pathlib import Path
 
@@ -48,6 +49,13 @@ def http(http_session) -> HttpFiles:
     http_session.validators = True
     http_session.drop = 0
     return http_session
+
+
+@pytest.fixture
+def on_http(th228, served, http) -> str:
+    """th228.fcio on the HTTP server: its URL."""
+    shutil.copyfile(th228, served / "th228.fcio")
+    return f"{http.url}/th228.fcio"
 
 
 @pytest.fixture

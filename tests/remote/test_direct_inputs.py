@@ -69,12 +69,6 @@ def test_presign_refuses_what_s3_would():
     assert host_header("http://h:80/b") == "h" and host_header("https://h:80/b") == "h:80"
 
 
-@pytest.fixture
-def on_http(th228, served, http) -> str:
-    shutil.copyfile(th228, served / "th228.fcio")
-    return f"{http.url}/th228.fcio"
-
-
 def test_an_http_input_is_opened_with_one_head(th228, on_http, http):
     direct = open_direct(on_http, {})
     assert direct is not None

@@ -20,12 +20,6 @@ def _one_error_line(capsys) -> str:
     return err.rstrip("\n")
 
 
-@pytest.fixture
-def on_http(th228, served, http) -> str:
-    shutil.copyfile(th228, served / "th228.fcio")
-    return f"{http.url}/th228.fcio"
-
-
 def test_connection_refused(tmp_path, capsys):
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
 from rawconv.parallel import convert
 from rawconv.parallel.staging import STAGE_READ_BYTES
 
@@ -13,12 +10,6 @@ from rawconv import build_raw
 from ..parallel.conftest import assert_same_lh5
 
 MiB = 1 << 20
-
-
-@pytest.fixture
-def on_http(th228, served, http) -> str:
-    shutil.copyfile(th228, served / "th228.fcio")
-    return f"{http.url}/th228.fcio"
 
 
 def test_http_serial_equals_local_on_few_bytes(th228, on_http, http, local_ref, tmp_path):

@@ -16,12 +16,6 @@ from rawconv.url_source import FsspecSource
 from ..parallel.conftest import assert_same_lh5
 
 
-@pytest.fixture
-def on_http(th228, served, http) -> str:
-    shutil.copyfile(th228, served / "th228.fcio")
-    return f"{http.url}/th228.fcio"
-
-
 def test_only_plain_http_urls_get_a_client():
     assert RangeClient.for_url("http://127.0.0.1:9/x.fcio", {}) is not None
     assert RangeClient.for_url("https://127.0.0.1:9/x.fcio?v=1", {}).target == "/x.fcio?v=1"
