@@ -91,7 +91,7 @@ def test_http_answers_other_than_a_plain_200_go_to_fsspec(on_http, http, served,
         FsspecSource(on_http.replace("th228", "missing"))  # fsspec's error, as before
 
 
-def test_without_the_backend_installed_fsspec_reports_it(on_http, monkeypatch):
+def test_without_the_backend_installed_the_input_goes_to_fsspec(on_http, monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
