@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import threading
 import zlib
 from collections import deque
@@ -238,11 +239,22 @@ class ChunkCodec:
         self.method = method
         """"gzip" or "zstd" (for a `level` that is not None)."""
 
-    def encode(self, chunk: np.ndarray) -> bytes:
-        """The bytes HDF5 stores for `chunk` (C-contiguous, full chunk shape)."""
+    def shuffled(self, chunk: np.ndarray) -> np.ndarray:
+        """The bytes of `chunk` (C-contiguous) in HDF5's shuffle order, as a new array."""
         raw = chunk.view(np.uint8).reshape(-1)
-        if self.shuffle:
-            raw = np.ascontiguousarray(raw.reshape(-1, self.itemsize).T).reshape(-1)
+        kernel = _shuffle_kernel(self.itemsize)
+        if kernel is None or len(raw) % self.itemsize:
+            return np.ascontiguousarray(raw.reshape(-1, self.itemsize).T).reshape(-1)
+        out = np.empty(len(raw), dtype=np.uint8)
+        kernel(raw.view(f"<u{self.itemsize}"), out)
+        return out
+
+    def encode(self, chunk: np.ndarray, shuffled: bool = False) -> bytes:
+        """The bytes HDF5 stores for `chunk` (C-contiguous, full chunk shape), or for the
+        bytes :meth:`shuffled` made of it (`shuffled`)."""
+        raw = chunk.view(np.uint8).reshape(-1)
+        if self.shuffle and not shuffled:
+            raw = self.shuffled(chunk)
         if self.level is None:
             return raw
         if self.method == "zstd":
@@ -280,6 +292,19 @@ class ChunkLayout(NamedTuple):
     """The dataset's dtype."""
 
 
+_SHUFFLE_KERNELS: dict[int, Callable[[np.ndarray, np.ndarray], int]] = {}
+
+
+def _shuffle_kernel(itemsize: int) -> Callable[[np.ndarray, np.ndarray], int] | None:
+    """The numba kernel that shuffles elements of `itemsize` bytes (None: numpy does; on a
+    big-endian machine the kernels' shifts would not pick the bytes in memory order)."""
+    if not _SHUFFLE_KERNELS and sys.byteorder == "little":
+        from . import shuffle_kernels as k  # numba: imported by the first chunk shuffled
+
+        _SHUFFLE_KERNELS.update({2: k.shuffle_words2, 4: k.shuffle_words4, 8: k.shuffle_words8})
+    return _SHUFFLE_KERNELS.get(itemsize)
+
+
 def _incompressible(plane: memoryview, level: int) -> bool:
     """True when a sample from the middle of a large `plane` does not deflate."""
     if len(plane) < 4 * SAMPLE_BYTES:
@@ -310,8 +335,9 @@ class DirectChunkAppender:
     Whole chunks are encoded and stored by the shared thread pool. Uncompressed chunks are
     stored straight from the caller's array, so the caller must call :meth:`wait` before
     it reuses that array (:class:`~rawconv.lh5.writer.LH5Writer` does after every write).
-    Chunks to compress are copied first and compressed while the caller goes on decoding
-    (at most 16 MiB of such copies at a time in the whole process). Rows short of a whole
+    Chunks to compress are copied first (a shuffled dataset's copy is its shuffled bytes,
+    made in one pass) and compressed while the caller goes on decoding (at most 16 MiB of
+    such copies at a time in the whole process). Rows short of a whole
     chunk wait in a chunk buffer; :meth:`flush` writes them as a partial chunk (padded with
     zeros, which the dataset's extent hides), which later rows rewrite. A chunk that
     `supply` returns bytes for is stored as those bytes; its rows are not read.
@@ -377,9 +403,11 @@ class DirectChunkAppender:
         if _threads() == 0:  # here and now: the caller's rows need no copy
             self._encode_write(first_row, chunk)
             return
-        if self.copies and not owned:
-            chunk = chunk.copy()
-        future = _pool().submit(self._encode_write, first_row, chunk)
+        shuffled = False
+        if self.copies and not owned:  # the copy the pool reads is the shuffled bytes
+            shuffled = self.codec.shuffle
+            chunk = self.codec.shuffled(chunk) if shuffled else chunk.copy()
+        future = _pool().submit(self._encode_write, first_row, chunk, shuffled)
         self.inflight.append(future)
         if self.copies:
             _COPIES.add(future, chunk.nbytes)
@@ -387,9 +415,10 @@ class DirectChunkAppender:
     def _offset(self, first_row: int) -> tuple[int, ...]:
         return (first_row,) + (0,) * (len(self.chunks) - 1)
 
-    def _encode_write(self, first_row: int, chunk: np.ndarray) -> None:
-        """Encode a chunk and store it (in a pool thread; h5py serialises the write)."""
-        data = self.codec.encode(np.ascontiguousarray(chunk))
+    def _encode_write(self, first_row: int, chunk: np.ndarray, shuffled: bool = False) -> None:
+        """Encode a chunk (`shuffled`: its bytes already in shuffle order) and store it (in
+        a pool thread; h5py serialises the write)."""
+        data = self.codec.encode(np.ascontiguousarray(chunk), shuffled)
         self.dsid.write_direct_chunk(self._offset(first_row), data)
 
     def wait(self, all_chunks: bool = False) -> None:
