@@ -84,6 +84,7 @@ _POOL: ThreadPoolExecutor | None = None
 
 
 _THREADS: int | None = None
+_CORES = os.cpu_count() or 1
 
 
 def set_compress_threads(n: int | None) -> None:
@@ -115,7 +116,8 @@ def _threads() -> int:
     """The compression threads asked for (0: compress in the appending thread)."""
     if _THREADS is not None:
         return _THREADS
-    return int(os.environ.get("RAWCONV_COMPRESS_THREADS", os.cpu_count() or 1))
+    value = os.environ.get("RAWCONV_COMPRESS_THREADS")  # asked per chunk: no cpu_count()
+    return int(value) if value is not None else _CORES
 
 
 def _pool() -> ThreadPoolExecutor:
