@@ -1,9 +1,11 @@
 """Running the decode and merge tasks of a run and gathering their results.
 
-Decode results arrive in any order; an output's merge is submitted once every chunk of its
-input is in. A chunk planned from a cached index that fails to decode drops that cache entry:
-its input is indexed anew and all of its chunks decoded again (part files of the first
-attempt go to another folder, so that a task still running cannot overwrite new parts).
+Decode results arrive in any order. A chunk's pack task is submitted as soon as every chunk
+before it is in (where its part's rows land in the merged file is then known), ahead of the
+decode tasks still queued, and an output's merge once every chunk of its input is in. A
+chunk planned from a cached index that fails to decode drops that cache entry: its input is
+indexed anew and all of its chunks decoded again (part files of the first attempt go to
+another folder, so that a task still running cannot overwrite new parts).
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ class Collector:
         self.parts: dict[int, list[PartResult]] = {}
         self.packs: list[Any] = []
         """Pack tasks (their results go to the merges)."""
+        self.pack_of: dict[int, dict[int, Any]] = {}
+        """Input -> chunk id -> its pack task (None: nothing of it to pack), for the chunks
+        whose earlier chunks are all decoded."""
         self.decoded_at = 0.0
         """When the last decode result came in (perf_counter)."""
 
@@ -72,14 +77,17 @@ class Collector:
         self.plans[file_id] = plan
         self.pending[file_id] = len(plan.chunks)
         self.parts[file_id] = []
+        self.pack_of[file_id] = {}
         for chunk in plan.chunks:
             fut = self._submit(decode_chunk, chunk, job)
             self.chunk_of[fut] = (chunk, attempt)
             self.queue.add(fut)
 
-    def _submit(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """A task of `fn` that first checks its worker's versions (a worker may join late)."""
-        return submit_checked(self.client, self.job.versions, fn, *args, **kwargs)
+    def _submit(self, fn: Any, *args: Any, priority: int = 0, **kwargs: Any) -> Any:
+        """A task of `fn` that first checks its worker's versions (a worker may join late);
+        a higher `priority` runs before the queued tasks of lower ones."""
+        return submit_checked(self.client, self.job.versions, fn, *args, priority=priority,
+                              **kwargs)  # fmt: skip
 
     def futures(self) -> list[Any]:
         """Every task submitted (to cancel those not done)."""
@@ -122,6 +130,7 @@ class Collector:
         fr.problems += result.problems
         self.bars.update("decode", chunk.n_bytes)
         self.pending[chunk.file_id] -= 1
+        self._pack_ready(chunk.file_id)
         if self.pending[chunk.file_id] == 0:
             self._merge(chunk.file_id, fr)
 
@@ -129,7 +138,7 @@ class Collector:
         from .merge import merge_task
 
         ordered = sorted(self.parts[file_id], key=lambda r: r.chunk.chunk_id)
-        packs = self._pack(ordered)
+        packs = self.pack_of[file_id]
         for final in fr.outputs:
             files = [r.parts[final] for r in ordered if final in r.parts]
             if not files:
@@ -143,33 +152,43 @@ class Collector:
                 self.bars.start("merge", sum(len(f.outputs) for f in self.report.files
                                              if f.status == "planned"), "output")  # fmt: skip
             self.n_merges += 1
-            mf = self._submit(merge_task, final, files, self.job.storage_options, mine or None)
+            mf = self._submit(merge_task, final, files, self.job.storage_options, mine or None,
+                              priority=1)  # fmt: skip
             self.merges[mf] = (file_id, final)
             self.queue.add(mf)
             checkpoint("parallel:merging")
 
-    def _pack(self, ordered: list[PartResult]) -> dict[int, Any]:
-        """Submit the pack task of each chunk whose parts are merged with others (chunk id
-        -> its future; None where none is needed)."""
-        spans: dict[int, dict[str, Any]] = {r.chunk.chunk_id: {} for r in ordered}
-        finals = {f for r in ordered for f in r.layouts}
-        for final in finals:
-            having = [r for r in ordered if final in r.parts]
-            if len(having) < 2 or any(final not in r.layouts for r in having):
+    def _pack_ready(self, file_id: int) -> None:
+        """Submit the pack task of each chunk whose earlier chunks are all decoded (the
+        first chunk's with the second's: an output written by one chunk alone is not
+        packed). Its part's offsets in the merged file are the rows of the parts before it
+        (:func:`~rawconv.parallel.pack.plan_spans` of the parts so far)."""
+        done = {r.chunk.chunk_id: r for r in self.parts[file_id]}
+        packs = self.pack_of[file_id]
+        n = len(self.plans[file_id].chunks)
+        while len(packs) < n and len(packs) in done:
+            i = len(packs)
+            last = max(i, min(n - 1, 1))  # the first chunk with the second
+            if last not in done:
+                return
+            packs[i] = self._pack([done[k] for k in range(last + 1)], done[i])
+
+    def _pack(self, ordered: list[PartResult], r: PartResult) -> Any:
+        """The pack task of the chunk of `r`, one of the first chunks of its input,
+        `ordered`, all decoded (None where none is needed)."""
+        spans: dict[str, Any] = {}
+        for final in r.layouts:
+            having = [p for p in ordered if final in p.parts]
+            if len(having) < 2 or any(final not in p.layouts for p in having):
                 continue
-            for r, span in zip(having, plan_spans([r.layouts[final] for r in having])):
-                if span:  # a whole merged chunk of some dataset lies in this part
-                    spans[r.chunk.chunk_id][final] = span
-        futures: dict[int, Any] = {}
-        for r in ordered:
-            mine = spans[r.chunk.chunk_id]
-            if not mine:
-                futures[r.chunk.chunk_id] = None
-                continue
-            fut = self._submit(pack_chunk, r.parts, mine)
-            self.packs.append(fut)
-            futures[r.chunk.chunk_id] = fut
-        return futures
+            span = plan_spans([p.layouts[final] for p in having])[having.index(r)]
+            if span:  # a whole merged chunk of some dataset lies in this part
+                spans[final] = span
+        if not spans:
+            return None
+        fut = self._submit(pack_chunk, r.parts, spans, priority=1)
+        self.packs.append(fut)
+        return fut
 
     def _failed(self, chunk: Chunk, exc: BaseException) -> None:
         i = chunk.file_id

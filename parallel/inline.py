@@ -71,8 +71,10 @@ class InlineClient:
     dashboard_link = None
 
     def submit(self, func: Callable[..., Any], *args: Any, pure: bool = True,
-               key: str | None = None, **kwargs: Any) -> InlineFuture:  # fmt: skip
-        """Run ``func(*args, **kwargs)`` now (`pure` and `key` are Dask's, unused)."""
+               key: str | None = None, priority: int = 0,
+               **kwargs: Any) -> InlineFuture:  # fmt: skip
+        """Run ``func(*args, **kwargs)`` now (`pure`, `key` and `priority` are Dask's,
+        unused)."""
         args = tuple(_result_of(a) for a in args)  # as Dask hands over futures' results
         try:
             return InlineFuture(func(*args, **kwargs))

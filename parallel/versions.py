@@ -77,12 +77,14 @@ def check_worker_versions(client: Any) -> None:
 
 
 def submit_checked(client: Any, client_versions: tuple[tuple[str, str], ...],
-                   fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:  # fmt: skip
+                   fn: Callable[..., Any], *args: Any, priority: int = 0,
+                   **kwargs: Any) -> Any:  # fmt: skip
     """``client.submit`` of ``fn(*args, **kwargs)`` through :func:`run_checked` (the task
-    keeps the name of `fn`). The call travels pickled apart: a worker whose environment
-    cannot even load its arguments (numba refuses another numpy) still checks first.
-    Futures among `args` (or in lists of them) travel beside the call, so that the task
-    gets their results, as with a plain ``client.submit``."""
+    keeps the name of `fn`; Dask's `priority`: higher runs before queued tasks of lower).
+    The call travels pickled apart: a worker whose environment cannot even load its
+    arguments (numba refuses another numpy) still checks first. Futures among `args` (or
+    in lists of them) travel beside the call, so that the task gets their results, as
+    with a plain ``client.submit``."""
     import cloudpickle
 
     futures: list[Any] = []
@@ -97,7 +99,8 @@ def submit_checked(client: Any, client_versions: tuple[tuple[str, str], ...],
 
     call = cloudpickle.dumps((fn, tuple(lift(a) for a in args), kwargs))
     key = f"{getattr(fn, '__name__', 'task')}-{uuid.uuid4().hex}"
-    return client.submit(run_checked, client_versions, call, futures, key=key, pure=False)
+    return client.submit(run_checked, client_versions, call, futures, key=key, pure=False,
+                         priority=priority)  # fmt: skip
 
 
 class _Result:

@@ -201,3 +201,55 @@ def test_convert_packs_on_the_cluster_and_equals_serial(tmp_path, src, client):
         ds = f[WAVEFORM]
         assert ds.chunks == (128, 4096) and ds.compression == "gzip"
     assert list(scratch.iterdir()) == []
+
+
+class _RecordingClient:
+    """Records the tasks a Collector submits (nothing runs)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def submit(self, run, versions, call, futures, key, pure, priority):
+        import cloudpickle
+
+        fn, args, _ = cloudpickle.loads(call)
+        self.calls.append((fn.__name__, args, priority))
+        return key
+
+
+@pytest.mark.parametrize("order", [[2, 0, 4, 1, 3], [0, 1, 2, 3, 4], [4, 3, 2, 1, 0]])
+def test_a_chunk_is_packed_once_the_chunks_before_it_are_decoded(tmp_path, src, order):
+    """Pack tasks start while later chunks still decode (ahead of them in Dask's queue),
+    with the spans a plan of all the parts gives."""
+    from rawconv.parallel.collect import Collector, IndexArgs
+    from rawconv.parallel.report import RunReport
+    from rawconv.parallel.tasks import FilePlan
+
+    final, results = _decode(tmp_path, src)
+    spans = plan_spans([r.layouts[final] for r in results])
+    assert all(spans)  # every part holds a whole merged chunk
+    client = _RecordingClient()
+    tasks = Collector(client, JobSpec(), RunReport(), IndexArgs(None, None, 4_000_000))
+    plan = FilePlan(str(src), "FCIO", 0, [final], [r.chunk for r in results])
+    tasks.plans[0], tasks.parts[0], tasks.pack_of[0] = plan, [], {}
+    packed_after = []
+    for k in order:
+        tasks.parts[0].append(results[k])
+        tasks._pack_ready(0)
+        packed_after.append(sorted(tasks.pack_of[0]))
+    # the first chunk waits for the second; each later one for all before it
+    expected, done = [], set()
+    for k in order:
+        done.add(k)
+        n = 0
+        while n in done and (n > 0 or 1 in done):
+            n += 1
+        expected.append(list(range(n)))
+    assert packed_after == expected
+    assert len(client.calls) == 5
+    by_chunk = {}
+    for name, (parts, chunk_spans), priority in client.calls:
+        assert (name, priority) == ("pack_chunk", 1)
+        i = next(i for i, r in enumerate(results) if r.parts == parts)
+        by_chunk[i] = chunk_spans
+    assert by_chunk == {i: {final: spans[i]} for i in range(5)}
