@@ -92,3 +92,26 @@ def test_rows_appended_with_shuffle_read_back_through_hdf5s_filter(threads, tmp_
         np.testing.assert_array_equal(f["i2"][()], rows)
         np.testing.assert_array_equal(f["f8"][()], wide)
         assert f["i2"].id.get_num_chunks() == 3
+
+
+@pytest.mark.parametrize("threads", [0, 2])
+def test_rows_of_a_strided_array_are_shuffled_as_their_values(threads, tmp_path):
+    """Rows appended from a view that is not C-contiguous (every other column of a wider
+    array, a Fortran-ordered array) are stored as their values."""
+    wide = values("<i4", 40 * 64).reshape(40, 64)
+    pieces = [wide[:, ::2], np.asfortranarray(wide[:, :32])]
+    with chunks.compress_threads(threads), h5py.File(tmp_path / "s.h5", "w") as f:
+        for k, data in enumerate(pieces):
+            assert not data.flags.c_contiguous
+            ds = f.create_dataset(
+                f"x{k}", shape=(0, 32), maxshape=(None, 32), chunks=(16, 32), dtype="<i4",
+                compression="gzip", shuffle=True,
+            )  # fmt: skip
+            codec = chunks.ChunkCodec(4, True, 1, 32)
+            appender = chunks.DirectChunkAppender(ds, chunks.ChunkLayout(codec, ds.chunks,
+                                                                         ds.dtype))  # fmt: skip
+            appender.append(data)
+            appender.flush()
+    with h5py.File(tmp_path / "s.h5", "r") as f:
+        for k, data in enumerate(pieces):
+            np.testing.assert_array_equal(f[f"x{k}"][()], data)

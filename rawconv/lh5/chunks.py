@@ -242,8 +242,8 @@ class ChunkCodec:
         """"gzip" or "zstd" (for a `level` that is not None)."""
 
     def shuffled(self, chunk: np.ndarray) -> np.ndarray:
-        """The bytes of `chunk` (C-contiguous) in HDF5's shuffle order, as a new array."""
-        raw = chunk.view(np.uint8).reshape(-1)
+        """The bytes of `chunk` in HDF5's shuffle order, as a new array."""
+        raw = np.ascontiguousarray(chunk).view(np.uint8).reshape(-1)
         kernel = _shuffle_kernel(self.itemsize)
         if kernel is None or len(raw) % self.itemsize:
             return np.ascontiguousarray(raw.reshape(-1, self.itemsize).T).reshape(-1)
