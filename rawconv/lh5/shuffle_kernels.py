@@ -7,6 +7,8 @@ project's machines, a twentieth of a whole conversion; these kernels read each e
 once as a little-endian word and write its bytes with shifts, at about copy speed for
 2- and 4-byte elements. The caller passes the elements viewed as unsigned words of their
 size, on a little-endian machine only (byte ``b`` of a word is then ``(w >> 8b) & 0xFF``).
+There is one kernel per size with its bytes written out: a loop over the bytes of a size
+known only at run time does not vectorise, and took 4-10x as long.
 
 Each kernel returns the bytes written, or -1 when `out` is too short (nothing written).
 """
