@@ -254,9 +254,10 @@ class ChunkCodec:
     def encode(self, chunk: np.ndarray, shuffled: bool = False) -> bytes:
         """The bytes HDF5 stores for `chunk` (C-contiguous, full chunk shape), or for the
         bytes :meth:`shuffled` made of it (`shuffled`)."""
-        raw = chunk.view(np.uint8).reshape(-1)
         if self.shuffle and not shuffled:
             raw = self.shuffled(chunk)
+        else:
+            raw = chunk.view(np.uint8).reshape(-1)
         if self.level is None:
             return raw
         if self.method == "zstd":
