@@ -13,23 +13,15 @@ than the compression itself (a chunk cache entry, the filter call, a fresh compr
 context per chunk): the production layout's 5,000 small zstd datasets per file are why
 rawconv writes these chunks itself.
 
-Each shuffled byte plane is deflated on its own and flushed (``Z_SYNC_FLUSH``) at its end,
-and for rows of 4096 or more elements at the end of every row inside it: ISA-L then starts
-a new block with fresh Huffman tables where the statistics change, which makes the output
-smaller than zlib's level 4 on detector waveforms while compressing 5-10x faster. A plane
-whose sample does not compress (the low bytes of noisy waveforms, half of the input on
-most germanium shapes) is written as deflate's stored blocks instead, at copy speed and at
-most 3 % larger. The planes make one zlib stream (header, blocks, Adler-32), as HDF5's
-deflate filter expects.
+Deflate streams are made plane by plane (:mod:`rawconv.lh5.deflate`): a plane is stored,
+coded as blocks of literals or deflated by ISA-L, as a sample of it says.
 """
 
 from __future__ import annotations
 
 import os
-import struct
 import sys
 import threading
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,13 +33,7 @@ import h5py
 import numpy as np
 import zstandard
 
-try:  # ISA-L: deflate at several hundred MB/s per core
-    from isal import isal_zlib as _deflate_lib
-
-    _MAX_LEVEL = 3
-except ImportError:  # pragma: no cover - isal is a dependency
-    _deflate_lib = zlib
-    _MAX_LEVEL = 9
+from .deflate import ROW_FLUSH_ELEMENTS, zlib_stream
 
 __all__ = [
     "ZSTD_FILTER",
@@ -57,7 +43,6 @@ __all__ = [
     "DirectChunkAppender",
     "chunk_filters",
     "compress_threads",
-    "deflate_level",
     "direct_chunks_supported",
     "zstd_level",
 ]
@@ -66,19 +51,6 @@ ZSTD_FILTER = 32015
 """HDF5's registered filter id of Zstandard (hdf5plugin's ``Zstd``)."""
 
 _DEFLATE_FILTER, _SHUFFLE_FILTER = 1, 2
-
-ROW_FLUSH_ELEMENTS = 4096
-"""Rows of at least this many elements end a deflate block each."""
-
-STORE_RATIO = 0.97
-"""A byte plane whose sample deflates to more than this fraction of it is stored."""
-
-SAMPLE_BYTES = 16 << 10
-"""Bytes of a plane deflated to decide whether to store it (planes of at least 4x this)."""
-
-_ZLIB_HEADER = b"\x78\x01"  # deflate, 32 KiB window, no dictionary; (0x7801 % 31 == 0)
-_FINAL_BLOCK = b"\x01\x00\x00\xff\xff"  # an empty stored block with BFINAL set
-_STORED_MAX = 0xFFFF
 
 _POOL: ThreadPoolExecutor | None = None
 
@@ -158,13 +130,6 @@ class _CopyBudget:
 
 
 _COPIES = _CopyBudget(16 << 20)
-
-
-def deflate_level(gzip_level: int) -> int:
-    """The compressor level for an HDF5 gzip level: ISA-L has levels 0-3 (1 is best here)."""
-    if _deflate_lib is zlib:
-        return gzip_level
-    return 0 if gzip_level == 0 else 1 if gzip_level <= 6 else min(_MAX_LEVEL, 2)
 
 
 def zstd_level(compression: Any, opts: Any = None) -> int | None:
@@ -263,26 +228,9 @@ class ChunkCodec:
         if self.method == "zstd":
             return _zstd(self.level).compress(raw)
         planes = self.itemsize if self.shuffle else 1
-        plane_bytes = len(raw) // planes
         row_bytes = self.row_elements * (1 if self.shuffle else self.itemsize)
-        step = row_bytes if self.row_elements >= ROW_FLUSH_ELEMENTS else plane_bytes
-        level = deflate_level(self.level)
-        view = memoryview(raw)
-        out = [_ZLIB_HEADER]
-        checksum = 1
-        for first in range(0, planes * plane_bytes, max(plane_bytes, 1)):
-            plane = view[first : first + plane_bytes]
-            checksum = _deflate_lib.adler32(plane, checksum)
-            if _incompressible(plane, level):
-                _stored_blocks(plane, out)
-                continue
-            comp = _deflate_lib.compressobj(level, zlib.DEFLATED, -15)
-            for pos in range(0, len(plane), max(step, 1)):
-                out.append(comp.compress(plane[pos : pos + step]))
-                out.append(comp.flush(_deflate_lib.Z_SYNC_FLUSH))
-        out.append(_FINAL_BLOCK)
-        out.append(struct.pack(">I", checksum & 0xFFFFFFFF))
-        return b"".join(out)
+        step = row_bytes if self.row_elements >= ROW_FLUSH_ELEMENTS else len(raw) // planes
+        return zlib_stream(raw, planes, step, self.level)
 
 
 class ChunkLayout(NamedTuple):
@@ -306,24 +254,6 @@ def _shuffle_kernel(itemsize: int) -> Callable[[np.ndarray, np.ndarray], int] | 
 
         _SHUFFLE_KERNELS.update({2: k.shuffle_words2, 4: k.shuffle_words4, 8: k.shuffle_words8})
     return _SHUFFLE_KERNELS.get(itemsize)
-
-
-def _incompressible(plane: memoryview, level: int) -> bool:
-    """True when a sample from the middle of a large `plane` does not deflate."""
-    if len(plane) < 4 * SAMPLE_BYTES:
-        return False
-    mid = (len(plane) - SAMPLE_BYTES) // 2
-    comp = _deflate_lib.compressobj(max(level, 1), zlib.DEFLATED, -15)
-    size = len(comp.compress(plane[mid : mid + SAMPLE_BYTES])) + len(comp.flush())
-    return size > STORE_RATIO * SAMPLE_BYTES
-
-
-def _stored_blocks(data: memoryview, out: list) -> None:
-    """Append `data` to `out` as deflate stored blocks (byte-aligned, not final)."""
-    for pos in range(0, len(data), _STORED_MAX):
-        block = data[pos : pos + _STORED_MAX]
-        out.append(struct.pack("<BHH", 0, len(block), len(block) ^ 0xFFFF))
-        out.append(block)
 
 
 ChunkSupply = Callable[[int, int, "ChunkCodec"], "bytes | None"]

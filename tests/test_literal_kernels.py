@@ -1,0 +1,211 @@
+"""Deflate blocks of literals (``rawconv/lh5/literal_kernels.py``) and the planes coded
+with them (``rawconv/lh5/deflate.py``).
+
+zlib's inflate is the reference: every output is read back by it, and by HDF5's deflate
+filter through h5py. The arrays are small: CI runs this file again with numba's JIT
+disabled, where the kernels are plain Python that checks every index.
+"""
+
+from __future__ import annotations
+
+import heapq
+import zlib
+
+import h5py
+import numpy as np
+import pytest
+
+from rawconv.lh5 import deflate
+from rawconv.lh5.chunks import ChunkCodec
+from rawconv.lh5.literal_kernels import (
+    _canonical_codes,
+    _code_lengths,
+    literal_blocks,
+    literal_blocks_bound,
+)
+
+_END = b"\x03\x00"  # a final fixed-Huffman block holding only its end code
+
+
+def data_of(kind: str, n: int) -> np.ndarray:
+    rng = np.random.default_rng(n)
+    if kind == "uniform":
+        return rng.integers(0, 256, n, dtype=np.uint8)
+    if kind == "constant":
+        return np.full(n, 0x5A, dtype=np.uint8)
+    if kind == "noise":  # the low bytes of a waveform: a baseline and +-20 ADC of noise
+        return (np.round(rng.normal(3000, 20, n)).astype(np.int64) & 0xFF).astype(np.uint8)
+    if kind == "skewed":  # symbol k about 2^-k of the bytes: Huffman depths beyond 15 bits
+        p = 0.5 ** np.arange(1, 41)
+        return rng.choice(40, n, p=p / p.sum()).astype(np.uint8)
+    raise ValueError(kind)
+
+
+def encode(data: np.ndarray, step: int) -> bytes:
+    out = np.zeros(literal_blocks_bound(len(data), step), dtype=np.uint64)
+    size = literal_blocks(data, step, out)
+    assert size > 0
+    return out.view(np.uint8)[:size].tobytes()
+
+
+def inflate(raw: bytes) -> bytes:
+    d = zlib.decompressobj(-15)
+    back = d.decompress(raw + _END)
+    assert d.eof and d.unused_data == b""
+    return back
+
+
+CASES = [
+    ("uniform", 0, 10),
+    ("uniform", 1, 10),
+    ("uniform", 300, 1),
+    ("constant", 5000, 4096),
+    ("noise", 20000, 8192),
+    ("noise", 8195, 7),
+    ("skewed", 30000, 30000),
+    ("skewed", 9000, 100),
+    ("uniform", 4099, 64),
+]
+
+
+@pytest.mark.parametrize(("kind", "n", "step"), CASES)
+def test_blocks_inflate_to_the_bytes(kind, n, step):
+    data = data_of(kind, n)
+    raw = encode(data, step)
+    assert inflate(raw) == data.tobytes()
+    assert raw.endswith(b"\x00\x00\xff\xff")  # the empty stored block: byte-aligned
+
+
+def test_an_empty_input_is_the_end_block_alone():
+    raw = encode(np.zeros(0, dtype=np.uint8), 100)
+    assert raw == b"\x00\x00\x00\xff\xff"
+    assert inflate(raw) == b""
+
+
+def test_each_row_gets_its_own_code():
+    """Two rows of different spread: a code per row beats one code for both, and the
+    output is close to the rows' entropy (a Huffman code is within a bit of it per byte,
+    plus the header)."""
+    rng = np.random.default_rng(1)
+    rows = [rng.normal(128, s, 8192).round().astype(np.int64) & 0xFF for s in (2, 40)]
+    data = np.concatenate(rows).astype(np.uint8)
+    per_row, whole = len(encode(data, 8192)), len(encode(data, len(data)))
+    assert per_row < 0.93 * whole
+    entropy = 0.0
+    for r in rows:
+        p = np.bincount(r, minlength=256) / len(r)
+        entropy += -(p[p > 0] * np.log2(p[p > 0])).sum() * len(r) / 8
+    assert entropy < per_row < entropy + 2 * (8192 / 8 * 0.1 + 200)
+
+
+def huffman_bits(freq: np.ndarray) -> int:
+    """The total bits of an optimal (unlimited) Huffman code, by a heap."""
+    heap = [int(f) for f in freq if f > 0]
+    if len(heap) == 1:
+        return heap[0]
+    heapq.heapify(heap)
+    total = 0
+    while len(heap) > 1:
+        a, b = heapq.heappop(heap), heapq.heappop(heap)
+        total += a + b
+        heapq.heappush(heap, a + b)
+    return total
+
+
+def lengths_of(freq: np.ndarray, limit: int) -> np.ndarray:
+    n = len(freq)
+    lengths = np.full(n, -1, dtype=np.int64)
+    _code_lengths(freq.astype(np.int64), limit, np.zeros(n, np.int64), np.zeros(4 * n, np.int64),
+                  lengths)  # fmt: skip
+    return lengths
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_code_lengths_are_huffmans_when_short_enough(seed):
+    freq = np.random.default_rng(seed).integers(0, 1000, 257)
+    freq[::7] = 0
+    lengths = lengths_of(freq, 15)
+    assert (lengths[freq == 0] == 0).all() and (lengths[freq > 0] > 0).all()
+    assert int((freq * lengths).sum()) == huffman_bits(freq)
+    assert sum(2.0 ** -int(v) for v in lengths[lengths > 0]) == 1.0  # a complete code
+
+
+@pytest.mark.parametrize(("symbols", "limit"), [(40, 15), (19, 7), (60, 15)])
+def test_code_lengths_are_cut_to_the_limit_and_stay_complete(symbols, limit):
+    fib = [1, 1]
+    while len(fib) < symbols:
+        fib.append(fib[-1] + fib[-2])
+    freq = np.array(fib[:symbols], dtype=np.int64)  # depth symbols - 1 without a limit
+    lengths = lengths_of(freq, limit)
+    assert lengths.max() == limit and lengths.min() >= 1
+    assert sum(2.0 ** -int(v) for v in lengths) == 1.0
+    assert (np.diff(lengths) <= 0).all()  # commoner symbols never get longer codes
+
+
+def test_one_symbol_gets_a_one_bit_code():
+    freq = np.zeros(19, dtype=np.int64)
+    freq[4] = 9
+    assert lengths_of(freq, 7).tolist() == [0] * 4 + [1] + [0] * 14
+
+
+def test_canonical_codes_are_deflates():
+    """RFC 1951's example: lengths (3, 3, 3, 3, 3, 2, 4, 4) give codes 010, 011, 100, 101,
+    110, 00, 1110, 1111, stored with their bits reversed."""
+    lengths = np.array([3, 3, 3, 3, 3, 2, 4, 4], dtype=np.int64)
+    codes = np.zeros(8, dtype=np.int64)
+    _canonical_codes(lengths, codes)
+    expected = ["010", "011", "100", "101", "110", "00", "1110", "1111"]
+    assert codes.tolist() == [int(e[::-1], 2) for e in expected]
+
+
+def test_an_output_too_short_is_refused_and_left_alone():
+    data = data_of("noise", 1000)
+    out = np.full(3, 0xABAB, dtype=np.uint64)
+    assert literal_blocks(data, 1000, out) == -1
+    assert (out == 0xABAB).all()
+    out = np.full(literal_blocks_bound(1000, 500), 7, dtype=np.uint64)
+    first = literal_blocks(data, 500, out)
+    short = np.full(first // 8 - 4, 7, dtype=np.uint64)  # room for the first block only
+    assert literal_blocks(data, 500, short) == -1
+
+
+def test_planes_are_coded_as_their_samples_say():
+    rng = np.random.default_rng(3)
+    wave = rng.normal(3000, 20, (16, 8192)).round().astype("<u2")
+    raw = ChunkCodec(2, True, 4, 8192).shuffled(wave)
+    low, high = memoryview(raw[: wave.size]), memoryview(raw[wave.size :])
+    assert deflate.plane_coding(low, 1, 8192) == deflate.LITERAL
+    assert deflate.plane_coding(high, 1, 8192) == deflate.DEFLATE  # 0x0b and 0x0c: runs
+    assert deflate.plane_coding(low, 0, 8192) == deflate.DEFLATE
+    noise = memoryview(rng.integers(0, 256, 1 << 17, dtype=np.uint8))
+    assert deflate.plane_coding(noise, 1, 8192) == deflate.STORED
+    assert deflate.plane_coding(low[: 4 * deflate.SAMPLE_BYTES - 1], 1, 8192) == deflate.DEFLATE
+
+
+def test_a_plane_whose_literals_outgrow_it_is_not_coded_so():
+    data = data_of("uniform", 2000)
+    assert deflate.literal_plane(data, 2000) is None  # 8 bits a byte and a header
+    assert deflate.literal_plane(data_of("constant", 2000), 1) is None  # a header a byte
+    coded = deflate.literal_plane(data_of("noise", 20000), 8192)
+    assert coded is not None and len(coded) < 20000
+
+
+def test_hdf5_reads_chunks_with_literal_planes(tmp_path):
+    """Waveform rows through the codec, stored as chunks, read back by HDF5's filters; the
+    low-byte plane is coded as literals, the high-byte plane deflated."""
+    rng = np.random.default_rng(4)
+    rows = (rng.normal(3000, 20, (64, 8192)) + rng.integers(-500, 500, (64, 1))).round()
+    wave = rows.astype("<u2")
+    codec = ChunkCodec(2, True, 4, 8192)
+    raw = codec.shuffled(wave[:32])
+    assert deflate.plane_coding(memoryview(raw[: 32 * 8192]), 1, 8192) == deflate.LITERAL
+    with h5py.File(tmp_path / "w.h5", "w") as f:
+        ds = f.create_dataset("w", shape=(64, 8192), chunks=(32, 8192), dtype="<u2",
+                              compression="gzip", shuffle=True)  # fmt: skip
+        for first in (0, 32):
+            ds.id.write_direct_chunk((first, 0), codec.encode(wave[first : first + 32]))
+    with h5py.File(tmp_path / "w.h5", "r") as f:
+        np.testing.assert_array_equal(f["w"][...], wave)
+        stored = f["w"].id.get_storage_size()
+    assert stored < 0.45 * wave.nbytes
+    assert zlib.decompress(codec.encode(wave[:32])) == raw.tobytes()
