@@ -115,8 +115,8 @@ def huffman_bits(freq: np.ndarray) -> int:
 def lengths_of(freq: np.ndarray, limit: int) -> np.ndarray:
     n = len(freq)
     lengths = np.full(n, -1, dtype=np.int64)
-    _code_lengths(freq.astype(np.int64), limit, np.zeros(n, np.int64), np.zeros(4 * n, np.int64),
-                  lengths)  # fmt: skip
+    keys, work = np.zeros(n, np.int64), np.zeros(4 * n + 256, np.int64)
+    _code_lengths(freq.astype(np.int64), limit, keys, work, lengths)
     return lengths
 
 
@@ -175,8 +175,11 @@ def test_planes_are_coded_as_their_samples_say():
     raw = ChunkCodec(2, True, 4, 8192).shuffled(wave)
     low, high = memoryview(raw[: wave.size]), memoryview(raw[wave.size :])
     assert deflate.plane_coding(low, 1, 8192) == deflate.LITERAL
-    assert deflate.plane_coding(high, 1, 8192) == deflate.DEFLATE  # 0x0b and 0x0c: runs
+    assert deflate.plane_coding(high, 1, 8192) == deflate.RUNS  # 0x0b and 0x0c
     assert deflate.plane_coding(low, 0, 8192) == deflate.DEFLATE
+    runs = np.repeat(rng.integers(0, 256, 40000), rng.integers(1, 12, 40000))  # short runs
+    runs = memoryview(runs[: 1 << 17].astype(np.uint8))
+    assert deflate.plane_coding(runs, 1, 8192) == deflate.DEFLATE
     noise = memoryview(rng.integers(0, 256, 1 << 17, dtype=np.uint8))
     assert deflate.plane_coding(noise, 1, 8192) == deflate.STORED
     assert deflate.plane_coding(low[: 4 * deflate.SAMPLE_BYTES - 1], 1, 8192) == deflate.DEFLATE
@@ -192,13 +195,14 @@ def test_a_plane_whose_literals_outgrow_it_is_not_coded_so():
 
 def test_hdf5_reads_chunks_with_literal_planes(tmp_path):
     """Waveform rows through the codec, stored as chunks, read back by HDF5's filters; the
-    low-byte plane is coded as literals, the high-byte plane deflated."""
+    low-byte plane is coded as literals, the high-byte plane deflated in one block."""
     rng = np.random.default_rng(4)
     rows = (rng.normal(3000, 20, (64, 8192)) + rng.integers(-500, 500, (64, 1))).round()
     wave = rows.astype("<u2")
     codec = ChunkCodec(2, True, 4, 8192)
     raw = codec.shuffled(wave[:32])
     assert deflate.plane_coding(memoryview(raw[: 32 * 8192]), 1, 8192) == deflate.LITERAL
+    assert deflate.plane_coding(memoryview(raw[32 * 8192 :]), 1, 8192) == deflate.RUNS
     with h5py.File(tmp_path / "w.h5", "w") as f:
         ds = f.create_dataset("w", shape=(64, 8192), chunks=(32, 8192), dtype="<u2",
                               compression="gzip", shuffle=True)  # fmt: skip

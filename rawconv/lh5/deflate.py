@@ -10,11 +10,14 @@ its middle:
   (the low bytes of most waveforms: noise, different in each channel) is written as one
   block of literals per row, each with a code fitted to the row
   (:mod:`rawconv.lh5.literal_kernels`), at about a third of deflate's cost;
-- **deflate**: any other plane (high bytes: long runs) is deflated by ISA-L and flushed
+- **deflate**: any other plane (high bytes) is deflated by ISA-L and flushed
   (``Z_SYNC_FLUSH``) at the end of the plane, and for rows of 4096 or more elements at
   the end of every row: a new block with fresh Huffman tables where the statistics
   change, which makes the output smaller than zlib's level 4 on detector waveforms while
-  compressing 5-10x faster.
+  compressing 5-10x faster;
+- **runs**: a plane whose sample deflates to under 5 % (the high bytes of quiet
+  waveforms: long runs of one value) is deflated as one block: there a block's header
+  per row costs more than codes fitted to each row gain, and five times the CPU.
 
 All blocks are byte-aligned where a plane ends, so the planes make one zlib stream
 (header, blocks, Adler-32), as HDF5's deflate filter expects; any inflater reads it.
@@ -37,7 +40,14 @@ except ImportError:  # pragma: no cover - isal is a dependency
     _deflate_lib = zlib
     _MAX_LEVEL = 9
 
-__all__ = ["ROW_FLUSH_ELEMENTS", "SAMPLE_BYTES", "STORE_RATIO", "deflate_level", "zlib_stream"]
+__all__ = [
+    "ROW_FLUSH_ELEMENTS",
+    "RUNS_RATIO",
+    "SAMPLE_BYTES",
+    "STORE_RATIO",
+    "deflate_level",
+    "zlib_stream",
+]
 
 ROW_FLUSH_ELEMENTS = 4096
 """Rows of at least this many elements end a deflate block each."""
@@ -52,7 +62,10 @@ _ZLIB_HEADER = b"\x78\x01"  # deflate, 32 KiB window, no dictionary; (0x7801 % 3
 _FINAL_BLOCK = b"\x01\x00\x00\xff\xff"  # an empty stored block with BFINAL set
 _STORED_MAX = 0xFFFF
 
-STORED, LITERAL, DEFLATE = "stored", "literal", "deflate"
+RUNS_RATIO = 0.05
+"""A byte plane whose sample deflates to less than this fraction of it is one block."""
+
+STORED, LITERAL, DEFLATE, RUNS = "stored", "literal", "deflate", "runs"
 
 
 def deflate_level(gzip_level: int) -> int:
@@ -83,9 +96,10 @@ def zlib_stream(raw: np.ndarray, planes: int, step: int, gzip_level: int) -> byt
             if coded is not None:
                 out.append(coded)
                 continue
+        block = plane_bytes if coding == RUNS else max(step, 1)
         comp = _deflate_lib.compressobj(level, zlib.DEFLATED, -15)
-        for pos in range(0, len(plane), max(step, 1)):
-            out.append(comp.compress(plane[pos : pos + step]))
+        for pos in range(0, len(plane), block):
+            out.append(comp.compress(plane[pos : pos + block]))
             out.append(comp.flush(_deflate_lib.Z_SYNC_FLUSH))
     out.append(_FINAL_BLOCK)
     out.append(struct.pack(">I", checksum & 0xFFFFFFFF))
@@ -93,9 +107,10 @@ def zlib_stream(raw: np.ndarray, planes: int, step: int, gzip_level: int) -> byt
 
 
 def plane_coding(plane: memoryview, level: int, step: int) -> str:
-    """How to code `plane` (:data:`STORED`, :data:`LITERAL` or :data:`DEFLATE`), from
-    SAMPLE_BYTES of its middle coded both ways in blocks of `step` bytes; a plane under 4x
-    that is deflated, and so is every plane at compressor level 0."""
+    """How to code `plane` (:data:`STORED`, :data:`LITERAL`, :data:`DEFLATE` or
+    :data:`RUNS`), from SAMPLE_BYTES of its middle coded both ways in blocks of `step`
+    bytes; a plane under 4x that is deflated, and at compressor level 0 a plane is never
+    coded as literals."""
     if len(plane) < 4 * SAMPLE_BYTES:
         return DEFLATE
     mid = (len(plane) - SAMPLE_BYTES) // 2
@@ -107,6 +122,8 @@ def plane_coding(plane: memoryview, level: int, step: int) -> str:
         deflated += len(comp.flush(_deflate_lib.Z_SYNC_FLUSH))
     if deflated > STORE_RATIO * SAMPLE_BYTES:
         return STORED
+    if deflated < RUNS_RATIO * SAMPLE_BYTES:
+        return RUNS
     if level == 0 or _literal_kernel() is None:
         return DEFLATE
     literal = literal_plane(np.frombuffer(sample, dtype=np.uint8), step)

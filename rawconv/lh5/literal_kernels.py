@@ -33,6 +33,9 @@ _CL_ORDER = np.array([16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14,
 _EXTRA_BITS = np.array([2, 3, 7], dtype=np.int64)
 """Extra bits of the code-length code's run codes 16, 17 and 18."""
 
+_REVERSED = np.array([int(f"{b:08b}"[::-1], 2) for b in range(256)], dtype=np.int64)
+"""Each byte with its bits in reverse order."""
+
 _HEADER_BITS = 3 + 5 + 5 + 4
 """BFINAL, BTYPE, HLIT, HDIST, HCLEN."""
 
@@ -50,7 +53,7 @@ def _code_lengths(freq: np.ndarray, limit: int, keys: np.ndarray, work: np.ndarr
                   lengths: np.ndarray) -> None:  # fmt: skip
     """Huffman code lengths, at most `limit` bits, of the symbols with ``freq > 0`` into
     `lengths` (0 for the others). `keys` and `work` are scratch arrays of at least
-    ``len(freq)`` and ``4 * len(freq)`` elements."""
+    ``len(freq)`` and ``4 * len(freq) + 256`` elements."""
     n = freq.shape[0]
     used = 0
     for s in range(n):
@@ -64,7 +67,7 @@ def _code_lengths(freq: np.ndarray, limit: int, keys: np.ndarray, work: np.ndarr
         lengths[keys[0] & 0xFFFF] = 1
         return
     order = keys[:used]
-    order.sort()  # rarest first
+    _sort_keys(order, work)  # rarest first
     # Huffman's tree by two queues: the sorted leaves [0, used) and the internal nodes
     # [used, 2 used - 1), which are made in order of weight
     weight = work[: 2 * used]
@@ -93,7 +96,8 @@ def _code_lengths(freq: np.ndarray, limit: int, keys: np.ndarray, work: np.ndarr
     weight[2 * used - 2] = 0
     for i in range(2 * used - 3, -1, -1):
         weight[i] = weight[parent[i]] + 1
-    count = np.zeros(64, dtype=np.int64)
+    count = work[4 * used : 4 * used + 64]
+    count[:] = 0
     for i in range(used):
         count[min(weight[i], 63)] += 1
     # deeper codes than `limit` are cut to it; then, while the code is over-full, a code of
@@ -120,6 +124,36 @@ def _code_lengths(freq: np.ndarray, limit: int, keys: np.ndarray, work: np.ndarr
 
 
 @numba.njit(**_JIT)
+def _sort_keys(keys: np.ndarray, work: np.ndarray) -> None:
+    """Sort `keys` (``count << 16 | symbol``, symbols ascending) by count, keeping the
+    symbols' order among equal counts: a radix sort on the count's bytes (`work`: scratch
+    of at least ``len(keys) + 256`` elements)."""
+    n = keys.shape[0]
+    top = 0
+    for i in range(n):
+        top = max(top, keys[i] >> 16)
+    tmp = work[:n]
+    bins = work[n : n + 256]
+    shift = 16
+    while top > 0:
+        bins[:] = 0
+        for i in range(n):
+            bins[(keys[i] >> shift) & 0xFF] += 1
+        total = 0
+        for b in range(256):
+            c = bins[b]
+            bins[b] = total
+            total += c
+        for i in range(n):
+            b = (keys[i] >> shift) & 0xFF
+            tmp[bins[b]] = keys[i]
+            bins[b] += 1
+        keys[:] = tmp
+        top >>= 8
+        shift += 8
+
+
+@numba.njit(**_JIT)
 def _canonical_codes(lengths: np.ndarray, codes: np.ndarray) -> None:
     """Deflate's canonical codes of `lengths` (at most 15 bits), bit-reversed: deflate
     packs bits from the least significant end and Huffman codes from their first bit."""
@@ -138,11 +172,7 @@ def _canonical_codes(lengths: np.ndarray, codes: np.ndarray) -> None:
         if length:
             c = next_code[length]
             next_code[length] += 1
-            r = 0
-            for _ in range(length):
-                r = (r << 1) | (c & 1)
-                c >>= 1
-            codes[s] = r
+            codes[s] = ((_REVERSED[c & 0xFF] << 8) | _REVERSED[c >> 8]) >> (16 - length)
 
 
 @numba.njit(inline="always")
@@ -177,7 +207,7 @@ def literal_blocks(data: np.ndarray, step: int, out: np.ndarray) -> int:
     cl_lengths = np.zeros(19, dtype=np.int64)
     cl_codes = np.zeros(19, dtype=np.int64)
     keys = np.zeros(257, dtype=np.int64)
-    work = np.zeros(4 * 257, dtype=np.int64)
+    work = np.zeros(4 * 257 + 256, dtype=np.int64)
     run_sym = np.zeros(258, dtype=np.int64)
     run_extra = np.zeros(258, dtype=np.int64)
     seq = np.zeros(258, dtype=np.int64)
