@@ -191,9 +191,11 @@ def _connect(address: str, timeout: float) -> Any:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rawconv-parallel``; returns the exit status."""
     from rawconv.command_logging import command_logging
+    from rawconv.malloc import tune_malloc
     from rawconv.numba_startup import one_blas_thread
 
     one_blas_thread()  # before the parser imports numpy (with the formats)
+    tune_malloc(keep_user_settings=True)
     args = make_parser().parse_args(argv)
     with command_logging("rawconv-parallel", *_log_levels(args.verbose, args.quiet)):
         return _run(args, argv)

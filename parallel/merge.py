@@ -25,10 +25,10 @@ from rawconv.lh5.datasets import DEFERRED_SETTINGS_ATTR
 from rawconv.lh5.encoded import AOEESA_DATATYPE, VOEV_DATATYPE, EncodedCol
 from rawconv.lh5.outfile import datatype_of
 from rawconv.lh5.writer import LH5Writer
+from rawconv.malloc import tune_malloc
 from rawconv.remote import is_url, staging_path, upload
 
 from .chunkcopy import ChunkCopy
-from .malloc import tune_malloc
 from .pack import PackedPart
 
 __all__ = ["merge_parts", "merge_task", "read_rows"]

@@ -30,8 +30,7 @@ from rawconv.lh5.chunks import ChunkCodec, direct_chunks_supported
 from rawconv.lh5.datasets import codec_of, deferred_settings, fixed_chunk_rows
 from rawconv.lh5.encoded import AOEESA_DATATYPE, VOEV_DATATYPE
 from rawconv.lh5.outfile import datatype_of
-
-from .malloc import tune_malloc
+from rawconv.malloc import tune_malloc
 
 __all__ = [
     "DatasetSpan",

@@ -31,13 +31,13 @@ from rawconv.formats import (
 from rawconv.layouts import apply_buffer_memory
 from rawconv.lh5.chunks import compress_threads
 from rawconv.lh5.writer import LH5Writer
+from rawconv.malloc import tune_malloc
 from rawconv.remote import is_url
 from rawconv.sources import CompressedSource, PrefixSource, Source, open_source
 from rawconv.url_source import FsspecSource
 from rawconv.validate import check_env_expanded
 
 from .index import FileIndex, index_file
-from .malloc import tune_malloc
 from .pack import part_layout
 from .plan import Chunk, plan_file
 from .staging import check_stage_space, decompress_threads, open_staged, stage, staged_path

@@ -187,9 +187,11 @@ def _log_level(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``rawconv``; returns the exit status."""
     from .command_logging import command_logging
+    from .malloc import tune_malloc
     from .numba_startup import one_blas_thread
 
     one_blas_thread()  # before the parser imports numpy (with the formats)
+    tune_malloc(keep_user_settings=True)
     args = make_parser().parse_args(argv)
     with command_logging("rawconv", _log_level(args)):
         return _run(args, argv)
