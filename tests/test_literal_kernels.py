@@ -213,3 +213,24 @@ def test_hdf5_reads_chunks_with_literal_planes(tmp_path):
         stored = f["w"].id.get_storage_size()
     assert stored < 0.45 * wave.nbytes
     assert zlib.decompress(codec.encode(wave[:32])) == raw.tobytes()
+
+
+@pytest.mark.parametrize(("kind", "step"), [("noise", 8192), ("skewed", 1000), ("uniform", 30000)])
+def test_literal_blocks_are_never_below_the_entropy(kind, step):
+    """plane_coding skips a plane's literal sample when the entropy alone exceeds deflate."""
+    data = data_of(kind, 30000)
+    bound = deflate.entropy_bytes(data, step)
+    assert bound <= len(encode(data, step)) <= bound * 1.02 + 300 * (-(-30000 // step))
+    assert deflate.entropy_bytes(data_of("constant", 100), 50) == 0.0
+
+
+def test_a_plane_deflate_codes_better_than_its_entropy_is_not_tried_as_literals(monkeypatch):
+    rng = np.random.default_rng(5)
+    runs = np.repeat(rng.integers(0, 256, 40000), rng.integers(1, 12, 40000))[: 1 << 17]
+    plane = memoryview(runs.astype(np.uint8))
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("literal blocks tried")
+
+    monkeypatch.setattr(deflate, "literal_plane", refuse)
+    assert deflate.plane_coding(plane, 1, 8192) == deflate.DEFLATE

@@ -46,6 +46,7 @@ __all__ = [
     "SAMPLE_BYTES",
     "STORE_RATIO",
     "deflate_level",
+    "entropy_bytes",
     "zlib_stream",
 ]
 
@@ -124,10 +125,26 @@ def plane_coding(plane: memoryview, level: int, step: int) -> str:
         return STORED
     if deflated < RUNS_RATIO * SAMPLE_BYTES:
         return RUNS
-    if level == 0 or _literal_kernel() is None:
+    if level == 0 or sys.byteorder != "little":
         return DEFLATE
-    literal = literal_plane(np.frombuffer(sample, dtype=np.uint8), step)
+    sample_bytes = np.frombuffer(sample, dtype=np.uint8)
+    if entropy_bytes(sample_bytes, step) >= deflated:  # no Huffman code beats the entropy
+        return DEFLATE
+    literal = literal_plane(sample_bytes, step)
     return LITERAL if literal is not None and len(literal) <= deflated else DEFLATE
+
+
+def entropy_bytes(data: np.ndarray, step: int) -> float:
+    """The bytes that `data` takes at least in blocks of `step` bytes, each coded by byte
+    values alone: the sum of the blocks' byte entropies (a lower bound of their literal
+    blocks' size)."""
+    total = 0.0
+    for pos in range(0, len(data), max(step, 1)):
+        counts = np.bincount(data[pos : pos + step], minlength=256)
+        counts = counts[counts > 0]
+        n = counts.sum()
+        total += float((counts * np.log2(n / counts)).sum()) / 8
+    return total
 
 
 def literal_plane(plane: np.ndarray, step: int) -> memoryview | None:
@@ -142,17 +159,18 @@ def literal_plane(plane: np.ndarray, step: int) -> memoryview | None:
     return memoryview(out.view(np.uint8)[:size]) if size >= 0 else None
 
 
-_LITERAL: list[Callable[[np.ndarray, int, np.ndarray], int]] = []
+_LITERAL: Callable[[np.ndarray, int, np.ndarray], int] | None = None
 
 
 def _literal_kernel() -> Callable[[np.ndarray, int, np.ndarray], int] | None:
     """The literal-block kernel (None on a big-endian machine: its words are written as
     little-endian bytes)."""
-    if not _LITERAL and sys.byteorder == "little":
+    global _LITERAL
+    if _LITERAL is None and sys.byteorder == "little":
         from .literal_kernels import literal_blocks  # numba: imported by the first use
 
-        _LITERAL.append(literal_blocks)
-    return _LITERAL[0] if _LITERAL else None
+        _LITERAL = literal_blocks  # the same object whichever thread gets here first
+    return _LITERAL
 
 
 def _stored_blocks(data: memoryview, out: list) -> None:
