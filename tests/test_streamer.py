@@ -220,3 +220,26 @@ def test_a_streamer_must_read_something():
 
     with pytest.raises(TypeError, match="implements neither read_packet nor _decode_step"):
         Empty().read_packet()
+
+
+def test_records_no_buffer_takes_are_counted_per_tag(tmp_path):
+    """Events and event headers interleaved, only the event buffer asked for: every event
+    header record is counted as skipped, every trace of every event arrives."""
+    from rawconv.formats.fcio.layout import TAG_EVENTHEADER
+    from rawconv.formats.fcio.writer import FCIOWriter
+
+    path = tmp_path / "mixed.fcio"
+    with FCIOWriter(path) as w:
+        w.write_config(adcs=2, eventsamples=4)
+        for k in range(30):
+            w.write_event([[k, 1, 2, 3], [4, 5, 6, 7]], [[0, 0], [0, 0]])
+            if k % 3 == 0:
+                w.write_event_header([0, 1], [[k, 1], [2, 3]])
+    lib = RawBufferLibrary({"FCEventDecoder": {"ev": {"key_list": ["*"], "out_stream": ""}}})
+    streamer = FCIOStreamer()
+    streamer.open_stream(str(path), rb_lib=lib, buffer_size=1000)
+    rows = 0
+    while chunk := streamer.read_chunk():
+        rows += sum(rb.loc for rb in chunk)
+    assert rows == 60
+    assert streamer.skipped_records == {TAG_EVENTHEADER: 10}

@@ -432,11 +432,12 @@ class FCIOStreamer(DamageHandling, DataStreamer):
             return  # a buffer is full: read_chunk hands it out first
         for decoder, route in decoders:
             self.n_rows_read += route.decode([(decoder, block, i, limit)], self.rows_left())
-        skipped = [
-            t for t in tags[: limit - i].tolist() if self._by_tag[t].name not in self._routes
-        ]
-        for t in skipped:
-            self.skipped_records[t] = self.skipped_records.get(t, 0) + 1
+        # records no buffer takes, counted per tag (in order of first appearance)
+        found, first, counts = np.unique(tags[: limit - i], return_index=True, return_counts=True)
+        for k in np.argsort(first).tolist():
+            t = int(found[k])
+            if self._by_tag[t].name not in self._routes:
+                self.skipped_records[t] = self.skipped_records.get(t, 0) + int(counts[k])
         self._cursor = limit
         self.packet_id = int(block.pid[limit - 1])
 
