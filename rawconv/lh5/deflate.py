@@ -110,8 +110,9 @@ def zlib_stream(raw: np.ndarray, planes: int, step: int, gzip_level: int) -> byt
 def plane_coding(plane: memoryview, level: int, step: int) -> str:
     """How to code `plane` (:data:`STORED`, :data:`LITERAL`, :data:`DEFLATE` or
     :data:`RUNS`), from SAMPLE_BYTES of its middle coded both ways in blocks of `step`
-    bytes; a plane under 4x that is deflated, and at compressor level 0 a plane is never
-    coded as literals."""
+    bytes (as literals only where the sample's byte entropy is below what deflate made of
+    it: no Huffman code does better). A plane under 4x SAMPLE_BYTES is deflated, and at
+    compressor level 0 a plane is never coded as literals."""
     if len(plane) < 4 * SAMPLE_BYTES:
         return DEFLATE
     mid = (len(plane) - SAMPLE_BYTES) // 2
