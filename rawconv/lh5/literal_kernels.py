@@ -77,18 +77,8 @@ def _code_lengths(freq: np.ndarray, limit: int, keys: np.ndarray, work: np.ndarr
     leaf = 0
     node = used
     for made in range(used, 2 * used - 1):
-        if leaf < used and (node >= made or weight[leaf] <= weight[node]):
-            a = leaf
-            leaf += 1
-        else:
-            a = node
-            node += 1
-        if leaf < used and (node >= made or weight[leaf] <= weight[node]):
-            b = leaf
-            leaf += 1
-        else:
-            b = node
-            node += 1
+        a, leaf, node = _lightest(weight, leaf, used, node, made)
+        b, leaf, node = _lightest(weight, leaf, used, node, made)
         weight[made] = weight[a] + weight[b]
         parent[a] = made
         parent[b] = made
@@ -121,6 +111,16 @@ def _code_lengths(freq: np.ndarray, limit: int, keys: np.ndarray, work: np.ndarr
         for _ in range(count[d]):
             lengths[order[i] & 0xFFFF] = d
             i += 1
+
+
+@numba.njit(inline="always")
+def _lightest(weight: np.ndarray, leaf: int, leaves: int, node: int,
+              made: int) -> tuple[int, int, int]:  # fmt: skip
+    """The lighter of the next leaf (of `leaves`) and the next internal node (of those
+    before `made`), leaves first on a tie; returns it and the queues' new heads."""
+    if leaf < leaves and (node >= made or weight[leaf] <= weight[node]):
+        return leaf, leaf + 1, node
+    return node, leaf, node + 1
 
 
 @numba.njit(**_JIT)
