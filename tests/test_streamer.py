@@ -243,3 +243,26 @@ def test_records_no_buffer_takes_are_counted_per_tag(tmp_path):
         rows += sum(rb.loc for rb in chunk)
     assert rows == 60
     assert streamer.skipped_records == {TAG_EVENTHEADER: 10}
+
+
+def test_unknown_records_are_counted_as_skipped(tmp_path):
+    """Records of a tag no decoder knows (a run outside the event path): counted per tag,
+    the events around them decoded."""
+    from rawconv.formats.fcio.writer import FCIOWriter
+
+    path = tmp_path / "unknown.fcio"
+    with FCIOWriter(path) as w:
+        w.write_config(adcs=1, eventsamples=2)
+        w.write_record(55, [b"abc"])
+        w.write_record(55, [b"de"])
+        w.write_event([[1, 2]], [[0, 0]])
+        w.write_record(56, [])
+        w.write_event([[3, 4]], [[0, 0]])
+    lib = RawBufferLibrary({"FCEventDecoder": {"ev": {"key_list": ["*"], "out_stream": ""}}})
+    streamer = FCIOStreamer()
+    streamer.open_stream(str(path), rb_lib=lib, buffer_size=100)
+    rows = 0
+    while chunk := streamer.read_chunk():
+        rows += sum(rb.loc for rb in chunk)
+    assert rows == 2
+    assert streamer.skipped_records == {55: 2, 56: 1}

@@ -388,10 +388,18 @@ class FCIOStreamer(DamageHandling, DataStreamer):
 
     def _skip(self, i: int, j: int) -> None:
         """Count records ``[i, j)`` that no buffer takes and move past them."""
-        for t in self._block.tag[i:j].tolist():
-            if t != TAG_PROTOCOL:
-                self.skipped_records[t] = self.skipped_records.get(t, 0) + 1
+        self._count_skipped(self._block.tag[i:j])
         self._cursor = j
+
+    def _count_skipped(self, tags: np.ndarray) -> None:
+        """Count the records among `tags` that no buffer takes (protocol records aside),
+        per tag, in order of first appearance."""
+        found, first, counts = np.unique(tags, return_index=True, return_counts=True)
+        for k in np.argsort(first).tolist():
+            t = int(found[k])
+            decoder = self._by_tag.get(t)
+            if t != TAG_PROTOCOL and (decoder is None or decoder.name not in self._routes):
+                self.skipped_records[t] = self.skipped_records.get(t, 0) + int(counts[k])
 
     def _decode_mixed(self, i: int) -> None:
         """Decode a run of interleaved event / event-header / FSPEvent records, each decoder
@@ -432,12 +440,7 @@ class FCIOStreamer(DamageHandling, DataStreamer):
             return  # a buffer is full: read_chunk hands it out first
         for decoder, route in decoders:
             self.n_rows_read += route.decode([(decoder, block, i, limit)], self.rows_left())
-        # records no buffer takes, counted per tag (in order of first appearance)
-        found, first, counts = np.unique(tags[: limit - i], return_index=True, return_counts=True)
-        for k in np.argsort(first).tolist():
-            t = int(found[k])
-            if self._by_tag[t].name not in self._routes:
-                self.skipped_records[t] = self.skipped_records.get(t, 0) + int(counts[k])
+        self._count_skipped(tags[: limit - i])
         self._cursor = limit
         self.packet_id = int(block.pid[limit - 1])
 
