@@ -68,6 +68,9 @@ RUNS_RATIO = 0.05
 
 STORED, LITERAL, DEFLATE, RUNS = "stored", "literal", "deflate", "runs"
 
+_LITERAL_BLOCKS = sys.byteorder == "little"
+"""Literal blocks are written as little-endian words: big-endian machines deflate."""
+
 
 def deflate_level(gzip_level: int) -> int:
     """The compressor level for an HDF5 gzip level: ISA-L has levels 0-3 (1 is best here)."""
@@ -126,7 +129,7 @@ def plane_coding(plane: memoryview, level: int, step: int) -> str:
         return STORED
     if deflated < RUNS_RATIO * SAMPLE_BYTES:
         return RUNS
-    if level == 0 or sys.byteorder != "little":
+    if level == 0 or not _LITERAL_BLOCKS:
         return DEFLATE
     sample_bytes = np.frombuffer(sample, dtype=np.uint8)
     if entropy_bytes(sample_bytes, step) >= deflated:  # no Huffman code beats the entropy
@@ -164,10 +167,9 @@ _LITERAL: Callable[[np.ndarray, int, np.ndarray], int] | None = None
 
 
 def _literal_kernel() -> Callable[[np.ndarray, int, np.ndarray], int] | None:
-    """The literal-block kernel (None on a big-endian machine: its words are written as
-    little-endian bytes)."""
+    """The literal-block kernel (None on a big-endian machine)."""
     global _LITERAL
-    if _LITERAL is None and sys.byteorder == "little":
+    if _LITERAL is None and _LITERAL_BLOCKS:
         from .literal_kernels import literal_blocks  # numba: imported by the first use
 
         _LITERAL = literal_blocks  # the same object whichever thread gets here first
