@@ -222,6 +222,16 @@ def test_a_streamer_must_read_something():
         Empty().read_packet()
 
 
+def _streamed(path, lib: RawBufferLibrary) -> tuple[FCIOStreamer, int]:
+    """The streamer after reading all of `path` into `lib`'s buffers, and the rows read."""
+    streamer = FCIOStreamer()
+    streamer.open_stream(str(path), rb_lib=lib, buffer_size=1000)
+    rows = 0
+    while chunk := streamer.read_chunk():
+        rows += sum(rb.loc for rb in chunk)
+    return streamer, rows
+
+
 def test_records_no_buffer_takes_are_counted_per_tag(tmp_path):
     """Events and event headers interleaved, only the event buffer asked for: every event
     header record is counted as skipped, every trace of every event arrives."""
@@ -236,11 +246,7 @@ def test_records_no_buffer_takes_are_counted_per_tag(tmp_path):
             if k % 3 == 0:
                 w.write_event_header([0, 1], [[k, 1], [2, 3]])
     lib = RawBufferLibrary({"FCEventDecoder": {"ev": {"key_list": ["*"], "out_stream": ""}}})
-    streamer = FCIOStreamer()
-    streamer.open_stream(str(path), rb_lib=lib, buffer_size=1000)
-    rows = 0
-    while chunk := streamer.read_chunk():
-        rows += sum(rb.loc for rb in chunk)
+    streamer, rows = _streamed(path, lib)
     assert rows == 60
     assert streamer.skipped_records == {TAG_EVENTHEADER: 10}
 
@@ -259,10 +265,6 @@ def test_unknown_records_are_counted_as_skipped(tmp_path):
         w.write_record(56, [])
         w.write_event([[3, 4]], [[0, 0]])
     lib = RawBufferLibrary({"FCEventDecoder": {"ev": {"key_list": ["*"], "out_stream": ""}}})
-    streamer = FCIOStreamer()
-    streamer.open_stream(str(path), rb_lib=lib, buffer_size=100)
-    rows = 0
-    while chunk := streamer.read_chunk():
-        rows += sum(rb.loc for rb in chunk)
+    streamer, rows = _streamed(path, lib)
     assert rows == 2
     assert streamer.skipped_records == {55: 2, 56: 1}
