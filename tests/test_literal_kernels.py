@@ -20,6 +20,7 @@ from rawconv.lh5.chunks import ChunkCodec
 from rawconv.lh5.literal_kernels import (
     _canonical_codes,
     _code_lengths,
+    _sort_keys,
     literal_blocks,
     literal_blocks_bound,
 )
@@ -115,14 +116,20 @@ def huffman_bits(freq: np.ndarray) -> int:
 def lengths_of(freq: np.ndarray, limit: int) -> np.ndarray:
     n = len(freq)
     lengths = np.full(n, -1, dtype=np.int64)
-    keys, work = np.zeros(n, np.int64), np.zeros(4 * n + 256, np.int64)
+    keys, work = np.zeros(n, np.int64), np.zeros(2 * n + 256, np.int64)  # the stated sizes
     _code_lengths(freq.astype(np.int64), limit, keys, work, lengths)
     return lengths
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_code_lengths_are_huffmans_when_short_enough(seed):
-    freq = np.random.default_rng(seed).integers(0, 1000, 257)
+@pytest.mark.parametrize(
+    ("seed", "symbols", "top"),
+    [(s, 257, 1000) for s in range(4)]
+    + [(4, 257, 100_000), (5, 20, 1000), (6, 33, 70_000), (7, 3, 5)],
+)
+def test_code_lengths_are_huffmans_when_short_enough(seed, symbols, top):
+    """257 symbols are sorted by radix (one pass for counts below 256, two or three above),
+    a few by insertion: Huffman's lengths either way."""
+    freq = np.random.default_rng(seed).integers(0, top, symbols)
     freq[::7] = 0
     lengths = lengths_of(freq, 15)
     assert (lengths[freq == 0] == 0).all() and (lengths[freq > 0] > 0).all()
@@ -153,9 +160,24 @@ def test_canonical_codes_are_deflates():
     110, 00, 1110, 1111, stored with their bits reversed."""
     lengths = np.array([3, 3, 3, 3, 3, 2, 4, 4], dtype=np.int64)
     codes = np.zeros(8, dtype=np.int64)
-    _canonical_codes(lengths, codes)
+    _canonical_codes(lengths, codes, np.zeros(32, dtype=np.int64))
     expected = ["010", "011", "100", "101", "110", "00", "1110", "1111"]
-    assert codes.tolist() == [int(e[::-1], 2) for e in expected]
+    assert (codes & 0xFFFFFFFF).tolist() == [int(e[::-1], 2) for e in expected]
+    assert (codes >> 32).tolist() == lengths.tolist()  # each code's length above bit 32
+
+
+@pytest.mark.parametrize("n", [1, 2, 32, 33, 257])
+def test_keys_are_sorted_by_count_then_symbol(n):
+    """Up to 32 keys by insertion, more by radix on the counts' bytes (counts here need
+    three passes): the order of the whole keys either way."""
+    rng = np.random.default_rng(n)
+    counts = rng.integers(1, 1 << 20, n)
+    counts[: n // 2] = counts[0]  # ties, broken by symbol
+    keys = (counts << 16) | np.arange(n)  # listed by symbol, as the kernel lists them
+    want = np.sort(keys)
+    keys = np.ascontiguousarray(keys.astype(np.int64))
+    _sort_keys(keys, np.zeros(n + 256, dtype=np.int64))
+    assert keys.tolist() == want.tolist()
 
 
 def test_an_output_too_short_is_refused_and_left_alone():

@@ -53,7 +53,7 @@ def _code_lengths(freq: np.ndarray, limit: int, keys: np.ndarray, work: np.ndarr
                   lengths: np.ndarray) -> None:  # fmt: skip
     """Huffman code lengths, at most `limit` bits, of the symbols with ``freq > 0`` into
     `lengths` (0 for the others). `keys` and `work` are scratch arrays of at least
-    ``len(freq)`` and ``4 * len(freq) + 256`` elements."""
+    ``len(freq)`` and ``2 * len(freq) + 256`` elements."""
     n = freq.shape[0]
     used = 0
     for s in range(n):
@@ -68,30 +68,20 @@ def _code_lengths(freq: np.ndarray, limit: int, keys: np.ndarray, work: np.ndarr
         return
     order = keys[:used]
     _sort_keys(order, work)  # rarest first
-    # Huffman's tree by two queues: the sorted leaves [0, used) and the internal nodes
-    # [used, 2 used - 1), which are made in order of weight
-    weight = work[: 2 * used]
-    parent = work[2 * used : 4 * used]
+    depth = work[:used]
     for i in range(used):
-        weight[i] = order[i] >> 16
-    leaf = 0
-    node = used
-    for made in range(used, 2 * used - 1):
-        a, leaf, node = _lightest(weight, leaf, used, node, made)
-        b, leaf, node = _lightest(weight, leaf, used, node, made)
-        weight[made] = weight[a] + weight[b]
-        parent[a] = made
-        parent[b] = made
-    # depths from the root (the last node) down, kept in `weight`, which is no longer read
-    weight[2 * used - 2] = 0
-    for i in range(2 * used - 3, -1, -1):
-        weight[i] = weight[parent[i]] + 1
-    count = work[4 * used : 4 * used + 64]
-    count[:] = 0
-    for i in range(used):
-        count[min(weight[i], 63)] += 1
+        depth[i] = order[i] >> 16
+    _leaf_depths(depth)
+    if depth[0] <= limit:  # the rarest symbol's code is the longest
+        for i in range(used):
+            lengths[order[i] & 0xFFFF] = depth[i]
+        return
     # deeper codes than `limit` are cut to it; then, while the code is over-full, a code of
     # `limit` bits goes and a shorter one becomes two codes one bit longer
+    count = work[used : used + 64]
+    count[:] = 0
+    for i in range(used):
+        count[min(depth[i], 63)] += 1
     for d in range(limit + 1, 64):
         count[limit] += count[d]
         count[d] = 0
@@ -113,56 +103,109 @@ def _code_lengths(freq: np.ndarray, limit: int, keys: np.ndarray, work: np.ndarr
             i += 1
 
 
-@numba.njit(inline="always")
-def _lightest(weight: np.ndarray, leaf: int, leaves: int, node: int,
-              made: int) -> tuple[int, int, int]:  # fmt: skip
-    """The lighter of the next leaf (of `leaves`) and the next internal node (of those
-    before `made`), leaves first on a tie; returns it and the queues' new heads."""
-    if leaf < leaves and (node >= made or weight[leaf] <= weight[node]):
-        return leaf, leaf + 1, node
-    return node, leaf, node + 1
+@numba.njit(**_JIT)
+def _leaf_depths(a: np.ndarray) -> None:
+    """Replace the weights `a` (ascending, at least two) by their leaves' depths in
+    Huffman's tree, in place (Moffat and Katajainen, 1995): the tree is built by two
+    queues, the sorted leaves and the internal nodes (made in order of weight, leaves
+    first on a tie), each node's slot then holding its parent, then its depth."""
+    n = a.shape[0]
+    a[0] += a[1]
+    root = 0
+    leaf = 2
+    for nxt in range(1, n - 1):
+        if leaf >= n or a[root] < a[leaf]:  # the first child
+            a[nxt] = a[root]
+            a[root] = nxt
+            root += 1
+        else:
+            a[nxt] = a[leaf]
+            leaf += 1
+        if leaf >= n or (root < nxt and a[root] < a[leaf]):  # the second
+            a[nxt] += a[root]
+            a[root] = nxt
+            root += 1
+        else:
+            a[nxt] += a[leaf]
+            leaf += 1
+    a[n - 2] = 0  # the root; the internal nodes' depths from their parents'
+    for nxt in range(n - 3, -1, -1):
+        a[nxt] = a[a[nxt]] + 1
+    # the leaves, deepest first: at each depth, the nodes there not internal are leaves
+    avail = 1
+    dpth = 0
+    root = n - 2
+    nxt = n - 1
+    while avail > 0:
+        used = 0
+        while root >= 0 and a[root] == dpth:
+            used += 1
+            root -= 1
+        while avail > used:
+            a[nxt] = dpth
+            nxt -= 1
+            avail -= 1
+        avail = 2 * used
+        dpth += 1
 
 
 @numba.njit(**_JIT)
 def _sort_keys(keys: np.ndarray, work: np.ndarray) -> None:
     """Sort `keys` (``count << 16 | symbol``, symbols ascending) by count, keeping the
-    symbols' order among equal counts: a radix sort on the count's bytes (`work`: scratch
-    of at least ``len(keys) + 256`` elements)."""
+    symbols' order among equal counts: by insertion for a few keys, else a radix sort on
+    the count's bytes (`work`: scratch of at least ``len(keys) + 256`` elements)."""
     n = keys.shape[0]
+    if n <= 32:
+        for i in range(1, n):
+            k = keys[i]
+            j = i - 1
+            while j >= 0 and keys[j] > k:  # the whole key: by count, then symbol
+                keys[j + 1] = keys[j]
+                j -= 1
+            keys[j + 1] = k
+        return
     top = 0
     for i in range(n):
         top = max(top, keys[i] >> 16)
-    tmp = work[:n]
+    src = keys
+    dst = work[:n]
     bins = work[n : n + 256]
     shift = 16
     while top > 0:
         bins[:] = 0
         for i in range(n):
-            bins[(keys[i] >> shift) & 0xFF] += 1
+            bins[(src[i] >> shift) & 0xFF] += 1
         total = 0
         for b in range(256):
             c = bins[b]
             bins[b] = total
             total += c
         for i in range(n):
-            b = (keys[i] >> shift) & 0xFF
-            tmp[bins[b]] = keys[i]
+            k = src[i]
+            b = (k >> shift) & 0xFF
+            dst[bins[b]] = k
             bins[b] += 1
-        keys[:] = tmp
+        src, dst = dst, src
         top >>= 8
         shift += 8
+    if shift % 16 != 0:  # an odd number of passes left the keys in `work`
+        keys[:] = src
 
 
 @numba.njit(**_JIT)
-def _canonical_codes(lengths: np.ndarray, codes: np.ndarray) -> None:
-    """Deflate's canonical codes of `lengths` (at most 15 bits), bit-reversed: deflate
-    packs bits from the least significant end and Huffman codes from their first bit."""
-    count = np.zeros(16, dtype=np.int64)
+def _canonical_codes(lengths: np.ndarray, codes: np.ndarray, work: np.ndarray) -> None:
+    """Deflate's canonical codes of `lengths` (at most 15 bits) into `codes`, each
+    bit-reversed (deflate packs bits from the least significant end and Huffman codes from
+    their first bit) and with its length above bit 32: ``code | length << 32``. `work`:
+    scratch of at least 32 elements."""
+    count = work[:16]
+    next_code = work[16:32]
+    count[:] = 0
     for s in range(lengths.shape[0]):
         count[lengths[s]] += 1
     count[0] = 0
-    next_code = np.zeros(16, dtype=np.int64)
     code = 0
+    next_code[0] = 0
     for bits in range(1, 16):
         code = (code + count[bits - 1]) << 1
         next_code[bits] = code
@@ -172,7 +215,8 @@ def _canonical_codes(lengths: np.ndarray, codes: np.ndarray) -> None:
         if length:
             c = next_code[length]
             next_code[length] += 1
-            codes[s] = ((_REVERSED[c & 0xFF] << 8) | _REVERSED[c >> 8]) >> (16 - length)
+            rev = ((_REVERSED[c & 0xFF] << 8) | _REVERSED[c >> 8]) >> (16 - length)
+            codes[s] = rev | (length << 32)
 
 
 @numba.njit(inline="always")
@@ -207,19 +251,19 @@ def literal_blocks(data: np.ndarray, step: int, out: np.ndarray) -> int:
     cl_lengths = np.zeros(19, dtype=np.int64)
     cl_codes = np.zeros(19, dtype=np.int64)
     keys = np.zeros(257, dtype=np.int64)
-    work = np.zeros(4 * 257 + 256, dtype=np.int64)
+    work = np.zeros(2 * 257 + 256, dtype=np.int64)
     run_sym = np.zeros(258, dtype=np.int64)
     run_extra = np.zeros(258, dtype=np.int64)
     seq = np.zeros(258, dtype=np.int64)
     hist = np.zeros((4, 256), dtype=np.int64)
+    mask = np.int64(0xFFFFFFFF)
     w = 0
     buf = np.uint64(0)
     nb = 0
     for start in range(0, n, step):
         stop = min(start + step, n)
         # byte counts, four histograms so that consecutive equal bytes do not wait on
-        # each other's increments
-        hist[:] = 0
+        # each other's increments (each emptied again as it is summed)
         i = start
         while i + 4 <= stop:
             hist[0, data[i]] += 1
@@ -232,9 +276,13 @@ def literal_blocks(data: np.ndarray, step: int, out: np.ndarray) -> int:
             i += 1
         for s in range(256):
             freq[s] = hist[0, s] + hist[1, s] + hist[2, s] + hist[3, s]
+            hist[0, s] = 0
+            hist[1, s] = 0
+            hist[2, s] = 0
+            hist[3, s] = 0
         freq[256] = 1  # end of block
         _code_lengths(freq, 15, keys, work, lengths)
-        _canonical_codes(lengths, codes)
+        _canonical_codes(lengths, codes, work)
         # the 257 literal/length code lengths and one distance code length of 0 (no
         # distance codes: RFC 1951 allows it), run-length coded with codes 16, 17, 18
         for s in range(257):
@@ -273,7 +321,7 @@ def literal_blocks(data: np.ndarray, step: int, out: np.ndarray) -> int:
         for k in range(runs):
             cl_freq[run_sym[k]] += 1
         _code_lengths(cl_freq, 7, keys, work, cl_lengths)
-        _canonical_codes(cl_lengths, cl_codes)
+        _canonical_codes(cl_lengths, cl_codes, work)
         hclen = 19
         while hclen > 4 and cl_lengths[_CL_ORDER[hclen - 1]] == 0:
             hclen -= 1
@@ -291,25 +339,26 @@ def literal_blocks(data: np.ndarray, step: int, out: np.ndarray) -> int:
             w, buf, nb = _put(out, w, buf, nb, cl_lengths[_CL_ORDER[k]], 3)
         for k in range(runs):
             s = run_sym[k]
-            w, buf, nb = _put(out, w, buf, nb, cl_codes[s], cl_lengths[s])
+            w, buf, nb = _put(out, w, buf, nb, cl_codes[s] & mask, cl_lengths[s])
             if s >= 16:
                 w, buf, nb = _put(out, w, buf, nb, run_extra[k], _EXTRA_BITS[s - 16])
         i = start
         while i + 4 <= stop:  # four codes of at most 15 bits at once
-            b0 = data[i]
-            b1 = data[i + 1]
-            b2 = data[i + 2]
-            b3 = data[i + 3]
-            l0 = lengths[b0]
-            l01 = l0 + lengths[b1]
-            l012 = l01 + lengths[b2]
-            packed = codes[b0] | (codes[b1] << l0) | (codes[b2] << l01) | (codes[b3] << l012)
-            w, buf, nb = _put(out, w, buf, nb, packed, l012 + lengths[b3])
+            c0 = codes[data[i]]
+            c1 = codes[data[i + 1]]
+            c2 = codes[data[i + 2]]
+            c3 = codes[data[i + 3]]
+            l0 = c0 >> 32
+            l01 = l0 + (c1 >> 32)
+            l012 = l01 + (c2 >> 32)
+            packed = c0 & mask | (c1 & mask) << l0 | (c2 & mask) << l01 | (c3 & mask) << l012
+            w, buf, nb = _put(out, w, buf, nb, packed, l012 + (c3 >> 32))
             i += 4
         while i < stop:
-            w, buf, nb = _put(out, w, buf, nb, codes[data[i]], lengths[data[i]])
+            c0 = codes[data[i]]
+            w, buf, nb = _put(out, w, buf, nb, c0 & mask, c0 >> 32)
             i += 1
-        w, buf, nb = _put(out, w, buf, nb, codes[256], lengths[256])
+        w, buf, nb = _put(out, w, buf, nb, codes[256] & mask, lengths[256])
     # an empty stored block: its 3 header bits, zero bits to the byte, LEN 0, NLEN 0xFFFF
     if (w * 64 + nb + 3 + 7 + 32) // 64 + 1 > cap:
         return -1
