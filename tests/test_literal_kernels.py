@@ -247,12 +247,26 @@ def test_literal_blocks_are_never_below_the_entropy(kind, step):
 
 
 def test_a_plane_deflate_codes_better_than_its_entropy_is_not_tried_as_literals(monkeypatch):
+    """Until the kernel is loaded the entropy spares it; once loaded, the literal blocks are
+    tried (cheaper than the entropy) and lose the same way."""
     rng = np.random.default_rng(5)
     runs = np.repeat(rng.integers(0, 256, 40000), rng.integers(1, 12, 40000))[: 1 << 17]
     plane = memoryview(runs.astype(np.uint8))
+    tried = []
 
     def refuse(*args: object) -> None:
         raise AssertionError("literal blocks tried")
 
-    monkeypatch.setattr(deflate, "literal_plane", refuse)
+    def count(*args: object) -> memoryview | None:
+        tried.append(len(args[0]))
+        return literal_plane(*args)
+
+    literal_plane = deflate.literal_plane
+    with monkeypatch.context() as patch:
+        patch.setattr(deflate, "_LITERAL", None)
+        patch.setattr(deflate, "literal_plane", refuse)
+        assert deflate.plane_coding(plane, 1, 8192) == deflate.DEFLATE
+    assert deflate._literal_kernel() is literal_blocks
+    monkeypatch.setattr(deflate, "literal_plane", count)
     assert deflate.plane_coding(plane, 1, 8192) == deflate.DEFLATE
+    assert tried == [deflate.SAMPLE_BYTES]

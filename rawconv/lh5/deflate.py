@@ -113,9 +113,8 @@ def zlib_stream(raw: np.ndarray, planes: int, step: int, gzip_level: int) -> byt
 def plane_coding(plane: memoryview, level: int, step: int) -> str:
     """How to code `plane` (:data:`STORED`, :data:`LITERAL`, :data:`DEFLATE` or
     :data:`RUNS`), from SAMPLE_BYTES of its middle coded both ways in blocks of `step`
-    bytes (as literals only where the sample's byte entropy is below what deflate made of
-    it: no Huffman code does better). A plane under 4x SAMPLE_BYTES is deflated, and at
-    compressor level 0 a plane is never coded as literals."""
+    bytes. A plane under 4x SAMPLE_BYTES is deflated, and at compressor level 0 a plane is
+    never coded as literals."""
     if len(plane) < 4 * SAMPLE_BYTES:
         return DEFLATE
     mid = (len(plane) - SAMPLE_BYTES) // 2
@@ -132,7 +131,10 @@ def plane_coding(plane: memoryview, level: int, step: int) -> str:
     if level == 0 or not _LITERAL_BLOCKS:
         return DEFLATE
     sample_bytes = np.frombuffer(sample, dtype=np.uint8)
-    if entropy_bytes(sample_bytes, step) >= deflated:  # no Huffman code beats the entropy
+    # no Huffman code beats the entropy: until the kernel is loaded (numba), a plane it
+    # cannot win is not tried; once loaded, trying costs less than the entropy, and the
+    # decision is the same (literal blocks are never below the entropy)
+    if _LITERAL is None and entropy_bytes(sample_bytes, step) >= deflated:
         return DEFLATE
     literal = literal_plane(sample_bytes, step)
     return LITERAL if literal is not None and len(literal) <= deflated else DEFLATE
