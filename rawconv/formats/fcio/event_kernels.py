@@ -16,6 +16,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from ..copy_kernels import copy_samples
 from .kernels import (
     DECODE_BAD_RECORD,
     DECODE_DEAD_QUEUE_FULL,
@@ -223,7 +224,7 @@ def decode_events(
             r = row + j
             hdr0 = read_u16(buf, p)
             hdr1 = read_u16(buf, p + 2)
-            wf[r, :] = buf[p + 4 : p + 4 + 2 * es]
+            copy_samples(wf, r, buf, p + 4, 2 * es)
             tm = tracemap[t]
             board = tm >> 16
             inp = tm & 0xFFFF

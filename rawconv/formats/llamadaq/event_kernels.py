@@ -23,6 +23,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from ..copy_kernels import copy_samples
 from .layout import (
     ABSENT,
     AVG_COUNT_MASK,
@@ -124,12 +125,12 @@ def decode_events(buf, rec_start, rec_stop, rec_kind, rec_fch, rec_pid, first, l
         ):
             return i - first, rows, DECODE_BAD_EVENT, i  # fmt: skip
         if raw_bytes:
-            win[rows, :] = buf[at : at + raw_bytes]
+            copy_samples(win, rows, buf, at, raw_bytes)
             win_t0[rows] = np.float32(t0_win[ci])
             win_dt[rows] = dt_raw[ci]
             at += raw_bytes
         if avg_bytes:
-            pre[rows, :] = buf[at : at + avg_bytes]
+            copy_samples(pre, rows, buf, at, avg_bytes)
             pre_t0[rows] = np.float32(t0_pre_base[ci] + np.float64(avg_count) * dt_raw[ci])
             pre_dt[rows] = dt_avg[ci]
             at += avg_bytes

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from ..copy_kernels import copy_samples
 from .kernels import read_u32
 from .layout import (
     FC_CONFIG_SLOTS,
@@ -205,7 +206,7 @@ def decode_fc_waveforms(
         out.daqenergy[row] = e >> 16
         p = s + 4 * (ohl + fhl)
         m = min(ns, wf_len)
-        wf[row, : 2 * m] = buf[p : p + 2 * m]
+        copy_samples(wf, row, buf, p, 2 * m)
         if m < wf_len:
             wf[row, 2 * m :] = 0
         if ns != wf_len:

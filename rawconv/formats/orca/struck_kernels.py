@@ -28,6 +28,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from ..copy_kernels import copy_samples
 from .kernels import read_u32
 from .layout import (
     KIND_SIS3302,
@@ -107,7 +108,7 @@ def validate_struck(buf, rec_start, rec_words, rec_kind, n, rec_bad):
 @nb.njit(cache=True, nogil=True)
 def _copy_samples(buf, p, ns, out, row):
     m = min(ns, out.shape[1] // 2)
-    out[row, : 2 * m] = buf[p : p + 2 * m]
+    copy_samples(out, row, buf, p, 2 * m)
     out[row, 2 * m :] = 0
     return ns != out.shape[1] // 2
 
