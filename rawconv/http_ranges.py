@@ -22,11 +22,12 @@ the request, and every later one, goes to fsspec, whose errors rawconv reports a
 from __future__ import annotations
 
 import contextlib
-import http.client
-import ssl
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    import http.client
 
 __all__ = [
     "PLAIN_S3_CLIENT",
@@ -36,6 +37,14 @@ __all__ = [
     "RangeIgnoredError",
     "range_client",
 ]
+
+def _client() -> Any:
+    """The standard library's HTTP client, imported by the first request: with ssl and the
+    email parsers under it, 30-40 ms of every start that a local conversion does not need."""
+    import http.client
+
+    return http.client
+
 
 PRESIGNED_SECONDS = 12 * 3600
 """How long a presigned S3 URL is valid (once it is not, fsspec reads the rest)."""
@@ -106,15 +115,18 @@ class RangeClient:
         return cls(url)
 
     def _connection(self) -> http.client.HTTPConnection:
+        client = _client()
         conn = getattr(self._local, "conn", None)
         if conn is None:
             if self.https:
+                import ssl
+
                 context = ssl.create_default_context()
-                conn = http.client.HTTPSConnection(
+                conn = client.HTTPSConnection(
                     self.host, self.port, timeout=self.TIMEOUT, context=context
                 )
             else:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=self.TIMEOUT)
+                conn = client.HTTPConnection(self.host, self.port, timeout=self.TIMEOUT)
             self._local.conn = conn
             with self._lock:
                 self._open.append(conn)
@@ -129,7 +141,7 @@ class RangeClient:
             conn.request("HEAD", self.target, headers={"Accept-Encoding": "identity"})
             response = conn.getresponse()
             response.read()
-        except (OSError, http.client.HTTPException, ValueError):
+        except (OSError, _client().HTTPException, ValueError):
             self._drop()
             return None
         length = response.getheader("Content-Length")
@@ -164,7 +176,7 @@ class RangeClient:
             except RangeIgnoredError:
                 self._drop()
                 raise
-            except (OSError, http.client.HTTPException):
+            except (OSError, _client().HTTPException):
                 self._drop()
                 if not (reused and tries_left):
                     break

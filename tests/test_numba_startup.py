@@ -125,3 +125,13 @@ def test_the_commands_start_numpy_with_one_blas_thread_unless_told(tmp_path, pre
         code = (_command(module, tmp_path / "o.lh5") + "; import os, numpy; "
                 "print(os.environ['OPENBLAS_NUM_THREADS'], numpy.__name__)")  # fmt: skip
         assert _python(code, env).split() == [preset or "1", "numpy"]
+
+
+def test_a_local_conversion_imports_no_network_client(tmp_path):
+    """The standard library's HTTP client and ssl (with the email parsers under them, 30-40
+    ms of start-up) are imported for URL inputs only."""
+    out = tmp_path / "o.lh5"
+    code = _command("rawconv.cli", out) + (
+        "\nimport sys\nprint(sorted(m for m in ('http.client', 'ssl') if m in sys.modules))"
+    )
+    assert _python(code).splitlines()[-1] == "[]"
