@@ -222,17 +222,26 @@ def test_literals_within_the_slack_of_deflate_are_taken_at_level_1_only():
 
 
 def test_a_plane_deflated_below_a_bit_a_byte_is_not_tried_as_literals(monkeypatch):
-    """Runs of 10-40 bytes deflate to 6-8 % (above the one block of RUNS_RATIO): literal
-    blocks spend at least a bit on every byte, 12.5 %, over the slack: never tried."""
+    """Runs of 6-20 bytes deflate to 10.5-12 %: one block per row (above RUNS_RATIO), and
+    at level 2, where literals must be no larger than deflate, never tried as literals
+    (they spend at least a bit on every byte, 12.5 %)."""
     rng = np.random.default_rng(1)
-    runs = np.repeat(rng.integers(0, 3, 20000), rng.integers(10, 40, 20000))[: 1 << 17]
+    runs = np.repeat(rng.integers(0, 3, 30000), rng.integers(6, 20, 30000))[: 1 << 17]
 
     def refuse(*args: object) -> None:
         raise AssertionError("literal blocks tried")
 
     assert deflate._literal_kernel() is literal_blocks  # loaded: no entropy first
     monkeypatch.setattr(deflate, "literal_plane", refuse)
-    assert deflate.plane_coding(memoryview(runs.astype(np.uint8)), 1, 8192) == deflate.DEFLATE
+    assert deflate.plane_coding(memoryview(runs.astype(np.uint8)), 2, 8192) == deflate.DEFLATE
+
+
+def test_a_plane_deflated_below_the_runs_ratio_is_one_block():
+    """Runs of 10-40 bytes deflate to 6-8 %: one block for the plane (smaller than a block
+    per row there, and a quarter of the CPU)."""
+    rng = np.random.default_rng(1)
+    runs = np.repeat(rng.integers(0, 3, 20000), rng.integers(10, 40, 20000))[: 1 << 17]
+    assert deflate.plane_coding(memoryview(runs.astype(np.uint8)), 1, 8192) == deflate.RUNS
 
 
 def test_a_plane_whose_literals_outgrow_it_is_not_coded_so():
