@@ -144,12 +144,12 @@ def plane_coding(plane: memoryview, level: int, step: int) -> str:
     if level == 0 or not _LITERAL_BLOCKS:
         return DEFLATE
     sample_bytes = np.frombuffer(sample, dtype=np.uint8)
-    # no Huffman code beats the entropy: until the kernel is loaded (numba), a plane it
-    # cannot win is not tried; once loaded, trying costs less than the entropy, and the
-    # decision is the same (literal blocks are never below the entropy)
     allowed = deflated * (1 + LITERAL_SLACK) if level <= 1 else deflated
     if allowed * 8 < SAMPLE_BYTES:  # literal blocks spend at least a bit on every byte
         return DEFLATE
+    # no Huffman code beats the entropy: until the kernel is loaded (numba), a plane it
+    # cannot win is not tried; once loaded, trying costs less than the entropy, and the
+    # decision is the same (literal blocks are never below the entropy)
     if _LITERAL is None and entropy_bytes(sample_bytes, step) >= allowed:
         return DEFLATE
     literal = literal_plane(sample_bytes, step)
