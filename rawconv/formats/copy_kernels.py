@@ -1,4 +1,4 @@
-"""A numba kernel that copies waveform samples from a record into a buffer row.
+"""Numba kernels that copy waveform samples from a record into a buffer row.
 
 numba copies a byte slice one byte at a time (0.42 ns a byte here); the same bytes copied
 as 16-bit words take half that. Every format's samples are 16-bit words at an even offset
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-__all__ = ["copy_samples"]
+__all__ = ["copy_samples", "copy_samples_padded"]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -24,3 +24,17 @@ def copy_samples(dst: np.ndarray, row: int, src: np.ndarray, start: int, nbytes:
         dst[row].view(np.uint16)[: nbytes // 2] = words[first : first + nbytes // 2]
     else:
         dst[row, :nbytes] = src[start : start + nbytes]
+
+
+@nb.njit(cache=True, nogil=True)
+def copy_samples_padded(dst: np.ndarray, row: int, src: np.ndarray, start: int, ns: int) -> bool:
+    """Copy the record's `ns` 16-bit samples at `start` into row `row` of `dst`, as many as
+    the row holds, and zero the rest of the row; returns whether `ns` differs from the
+    row's width (a record longer or shorter than its buffer). The caller checks that `src`
+    holds ``min(ns, width)`` samples at `start`."""
+    width = dst.shape[1] // 2
+    m = min(ns, width)
+    copy_samples(dst, row, src, start, 2 * m)
+    if m < width:
+        dst[row, 2 * m :] = 0
+    return ns != width

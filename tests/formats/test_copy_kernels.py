@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rawconv.formats.copy_kernels import copy_samples
+from rawconv.formats.copy_kernels import copy_samples, copy_samples_padded
 
 
 @pytest.mark.parametrize("start", [0, 1, 6, 7, 10])
@@ -35,3 +35,16 @@ def test_rows_of_16_bit_samples_read_back_as_the_record_wrote_them():
     copy_samples(out.view(np.uint8), 0, record, 3, 10)
     copy_samples(out.view(np.uint8), 1, even, 4, 10)
     assert out.tolist() == [samples.tolist(), samples.tolist()]
+
+
+@pytest.mark.parametrize(("ns", "longer_or_shorter"), [(0, True), (3, True), (5, False), (7, True)])
+@pytest.mark.parametrize("start", [2, 3])
+def test_padded_copy_fills_the_row_and_says_when_the_record_does_not_fit(ns, longer_or_shorter,
+                                                                         start):  # fmt: skip
+    samples = np.arange(1, 8, dtype="<u2") * 0x0101  # seven samples, both bytes set
+    record = np.concatenate([np.zeros(start, np.uint8), samples.view(np.uint8)])
+    out = np.full((2, 5), 0xEEEE, dtype="<u2")
+    assert copy_samples_padded(out.view(np.uint8), 1, record, start, ns) is longer_or_shorter
+    m = min(ns, 5)
+    assert out[1].tolist() == samples[:m].tolist() + [0] * (5 - m)  # the rest zeroed
+    assert out[0].tolist() == [0xEEEE] * 5  # no other row touched

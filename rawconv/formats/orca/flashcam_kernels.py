@@ -21,7 +21,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ..copy_kernels import copy_samples
+from ..copy_kernels import copy_samples_padded
 from .kernels import read_u32
 from .layout import (
     FC_CONFIG_SLOTS,
@@ -121,7 +121,6 @@ def decode_fc_waveforms(
     of :mod:`.flashcam` from the buffer's fill position) and their keys into `keys`.
     Returns ``(records_done, rows)``."""
     wf = out.waveform.view(np.uint8)  # samples are copied as little-endian bytes
-    wf_len = wf.shape[1] // 2
     row = 0
     for i in range(first, last):
         if rec_bad[i] != 0:
@@ -205,11 +204,7 @@ def decode_fc_waveforms(
         out.baseline[row] = e & 0xFFFF
         out.daqenergy[row] = e >> 16
         p = s + 4 * (ohl + fhl)
-        m = min(ns, wf_len)
-        copy_samples(wf, row, buf, p, 2 * m)
-        if m < wf_len:
-            wf[row, 2 * m :] = 0
-        if ns != wf_len:
+        if copy_samples_padded(wf, row, buf, p, ns):
             counters[CNT_SAMPLES] += 1
         keys[row] = key
         row += 1

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from ..copy_kernels import copy_samples
+from ..copy_kernels import copy_samples_padded
 from .kernels import read_u32
 from .layout import (
     KIND_SIS3302,
@@ -106,14 +106,6 @@ def validate_struck(buf, rec_start, rec_words, rec_kind, n, rec_bad):
 
 
 @nb.njit(cache=True, nogil=True)
-def _copy_samples(buf, p, ns, out, row):
-    m = min(ns, out.shape[1] // 2)
-    copy_samples(out, row, buf, p, 2 * m)
-    out[row, 2 * m :] = 0
-    return ns != out.shape[1] // 2
-
-
-@nb.njit(cache=True, nogil=True)
 def decode_sis3302(
     buf, rec_start, rec_words, rec_pid, rec_bad, first, last, max_rows, group_of, want,
     counters, out, keys,
@@ -148,7 +140,7 @@ def decode_sis3302(
         out.energy_first[row] = read_u32(buf, s + 4 * (w - 3))
         p = s + 4 * (4 + hdr)
         if not wrap:
-            if _copy_samples(buf, p, 2 * wf, wf_bytes, row):
+            if copy_samples_padded(wf_bytes, row, buf, p, 2 * wf):
                 counters[0] += 1
         else:
             n_wrap = np.int64(read_u32(buf, s + 24))
@@ -262,7 +254,7 @@ def decode_sis3316(
             out.energy[row] = max_energy
             out.energy_first[row] = start_energy
             raw = np.int64(read_u32(buf, e + 4 * (hdr - 1)) & 0x3FFFFFF)
-            if _copy_samples(buf, e + 4 * hdr, 2 * raw, wf, row):
+            if copy_samples_padded(wf, row, buf, e + 4 * hdr, 2 * raw):
                 counters[0] += 1
             keys[row] = key
             row += 1
