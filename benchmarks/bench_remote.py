@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import uuid
@@ -105,6 +106,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="rawconv-parallel workers")
     parser.add_argument("--chunk-size", default="64M", help="rawconv-parallel --chunk-size")
     parser.add_argument("--no-s3", action="store_true", help="skip the S3 runs")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat every run this often and print the medians too")
     parser.add_argument("--s3", choices=("files", "moto"), default="files",
                         help="the S3 server: the test file server (default) or moto's")
     args = parser.parse_args()
@@ -118,50 +121,69 @@ def main() -> None:
         parallel = [str(BIN / "rawconv-parallel"), "-q", "-w", "--workers", str(args.workers),
                     "--chunk-size", args.chunk_size, "--scratch", str(work / "s")]  # fmt: skip
         timed([*serial, str(src), "-o", str(work / "warm.lh5"), "-n", "10"])  # caches warm
-        rows: list[tuple[str, float, float, str]] = []
-        local: dict[str, float] = {}
-        ref = work / "local-serial.lh5"
-
-        def run(label: str, kind: str, cmd: list[str], out: Path, http=None) -> None:
-            wall, cpu = timed(cmd)
-            sent = f"{http.bytes_sent / size:.3f}x" if http is not None else "-"
-            if kind == "local":
-                local[label.split()[0]] = wall
-            else:  # names, attributes, dtypes, shapes and values equal
-                assert_same_lh5(ref, out)
-            rows.append((f"{label} {kind}", wall, cpu, sent))
-            out.unlink(missing_ok=True)
-
-        wall, cpu = timed([*serial, str(src), "-o", str(ref)])
-        rows.append(("serial local", wall, cpu, "-"))
-        local["serial"] = wall
-        with http_files(work) as http:
-            url = f"{http.url}/{src.name}"
-            http.digest(src, src.stat())  # the test server's ETag (an MD5) is not timed
-            for label, cmd, out in (
-                ("serial", serial, work / "http-serial.lh5"),
-                ("parallel", parallel, work / "http-parallel.lh5"),
-            ):
-                if label == "parallel":
-                    run("parallel", "local", [*cmd, str(src), "-o", str(work / "pl.lh5")],
-                        work / "pl.lh5")  # fmt: skip
-                http.reset()
-                run(label, "http", [*cmd, url, "-o", str(out), "--cache",
-                                    str(work / f"cache-{uuid.uuid4().hex[:6]}")]
-                    if label == "parallel" else [*cmd, url, "-o", str(out)], out, http)  # fmt: skip
-        if not args.no_s3:
-            _s3_runs(args.s3, src, work, run, serial, parallel)
+        rounds = [_round(args, src, work, serial, parallel) for _ in range(args.rounds)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     mb = size / 1e6
     print(f"{args.shape}, {mb:.0f} MB, {os.cpu_count()} cores, rawconv-parallel --workers "
           f"{args.workers} --chunk-size {args.chunk_size}")  # fmt: skip
-    print(f"{'run':18} {'wall s':>7} {'MB/s':>7} {'CPU s':>7} {'bytes sent':>10} {'of local':>9}")
-    for label, wall, cpu, sent in rows:
-        kind = label.split()[0]
-        fraction = "-" if label.endswith("local") else f"{local[kind] / wall:.0%}"
-        print(f"{label:18} {wall:7.2f} {mb / wall:7.1f} {cpu:7.2f} {sent:>10} {fraction:>9}")
+    header = f"{'run':18} {'wall s':>7} {'MB/s':>7} {'CPU s':>7} {'bytes sent':>10} {'of local':>9}"
+    for k, rows in enumerate(rounds):
+        if len(rounds) > 1:
+            print(f"round {k + 1}")
+        print(header)
+        for label, (wall, cpu, sent, fraction) in rows.items():
+            shown = "-" if fraction is None else f"{fraction:.0%}"
+            print(f"{label:18} {wall:7.2f} {mb / wall:7.1f} {cpu:7.2f} {sent:>10} {shown:>9}")
+    if len(rounds) > 1:  # each remote run against the local run of the same round
+        print(f"median of {len(rounds)} rounds", header, sep="\n")
+        for label in rounds[0]:
+            wall, cpu = (statistics.median(r[label][i] for r in rounds) for i in (0, 1))
+            fractions = [r[label][3] for r in rounds]
+            shown = "-" if None in fractions else f"{statistics.median(fractions):.0%}"
+            spread = "" if None in fractions else f"  ({min(fractions):.0%}-{max(fractions):.0%})"
+            print(f"{label:18} {wall:7.2f} {mb / wall:7.1f} {cpu:7.2f} {'':>10} {shown:>9}{spread}")
+
+
+def _round(args: Any, src: Path, work: Path, serial: list[str],
+           parallel: list[str]) -> dict[str, tuple[float, float, str, float | None]]:  # fmt: skip
+    """One round of every run, each remote one right after the local one of its kind:
+    label -> (wall s, CPU s, bytes sent, fraction of the local MB/s or None)."""
+    size = src.stat().st_size
+    rows: dict[str, tuple[float, float, str, float | None]] = {}
+    local: dict[str, float] = {}
+    ref = work / "local-serial.lh5"
+
+    def run(label: str, kind: str, cmd: list[str], out: Path, http=None) -> None:
+        wall, cpu = timed(cmd)
+        sent = f"{http.bytes_sent / size:.3f}x" if http is not None else "-"
+        if kind == "local":
+            local[label.split()[0]] = wall
+        else:  # names, attributes, dtypes, shapes and values equal
+            assert_same_lh5(ref, out)
+        fraction = None if kind == "local" else local[label] / wall
+        rows[f"{label} {kind}"] = (wall, cpu, sent, fraction)
+        out.unlink(missing_ok=True)
+
+    run("serial", "local", [*serial, str(src), "-o", str(ref)], work / "unused.lh5")
+    with http_files(work) as http:
+        url = f"{http.url}/{src.name}"
+        http.digest(src, src.stat())  # the test server's ETag (an MD5) is not timed
+        for label, cmd, out in (
+            ("serial", serial, work / "http-serial.lh5"),
+            ("parallel", parallel, work / "http-parallel.lh5"),
+        ):
+            if label == "parallel":
+                run("parallel", "local", [*cmd, str(src), "-o", str(work / "pl.lh5")],
+                    work / "pl.lh5")  # fmt: skip
+            http.reset()
+            run(label, "http", [*cmd, url, "-o", str(out), "--cache",
+                                str(work / f"cache-{uuid.uuid4().hex[:6]}")]
+                if label == "parallel" else [*cmd, url, "-o", str(out)], out, http)  # fmt: skip
+    if not args.no_s3:
+        _s3_runs(args.s3, src, work, run, serial, parallel)
+    return rows
 
 
 if __name__ == "__main__":
