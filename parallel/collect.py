@@ -18,6 +18,7 @@ from typing import Any
 
 from rawconv.errors import OutputError
 from rawconv.interrupts import checkpoint
+from rawconv.layouts import chunk_index_k
 
 from .inline import completion_queue
 from .pack import pack_chunk, plan_spans
@@ -153,7 +154,7 @@ class Collector:
                                              if f.status == "planned"), "output")  # fmt: skip
             self.n_merges += 1
             mf = self._submit(merge_task, final, files, self.job.storage_options, mine or None,
-                              priority=1)  # fmt: skip
+                              chunk_index_k(self.job.layout), priority=1)  # fmt: skip
             self.merges[mf] = (file_id, final)
             self.queue.add(mf)
             checkpoint("parallel:merging")

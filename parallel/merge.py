@@ -150,12 +150,14 @@ def _row_bytes(obj: h5py.HLObject, rows: int, skip: Skip | None = None) -> int:
 def merge_parts(
     final: str, parts: list[str], keep_parts: bool = False,
     storage_options: dict[str, Any] | None = None, packed: list[PackedPart | None] | None = None,
+    chunk_index_k: int | None = None,
 ) -> dict[str, int]:  # fmt: skip
     """Append the tables of `parts` (in order) into `final`; returns rows per table path.
 
     `final` (a path, or an fsspec URL the finished file is uploaded to) appears only when
     complete; the parts are deleted unless `keep_parts`. `packed`: per part, its whole
     final chunks compressed by its pack task (stored as they are), or None.
+    `chunk_index_k`: HDF5's ``istore_k`` of `final` (its layout's; None: HDF5's default).
     """
     tune_malloc()
     rows: dict[str, int] = {}
@@ -175,7 +177,8 @@ def merge_parts(
             Path(final).parent.mkdir(parents=True, exist_ok=True)
             shutil.move(parts[0], final)
         return rows
-    writer = LH5Writer(hdf5_settings=None, atomic=True, storage_options=storage_options)
+    writer = LH5Writer(hdf5_settings=None, atomic=True, storage_options=storage_options,
+                       chunk_index_k=chunk_index_k)  # fmt: skip
     copy = ChunkCopy(final, list(packed)) if packed and any(packed) else None
     try:
         if copy is not None:
@@ -211,12 +214,14 @@ def merge_parts(
 def merge_task(
     final: str, parts: list[str], storage_options: dict[str, Any] | None = None,
     packs: list[dict[str, PackedPart | None] | None] | None = None,
+    chunk_index_k: int | None = None,
 ) -> tuple[dict[str, int], float]:  # fmt: skip
     """:func:`merge_parts` as a task: (rows per table path, seconds it ran). `packs`: the
     results of the parts' pack tasks (final output -> packed part), in part order."""
     t0 = time.perf_counter()
     packed = [p.get(final) if p is not None else None for p in packs] if packs else None
-    rows = merge_parts(final, parts, storage_options=storage_options, packed=packed)
+    rows = merge_parts(final, parts, storage_options=storage_options, packed=packed,
+                       chunk_index_k=chunk_index_k)  # fmt: skip
     return rows, time.perf_counter() - t0
 
 

@@ -28,7 +28,7 @@ from rawconv.formats import (
     implied_format,
     normalize_stream_type,
 )
-from rawconv.layouts import apply_buffer_memory
+from rawconv.layouts import apply_buffer_memory, chunk_index_k
 from rawconv.lh5.chunks import compress_threads
 from rawconv.lh5.writer import LH5Writer
 from rawconv.malloc import tune_malloc
@@ -331,7 +331,8 @@ def _decode_chunk(chunk: Chunk, job: JobSpec) -> PartResult:
                 rb.out_stream = f"{result.parts[final]}:{group}"
         # several parts are stored uncompressed and compressed once by the merge
         writer = LH5Writer(
-            hdf5_settings=job.hdf5_settings, atomic=True, defer_compression=chunk.n_chunks > 1
+            hdf5_settings=job.hdf5_settings, atomic=True, defer_compression=chunk.n_chunks > 1,
+            chunk_index_k=chunk_index_k(job.layout),  # a part of one chunk is the output
         )
         try:
             write_to_lh5_and_clear(header, writer, job.db_dict)

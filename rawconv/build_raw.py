@@ -22,7 +22,7 @@ from .formats import (
     normalize_stream_type,
 )
 from .interrupts import checkpoint, deferred
-from .layouts import apply_buffer_memory, check_layout_out_spec, get_layout
+from .layouts import apply_buffer_memory, check_layout_out_spec, chunk_index_k, get_layout
 from .lh5.writer import LH5Writer
 from .locks import OutputLocks, remove_stale_temps
 from .outspec import expand_out_spec, format_template, load_out_spec
@@ -244,7 +244,8 @@ def build_raw(
         log.info("outputs: %s; buffer size %d rows", ", ".join(outputs) or "none", buffer_size)
         report = ConversionReport(input=source.name, stream_type=stream_type)
         writer = LH5Writer(hdf5_settings=hdf5_settings, atomic=True,
-                           storage_options=storage_options)  # fmt: skip
+                           storage_options=storage_options,
+                           chunk_index_k=chunk_index_k(layout))  # fmt: skip
         show = progress if progress is not None else log.getEffectiveLevel() <= logging.INFO
         try:
             with Progress(total=source.size, enabled=show, desc=Path(source.name).name) as bar:

@@ -117,3 +117,16 @@ def assert_identical_lh5(a: str | Path, b: str | Path) -> int:
                     ob.compression, ob.compression_opts, ob.shuffle), name  # fmt: skip
                 np.testing.assert_array_equal(oa[()], ob[()], err_msg=name)
         return len(names)
+
+
+def istore_k(path: str | Path) -> int:
+    """HDF5's ``istore_k`` (half a chunk-index node's entries) of the file at `path`."""
+    import ctypes
+
+    get = ctypes.CDLL(h5py.h5p.__file__).H5Pget_istore_k
+    get.argtypes = [ctypes.c_int64, ctypes.POINTER(ctypes.c_uint)]
+    k = ctypes.c_uint(0)
+    with h5py.File(path, "r") as f:
+        fcpl = f.id.get_create_plist()  # held: its id is closed with it
+        assert get(fcpl.id, ctypes.byref(k)) >= 0
+    return k.value

@@ -9,7 +9,9 @@ closed, so writers in several threads (Dask workers) share nothing but h5py itse
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
+import functools
 import os
 import re
 import uuid
@@ -86,6 +88,38 @@ def failure(exc: BaseException, path: str, action: str = "cannot write the outpu
     return OutputError(f"{action}: {cause}", path=path)
 
 
+def _create_file(path: str, locking: bool | None, chunk_index_k: int) -> None:
+    """Create an empty HDF5 file at `path` (replacing one there) with `chunk_index_k` as
+    its ``istore_k`` (where h5py's HDF5 library can be given it)."""
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    set_istore_k(fcpl, chunk_index_k)
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    if locking is not None:
+        fapl.set_file_locking(locking, False)
+    h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fapl=fapl, fcpl=fcpl).close()
+
+
+def set_istore_k(fcpl: Any, k: int) -> bool:
+    """``H5Pset_istore_k`` on a file-creation property list (h5py does not wrap it): through
+    the HDF5 library h5py itself is linked to. False where it cannot be found (HDF5's
+    default then stays)."""
+    fn = _hdf5_function("H5Pset_istore_k", (ctypes.c_int64, ctypes.c_uint))
+    return fn is not None and fn(fcpl.id, k) >= 0
+
+
+@functools.cache
+def _hdf5_function(name: str, argtypes: tuple | list) -> Any:
+    """A function of the HDF5 library h5py is linked to (found through h5py's own
+    extension module), or None where it cannot be found."""
+    try:
+        fn = getattr(ctypes.CDLL(h5py.h5p.__file__), name)
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = list(argtypes)
+    fn.restype = ctypes.c_int
+    return fn
+
+
 def _descriptor(h5: h5py.File) -> tuple[int | None, tuple[int, int] | None]:
     """HDF5's file descriptor of `h5` and (device, inode) of the file, where known."""
     try:
@@ -125,17 +159,24 @@ class OpenFile:
         settings of the merged dataset in an attribute.
     write_path
         the temporary name to write under (atomic), when the caller chose it.
+    chunk_index_k
+        HDF5's ``istore_k`` for a file created here (None: HDF5's 32): a node of the B-tree
+        that indexes a dataset's chunks holds up to twice this many chunks.
     """
 
     def __init__(self, path: str, atomic: bool, locking: bool | None, defer: bool = False,
-                 write_path: str | None = None) -> None:  # fmt: skip
+                 write_path: str | None = None,
+                 chunk_index_k: int | None = None) -> None:  # fmt: skip
         self.path = path
         self.defer = defer
         self.write_path = write_path or (temp_name(path) if atomic else path)
         Path(self.write_path).parent.mkdir(parents=True, exist_ok=True)
-        mode = "w" if atomic else "a"
         kwargs = {} if locking is None else {"locking": locking}
         try:
+            mode = "w" if atomic else "a"
+            if chunk_index_k is not None and (atomic or not Path(self.write_path).exists()):
+                _create_file(self.write_path, locking, chunk_index_k)  # a new file
+                mode = "r+"
             self.h5 = h5py.File(self.write_path, mode, rdcc_nbytes=_CHUNK_CACHE_BYTES,
                                 rdcc_nslots=_CHUNK_CACHE_SLOTS, **kwargs)
         except BaseException as exc:  # also a signal inside h5py: the new file must not stay

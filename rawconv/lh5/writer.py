@@ -62,6 +62,9 @@ class LH5Writer:
         HDF5 file locking (None: HDF5's default; False is needed on some network file systems).
     storage_options
         fsspec options for outputs named by a URL.
+    chunk_index_k
+        HDF5's ``istore_k`` for the files created (None: HDF5's default, 32). A small value
+        suits files of many datasets of few chunks each (:mod:`rawconv.layouts`).
     """
 
     def __init__(
@@ -71,8 +74,10 @@ class LH5Writer:
         locking: bool | None = None,
         defer_compression: bool = False,
         storage_options: Mapping[str, Any] | None = None,
+        chunk_index_k: int | None = None,
     ) -> None:
         self.settings = resolve_settings(DEFAULT_HDF5_SETTINGS, hdf5_settings)
+        self.chunk_index_k = chunk_index_k
         self.atomic = atomic
         self.locking = locking
         self.defer_compression = defer_compression
@@ -92,7 +97,8 @@ class LH5Writer:
             if path not in self._files:
                 staged = staging_path(path)
                 try:
-                    out = OpenFile(staged, False, self.locking, self.defer_compression)
+                    out = OpenFile(staged, False, self.locking, self.defer_compression,
+                                   chunk_index_k=self.chunk_index_k)  # fmt: skip
                 except BaseException:
                     discard_staging(staged)
                     raise
@@ -103,7 +109,8 @@ class LH5Writer:
         if key not in self._files:
             self._opening = temp_name(key) if self.atomic else None
             self._files[key] = OpenFile(key, self.atomic, self.locking, self.defer_compression,
-                                        write_path=self._opening)  # fmt: skip
+                                        write_path=self._opening,
+                                        chunk_index_k=self.chunk_index_k)  # fmt: skip
             self._opening = None
         return self._files[key]
 

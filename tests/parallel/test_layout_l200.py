@@ -9,6 +9,7 @@ from rawconv.parallel.cli import main
 
 from rawconv import build_raw
 from rawconv.formats.fcio.synthetic import write_synthetic_run
+from tests.conftest import istore_k
 from tests.parallel.conftest import assert_same_lh5
 
 
@@ -25,6 +26,7 @@ def test_l200_layout_parallel_equals_serial(client, tmp_path):
     assert all(f.status == "done" for f in report.files), report.summary()
     assert report.files[0].chunks >= 4
     assert assert_same_lh5(serial, par / "run.lh5") > 100
+    assert istore_k(par / "run.lh5") == istore_k(serial) == 4  # the layout's chunk indexes
     with h5py.File(serial, "r") as fs, h5py.File(par / "run.lh5", "r") as fp:
         filters: list[tuple[str, dict, dict]] = []
         fs.visititems(lambda n, o: filters.append((n, o._filters, fp[n]._filters))
@@ -58,6 +60,7 @@ def test_cli_layout_equals_serial_cli(client, tmp_path, capsys):
     assert main([str(src), "--layout", "l200", "-o", f"{out}/{{orig_basename}}.lh5",
                  *common]) == 0  # fmt: skip
     assert assert_same_lh5(tmp_path / "serial.lh5", out / "run.lh5") > 60
+    assert istore_k(out / "run.lh5") == 4  # one chunk: its task wrote the output itself
     with h5py.File(out / "run.lh5", "r") as f:
         assert sorted(f) == ["ch0052800", "ch0052801", "extra"]  # the writer's rawids
         assert f["ch0052801/raw/presum_rate"][0] == 8
