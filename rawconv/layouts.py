@@ -102,7 +102,7 @@ class Layout:
     """HDF5's ``istore_k`` for its output files (None: HDF5's 32). HDF5 gives each chunked
     dataset a first index node of 2K + 1 chunk keys whatever its number of chunks: with 32
     about 2 KiB, 11 MB of a production file's 5,400 datasets of one or a few chunks each
-    (7 % of 1 GB of 120 x 8192 converted); with 4 about 0.3 KiB. Not for layouts of large
+    (6.5 % of the output of 1 GB of 120 x 8192); with 4 about 0.3 KiB. Not for layouts of large
     datasets: at 4 a dataset of a thousand chunks has a tree twice as deep, and reading the
     default layout's waveforms back took 45 % longer."""
 

@@ -92,14 +92,14 @@ def _create_file(path: str, locking: bool | None, chunk_index_k: int) -> None:
     """Create an empty HDF5 file at `path` (replacing one there) with `chunk_index_k` as
     its ``istore_k`` (where h5py's HDF5 library can be given it)."""
     fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
-    set_istore_k(fcpl, chunk_index_k)
+    _set_istore_k(fcpl, chunk_index_k)
     fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
     if locking is not None:
         fapl.set_file_locking(locking, False)
-    h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fapl=fapl, fcpl=fcpl).close()
+    h5py.h5f.create(os.fsencode(path), h5py.h5f.ACC_TRUNC, fapl=fapl, fcpl=fcpl).close()
 
 
-def set_istore_k(fcpl: Any, k: int) -> bool:
+def _set_istore_k(fcpl: Any, k: int) -> bool:
     """``H5Pset_istore_k`` on a file-creation property list (h5py does not wrap it): through
     the HDF5 library h5py itself is linked to. False where it cannot be found (HDF5's
     default then stays)."""
