@@ -46,7 +46,7 @@ def test_production_layout_files_have_small_chunk_index_nodes(tmp_path, monkeypa
 
 
 def test_an_hdf5_without_the_setter_keeps_its_default(tmp_path, monkeypatch):
-    monkeypatch.setattr(outfile, "_hdf5_function", lambda *_: None)
+    monkeypatch.setattr(outfile, "_istore_k_setter", lambda: None)
     out = tmp_path / "p14.lh5"
     build_raw(data_file("orca/fcio/l200-p14-r004-cal-20250606T010224Z.orca"),
               out_spec=str(out), layout="l200")  # fmt: skip

@@ -103,19 +103,19 @@ def _set_istore_k(fcpl: Any, k: int) -> bool:
     """``H5Pset_istore_k`` on a file-creation property list (h5py does not wrap it): through
     the HDF5 library h5py itself is linked to. False where it cannot be found (HDF5's
     default then stays)."""
-    fn = _hdf5_function("H5Pset_istore_k", (ctypes.c_int64, ctypes.c_uint))
+    fn = _istore_k_setter()
     return fn is not None and fn(fcpl.id, k) >= 0
 
 
 @functools.cache
-def _hdf5_function(name: str, argtypes: tuple | list) -> Any:
-    """A function of the HDF5 library h5py is linked to (found through h5py's own
-    extension module), or None where it cannot be found."""
+def _istore_k_setter() -> Any:
+    """HDF5's ``H5Pset_istore_k`` from the library h5py is linked to (found through h5py's
+    own extension module), or None where it cannot be found."""
     try:
-        fn = getattr(ctypes.CDLL(h5py.h5p.__file__), name)
+        fn = ctypes.CDLL(h5py.h5p.__file__).H5Pset_istore_k
     except (OSError, AttributeError):
         return None
-    fn.argtypes = list(argtypes)
+    fn.argtypes = [ctypes.c_int64, ctypes.c_uint]
     fn.restype = ctypes.c_int
     return fn
 
