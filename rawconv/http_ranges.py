@@ -38,6 +38,7 @@ __all__ = [
     "range_client",
 ]
 
+
 def _client() -> Any:
     """The standard library's HTTP client, imported by the first request: with ssl and the
     email parsers under it, 30-40 ms of every start that a local conversion does not need."""
@@ -115,9 +116,9 @@ class RangeClient:
         return cls(url)
 
     def _connection(self) -> http.client.HTTPConnection:
-        client = _client()
         conn = getattr(self._local, "conn", None)
         if conn is None:
+            client = _client()
             if self.https:
                 import ssl
 
