@@ -159,7 +159,7 @@ def _round(args: Any, src: Path, work: Path, serial: list[str],
         wall, cpu = timed(cmd)
         sent = f"{http.bytes_sent / size:.3f}x" if http is not None else "-"
         if kind == "local":
-            local[label.split()[0]] = wall
+            local[label] = wall
         else:  # names, attributes, dtypes, shapes and values equal
             assert_same_lh5(ref, out)
         fraction = None if kind == "local" else local[label] / wall
