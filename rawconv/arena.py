@@ -22,11 +22,21 @@ from typing import Any
 import numpy as np
 
 from .lh5.columns import ArrayCol, TableCol, VectorCol
+from .prefault import Prefaulter, available
 
 __all__ = ["BufferArena", "leaf", "leaves", "row_bytes"]
 
 MIN_BUFFERS = 4
 """Fewer buffers than this keep their own arrays (a few copies per block cost nothing)."""
+
+PREFAULT_ROW_BYTES = 256
+"""Columns of at least this many bytes a row get their pages allocated ahead of the rows
+written (:mod:`rawconv.prefault`): the waveforms, not the scalar columns."""
+
+PREFAULT_BLOCKS = 4
+"""When fewer than this many blocks' rows (its rows in the last block) of a buffer have
+their pages allocated, the pages of the rows that the rest of the input can put in it are
+asked for (twice that many blocks where the input's size is unknown)."""
 
 
 def leaves(table: TableCol, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
@@ -160,8 +170,8 @@ class BufferArena:
         self.member[members] = True
         self.sizes = np.zeros(len(rbl), dtype=np.int64)
         self.sizes[members] = [len(rbl[i].table) for i in members]
+        raw = row_bytes(rbl[members[0]].table)  # the members share one array layout
         if spec is not None:  # the memory of the raw rows, in processed rows
-            raw = row_bytes(rbl[members[0]].table)  # the members share one array layout
             processed = row_bytes(template)
             for i in members:
                 self.sizes[i] = _rows_in_memory(rbl[i], raw, processed)
@@ -170,6 +180,12 @@ class BufferArena:
         total = int(self.sizes.sum())
         self.paths = [path for path, _, _ in layout]
         self.arrays = [_fresh((total, *shape), dtype) for _, dtype, shape in layout]
+        self.ready = np.zeros(len(rbl), dtype=np.int64)
+        """Rows of each buffer whose pages are allocated, or asked for (large columns)."""
+        large = [a for a in self.arrays if total and a.strides[0] >= PREFAULT_ROW_BYTES]
+        self._prefault = (large, Prefaulter()) if large and available() else None
+        self.input_row_bytes = raw if spec is not None else row_bytes(template)
+        """Input bytes a row takes at least (its raw row in memory)."""
         self._bound: list[tuple[ArrayCol, np.ndarray]] = []
         """(column, its arena view) of each member's first column: a buffer resized or
         given a new table no longer has it (checked per block, so one per buffer)."""
@@ -223,11 +239,14 @@ class BufferArena:
             return False
         return all(col.nda is view for col, view in self._bound)
 
-    def place(self, table: TableCol, dest: np.ndarray, n: int) -> np.ndarray | None:
+    def place(self, table: TableCol, dest: np.ndarray, n: int,
+              bytes_left: int | None = None) -> np.ndarray | None:  # fmt: skip
         """Copy rows ``[0, n)`` of `table` to their buffers (`dest`: buffer index per row,
         -1: none), each buffer's rows after its first ``loc`` rows in input order, and
         advance the buffers' ``loc``. Returns the rows per buffer, or None (nothing
-        copied) when a destination is no member or would overflow."""
+        copied) when a destination is no member or would overflow. `bytes_left`: the input
+        bytes still to come (None: unknown), to allocate the pages of the rows they can
+        fill ahead of them."""
         dest = dest[:n]
         routed = dest >= 0
         rows = None if routed.all() else np.flatnonzero(routed)
@@ -250,4 +269,32 @@ class BufferArena:
             big[pos] = src[:n] if rows is None else src[rows]
         for i in hit.tolist():
             self.rbl[i].loc += int(counts[i])
+        if self._prefault is not None:
+            self._ahead(hit, loc[hit] + counts[hit], counts[hit], bytes_left)
         return counts
+
+    def _ahead(self, hit: np.ndarray, loc: np.ndarray, counts: np.ndarray,
+               bytes_left: int | None) -> None:  # fmt: skip
+        """Ask for the pages of the rows that buffers `hit` (rows written: `loc`; rows in
+        the last block: `counts`) get next, where fewer than PREFAULT_BLOCKS blocks' rows
+        are ready: of the rows the `bytes_left` of input can put in each, shared as in the
+        last block (twice PREFAULT_BLOCKS blocks' where that is unknown)."""
+        if bytes_left is None:
+            horizon = 2 * PREFAULT_BLOCKS * counts
+        else:  # a raw row in memory takes at least its bytes of input
+            rows_left = bytes_left // self.input_row_bytes
+            horizon = -(-rows_left * counts // int(counts.sum()))
+        size = self.sizes[hit]
+        short = np.minimum(size, loc + np.minimum(PREFAULT_BLOCKS * counts, horizon))
+        short = short > self.ready[hit]
+        if not short.any():
+            return
+        which = hit[short]
+        start = np.maximum(self.ready[which], loc[short])
+        stop = np.minimum(size[short], loc[short] + horizon[short])
+        self.ready[which] = np.maximum(self.ready[which], stop)
+        start, stop = start + self.base[which], stop + self.base[which]
+        large, prefaulter = self._prefault
+        for big in large:
+            row = big.strides[0]
+            prefaulter.request(big, list(zip((start * row).tolist(), (stop * row).tolist())))

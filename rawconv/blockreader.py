@@ -78,6 +78,14 @@ class BlockReader:
         """Absolute offset just past the buffered bytes."""
         return self.base + self.fill
 
+    @property
+    def bytes_left(self) -> int | None:
+        """Input bytes after the buffered ones, up to `stop` (None where the input's size
+        is unknown and there is no `stop`)."""
+        size = self.source.size
+        end = self.stop if size is None else min(self.stop, size)
+        return None if end == NO_STOP else max(end - self.end, 0)
+
     def seek(self, start: int, stop: int | None = None) -> None:
         """Drop the buffered bytes and read on from `start` up to `stop` (None: the end)."""
         stop = NO_STOP if stop is None else stop

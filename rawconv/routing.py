@@ -16,6 +16,7 @@ decode as many records of a range as fit.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -67,10 +68,16 @@ class MergeRoute:
         block decoders (``decode_block``, ``row_keys``, ``make_table``,
         ``get_key_lists``, ``get_max_rows_in_packet``); tables of several parts need a
         ``packet_id`` column (the merge order).
+    bytes_left
+        the input bytes the stream has not read yet (None: unknown), where known: the
+        buffers' memory for the rows they can make is then allocated ahead
+        (:meth:`BufferArena.place`).
     """
 
-    def __init__(self, owner: Any, rbl: RawBufferList, parts: list[Any]) -> None:
+    def __init__(self, owner: Any, rbl: RawBufferList, parts: list[Any],
+                 bytes_left: Callable[[], int | None] | None = None) -> None:  # fmt: skip
         self.owner = owner
+        self.bytes_left = bytes_left
         self.rbl = rbl
         self.keyed = rbl.get_keyed_dict()
         self.parts = list(parts)
@@ -232,7 +239,7 @@ class MergeRoute:
         if early is not None:  # the buffers hold processed rows
             table = early.process(table, len(dest))
         if arena is not None:
-            counts = arena.place(table, dest, len(dest))
+            counts = arena.place(table, dest, len(dest), self._bytes_left())
             if counts is not None:
                 return int(counts.sum())
         order = np.argsort(dest, kind="stable")
@@ -258,6 +265,9 @@ class MergeRoute:
         for rb, m in places:
             rb.loc += m
         return len(order)
+
+    def _bytes_left(self) -> int | None:
+        return None if self.bytes_left is None else self.bytes_left()
 
     def _arena(self, table: TableCol) -> BufferArena | None:
         """The arena of the buffers fed from staging table `table`, made on first use;
@@ -307,8 +317,9 @@ class DecoderRoute(MergeRoute):
     records of a range as the buffers hold.
     """
 
-    def __init__(self, decoder: Any, rbl: RawBufferList) -> None:
-        super().__init__(decoder, rbl, [decoder])
+    def __init__(self, decoder: Any, rbl: RawBufferList,
+                 bytes_left: Callable[[], int | None] | None = None) -> None:  # fmt: skip
+        super().__init__(decoder, rbl, [decoder], bytes_left)
         self.decoder = decoder
 
     def capacity_records(self) -> int:

@@ -108,9 +108,21 @@ class FCIOStreamer(DamageHandling, DataStreamer):
         }
         self.skipped_records: dict[int, int] = {}
         self._block: RecordBlock | None = None
+        self._reader: BlockReader | None = None
 
     def get_decoder_list(self) -> list[DataDecoder]:
         return list(self._decoders)
+
+    def bytes_left(self) -> int | None:
+        return None if self._reader is None else self._reader.bytes_left
+
+    def _make_routes(self) -> None:
+        """A route for each decoder that has buffers."""
+        self._routes = {
+            name: DecoderRoute(decoder, self.rb_lib[name], self.bytes_left)
+            for decoder in self._decoders
+            if (name := decoder.name) in self.rb_lib
+        }
 
     # --- opening ----------------------------------------------------------------------------
 
@@ -178,11 +190,7 @@ class FCIOStreamer(DamageHandling, DataStreamer):
         self._init_buffers(
             rb_lib, buffer_size, chunk_mode, out_stream, header_decoders=(self.config_decoder.name,)
         )
-        self._routes = {
-            name: DecoderRoute(decoder, self.rb_lib[name])
-            for decoder in self._decoders
-            if (name := decoder.name) in self.rb_lib
-        }
+        self._make_routes()
         if fsp_config >= 0:
             self._decode_run(self.fsp_config_decoder, fsp_config, fsp_config + 1)
         self._decode_run(self.config_decoder, config_at, config_at + 1)
@@ -203,11 +211,7 @@ class FCIOStreamer(DamageHandling, DataStreamer):
         self._init_buffers(
             rb_lib, buffer_size, chunk_mode, out_stream, header_decoders=(self.config_decoder.name,)
         )
-        self._routes = {
-            name: DecoderRoute(decoder, self.rb_lib[name])
-            for decoder in self._decoders
-            if (name := decoder.name) in self.rb_lib
-        }
+        self._make_routes()
         return self.header_rbs
 
     def _apply_config(self, config: FCIOConfig, state: FCIOEventState | None = None) -> None:
