@@ -335,7 +335,9 @@ def write_to_lh5_and_clear(
     from .lh5.writer import LH5Writer
 
     writer = lh5_store if lh5_store is not None else LH5Writer(atomic=False)
+    raw_buffers = list(raw_buffers)
     try:
+        _encode_ahead(raw_buffers, writer)
         for rb in raw_buffers:
             if rb.table is None or rb.loc == 0:
                 continue
@@ -349,5 +351,19 @@ def write_to_lh5_and_clear(
                 writer.write(obj, rb.out_name, filename, group=group, n_rows=n_rows, **h5py_kwargs)
             rb.loc = 0
     finally:
+        if hasattr(writer, "discard_ahead"):
+            writer.discard_ahead()
         if lh5_store is None:
             writer.close()
+
+
+def _encode_ahead(raw_buffers: list[RawBuffer], writer: Any) -> None:
+    """Have `writer` encode the waveform columns of the buffers holding processed rows
+    while the buffers before them are written (several buffers: a table per channel)."""
+    if len(raw_buffers) < 2 or not hasattr(writer, "encode_ahead"):
+        return
+    for rb in raw_buffers:
+        if rb.table is not None and rb.loc and rb.early_processed:
+            filename, _ = split_out_stream(rb.out_stream)
+            if filename:
+                writer.encode_ahead(rb.table, filename, rb.loc)

@@ -84,6 +84,11 @@ def compress_threads(n: int | None) -> Iterator[None]:
         set_compress_threads(previous)
 
 
+def compression_threads() -> int:
+    """The compression threads asked for (0: compress in the appending thread)."""
+    return _threads()
+
+
 def _threads() -> int:
     """The compression threads asked for (0: compress in the appending thread)."""
     if _THREADS is not None:

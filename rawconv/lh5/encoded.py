@@ -34,6 +34,7 @@ from ..errors import RawconvError
 from .columns import ArrayCol, ScalarCol, VectorCol
 from .compression import resolve_settings
 from .datasets import append_dataset, obj_settings, write_scalar
+from .encode_ahead import take
 from .outfile import OpenFile, set_attrs
 
 __all__ = [
@@ -229,7 +230,9 @@ def write_encoded(
     if isinstance(obj, EncodedCol):
         col = _head(obj, n_rows)
     else:
-        col = encode_column(obj, column_codec(obj), n_rows)
+        col = take(out.ahead, obj, n_rows)  # encoded while the tables before were written
+        if col is None:
+            col = encode_column(obj, column_codec(obj), n_rows)
     attrs = {k: v for k, v in col.attrs.items() if k not in _SETTING_ATTRS}
     attrs["datatype"] = col.form_datatype()
     size = int(col.decoded_size) if col.equal_sized else None

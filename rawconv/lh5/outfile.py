@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import OutputError, RawconvError
 from .chunks import DirectChunkAppender
+from .encode_ahead import discard
 
 __all__ = ["OpenFile", "datatype_of", "failure", "set_attrs", "temp_name"]
 
@@ -221,6 +222,8 @@ class OpenFile:
         """The :class:`~rawconv.lh5.templates.TableTemplates` of this file, once needed."""
         self.appenders: dict[str, DirectChunkAppender] = {}
         """Dataset path -> the appender that writes its chunks."""
+        self.ahead: dict[int, Any] = {}
+        """Encodings of columns queued before their tables' writes (:mod:`.encode_ahead`)."""
         self.busy: set[DirectChunkAppender] = set()
         """Appenders written to since the last :meth:`wait`."""
         self.chunk_supplies: dict[str, Any] = {}
@@ -271,6 +274,7 @@ class OpenFile:
         if self.closed:
             return
         self.closed = True
+        discard(self.ahead)
         if self.templates is not None:
             templates, self.templates = self.templates, None
             with contextlib.suppress(Exception):  # memory only: nothing of the output's

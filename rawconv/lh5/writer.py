@@ -34,6 +34,7 @@ from ..remote import discard_staging, is_url, staging_path, upload
 from .columns import ArrayCol, ScalarCol, TableCol
 from .compression import resolve_settings
 from .convert import from_lgdo
+from .encode_ahead import discard, start
 from .objects import write_object
 from .outfile import OpenFile, failure, temp_name
 from .templates import TableTemplates
@@ -151,6 +152,18 @@ class LH5Writer:
             raise RawconvError(
                 f"cannot write {group.rstrip('/')}/{name}: {exc}", path=out.path
             ) from exc
+
+    def encode_ahead(self, obj: Any, lh5_file: str | os.PathLike, n_rows: int) -> int:
+        """Start encoding the waveform-codec columns of table `obj` (its first `n_rows`
+        rows) on the encoding thread (:mod:`rawconv.lh5.encode_ahead`); its next
+        :meth:`write` to `lh5_file` takes the result. Its rows must stay as they are until
+        then, or until :meth:`discard_ahead`. Returns the columns queued."""
+        return start(self._file(os.fspath(lh5_file)).ahead, obj, n_rows)
+
+    def discard_ahead(self) -> None:
+        """Drop the encodings started by :meth:`encode_ahead` that no write took."""
+        for out in self._files.values():
+            discard(out.ahead)
 
     def supply_chunks(self, lh5_file: str | os.PathLike, supplies: Mapping[str, Any]) -> None:
         """Take whole chunks of datasets of `lh5_file` (dataset path -> a

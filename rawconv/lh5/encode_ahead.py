@@ -1,0 +1,87 @@
+"""Waveform columns encoded on a thread of their own while the tables before them are written.
+
+A fill of the production layout writes a table per channel, each with two columns encoded
+by LEGEND's waveform codecs: numba kernels that release the GIL, beside some forty dataset
+writes per table that hold it. The writer (:meth:`~rawconv.lh5.writer.LH5Writer.encode_ahead`)
+hands every table's encodable columns to one encoding thread, in the order the tables are
+written, and each table's write takes its columns' encodings (:func:`take`) instead of
+encoding them itself: the encoding of the next tables overlaps the writes of this one.
+1 GB of 120 x 8192 in the l200 layout: 3.36 s instead of 3.88 (medians of twelve
+alternating runs), for 0.3-0.6 CPU s more (benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from .chunks import compression_threads
+from .columns import ArrayCol, TableCol
+
+if TYPE_CHECKING:
+    from .encoded import EncodedCol
+
+__all__ = ["discard", "encodable_columns", "start", "take"]
+
+_EXECUTOR: ThreadPoolExecutor | None = None
+_LOCK = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _EXECUTOR
+    with _LOCK:
+        if _EXECUTOR is None:
+            _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rawconv-encode")
+        return _EXECUTOR
+
+
+def encodable_columns(table: Any) -> list[ArrayCol]:
+    """The 2-D array columns of `table` (sub-tables walked) that a waveform codec
+    encodes when written."""
+    from .encoded import column_codec  # the writer's module imports this one
+
+    found: list[ArrayCol] = []
+    if isinstance(table, TableCol):
+        for col in table.values():
+            if isinstance(col, TableCol):
+                found += encodable_columns(col)
+            elif isinstance(col, ArrayCol) and col.nda.ndim == 2 and column_codec(col):
+                found.append(col)
+    return found
+
+
+def start(ahead: dict[int, tuple[Any, int, Future]], table: Any, n_rows: int) -> int:
+    """Queue the encoding of the first `n_rows` rows of each encodable column of `table`
+    in `ahead` (an open file's, by column); returns how many were queued. Nothing is
+    queued where chunks are compressed by the appending thread (one-thread workers of the
+    parallel layer keep to one core)."""
+    from .encoded import column_codec, encode_column
+
+    if compression_threads() == 0:
+        return 0
+    columns = encodable_columns(table)
+    for col in columns:
+        codec = column_codec(col)
+        ahead[id(col)] = (col, n_rows, _executor().submit(encode_column, col, codec, n_rows))
+    return len(columns)
+
+
+def take(ahead: dict[int, tuple[Any, int, Future]], col: Any, n_rows: int | None
+         ) -> EncodedCol | None:  # fmt: skip
+    """The encoding of `col`'s first `n_rows` rows queued by :func:`start` (its errors
+    raised here), or None where none was queued for that column and those rows."""
+    entry = ahead.pop(id(col), None)
+    if entry is None or entry[0] is not col or n_rows is None or entry[1] != n_rows:
+        return None
+    return entry[2].result()
+
+
+def discard(ahead: dict[int, tuple[Any, int, Future]]) -> None:
+    """Drop what was queued and not taken, once its encoding is no longer running (it
+    reads the buffers' rows, which the next rows may overwrite)."""
+    entries = list(ahead.values())
+    ahead.clear()
+    for _, _, future in entries:
+        if not future.cancel():
+            future.exception()  # waits; an error of a column nobody writes is dropped
