@@ -320,6 +320,11 @@ def has_wildcards(key_list: Iterable[Any]) -> bool:
     return any(is_wildcard(k) for k in key_list)
 
 
+ENCODE_AHEAD_TABLES = 8
+"""Buffers whose waveform columns are being encoded ahead of the one being written (their
+encoded bytes wait in memory: a few tables' worth, not the whole fill's)."""
+
+
 def write_to_lh5_and_clear(
     raw_buffers: Iterable[RawBuffer],
     lh5_store: Any = None,
@@ -336,9 +341,10 @@ def write_to_lh5_and_clear(
 
     writer = lh5_store if lh5_store is not None else LH5Writer(atomic=False)
     raw_buffers = list(raw_buffers)
+    queued = 0
     try:
-        _encode_ahead(raw_buffers, writer)
-        for rb in raw_buffers:
+        for i, rb in enumerate(raw_buffers):
+            queued = _encode_ahead(raw_buffers, writer, queued, i + ENCODE_AHEAD_TABLES)
             if rb.table is None or rb.loc == 0:
                 continue
             filename, group = split_out_stream(rb.out_stream)
@@ -357,13 +363,15 @@ def write_to_lh5_and_clear(
             writer.close()
 
 
-def _encode_ahead(raw_buffers: list[RawBuffer], writer: Any) -> None:
-    """Have `writer` encode the waveform columns of the buffers holding processed rows
-    while the buffers before them are written (several buffers: a table per channel)."""
+def _encode_ahead(raw_buffers: list[RawBuffer], writer: Any, queued: int, until: int) -> int:
+    """Have `writer` encode the waveform columns of buffers ``[queued, until)`` that hold
+    processed rows while the buffers before them are written (several buffers: a table
+    per channel); returns the buffers queued so far."""
     if len(raw_buffers) < 2 or not hasattr(writer, "encode_ahead"):
-        return
-    for rb in raw_buffers:
+        return len(raw_buffers)
+    for rb in raw_buffers[queued:until]:
         if rb.table is not None and rb.loc and rb.early_processed:
             filename, _ = split_out_stream(rb.out_stream)
             if filename:
                 writer.encode_ahead(rb.table, filename, rb.loc)
+    return max(queued, min(until, len(raw_buffers)))

@@ -132,3 +132,22 @@ def test_the_l200_layout_is_the_same_encoded_ahead_or_not(tmp_path, encoders):
         build_raw(str(src), layout="l200", out_spec=str(tmp_path / "plain.lh5"))
     assert len(encoders) == 28 and "rawconv-encode_0" not in [n for n, _ in encoders[14:]]
     assert assert_identical_lh5(tmp_path / "ahead.lh5", tmp_path / "plain.lh5") > 6 * 40
+
+
+def test_a_few_tables_are_encoded_ahead_not_the_whole_fill(tmp_path, monkeypatch):
+    from rawconv.buffers import ENCODE_AHEAD_TABLES
+
+    path = tmp_path / "many.lh5"
+    rbs = channel_buffers(path, 12, 20)
+    waiting: list[int] = []
+    real = LH5Writer.write
+
+    def write(self, obj, name, lh5_file, **kwargs):
+        waiting.append(len(self._files[str(lh5_file)].ahead))
+        return real(self, obj, name, lh5_file, **kwargs)
+
+    monkeypatch.setattr(LH5Writer, "write", write)
+    with LH5Writer(atomic=False) as w:
+        write_to_lh5_and_clear(rbs, w)
+    assert ENCODE_AHEAD_TABLES == 8
+    assert waiting == [16] * 5 + [14, 12, 10, 8, 6, 4, 2]  # two columns a table

@@ -3,9 +3,11 @@
 A fill of the production layout writes a table per channel, each with two columns encoded
 by LEGEND's waveform codecs: numba kernels that release the GIL, beside some forty dataset
 writes per table that hold it. The writer (:meth:`~rawconv.lh5.writer.LH5Writer.encode_ahead`)
-hands every table's encodable columns to one encoding thread, in the order the tables are
-written, and each table's write takes its columns' encodings (:func:`take`) instead of
-encoding them itself: the encoding of the next tables overlaps the writes of this one.
+hands the encodable columns of the next few tables
+(:data:`rawconv.buffers.ENCODE_AHEAD_TABLES`) to one encoding thread, in the order the
+tables are written, and each table's write takes its columns' encodings (:func:`take`)
+instead of encoding them itself: the encoding of the next tables overlaps the writes of
+this one.
 1 GB of 120 x 8192 in the l200 layout: 3.36 s instead of 3.88 (medians of twelve
 alternating runs), for 0.3-0.6 CPU s more (benchmarks/README.md).
 """
