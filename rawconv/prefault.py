@@ -105,3 +105,4 @@ def _serve(jobs: queue.SimpleQueue) -> None:
             return
         if _usable:
             _populate(*job)
+        del job  # the array, whose memory must not outlive its owner while this waits

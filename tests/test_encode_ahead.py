@@ -14,7 +14,7 @@ from rawconv.errors import RawconvError
 from rawconv.lh5 import LH5Writer
 from rawconv.lh5.chunks import compress_threads
 from rawconv.lh5.columns import ArrayCol, TableCol, waveform_table
-from rawconv.lh5.encode_ahead import encodable_columns
+from rawconv.lh5.encoded import encodable_columns
 
 RADWARE = "RadwareSigcompress(codec_shift=-32768)"
 

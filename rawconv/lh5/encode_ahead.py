@@ -7,24 +7,21 @@ hands the encodable columns of the next few tables
 (:data:`rawconv.buffers.ENCODE_AHEAD_TABLES`) to one encoding thread, in the order the
 tables are written, and each table's write takes its columns' encodings (:func:`take`)
 instead of encoding them itself: the encoding of the next tables overlaps the writes of
-this one.
-1 GB of 120 x 8192 in the l200 layout: 3.36 s instead of 3.88 (medians of twelve
+this one (:func:`rawconv.lh5.encoded.encode_table_ahead` finds a table's columns). 1 GB
+of 120 x 8192 in the l200 layout: 3.36 s instead of 3.88 (medians of twelve
 alternating runs), for 0.3-0.6 CPU s more (benchmarks/README.md).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .chunks import compression_threads
-from .columns import ArrayCol, TableCol
 
-if TYPE_CHECKING:
-    from .encoded import EncodedCol
-
-__all__ = ["discard", "encodable_columns", "start", "take"]
+__all__ = ["discard", "start", "take"]
 
 _EXECUTOR: ThreadPoolExecutor | None = None
 _LOCK = threading.Lock()
@@ -38,39 +35,20 @@ def _executor() -> ThreadPoolExecutor:
         return _EXECUTOR
 
 
-def encodable_columns(table: Any) -> list[ArrayCol]:
-    """The 2-D array columns of `table` (sub-tables walked) that a waveform codec
-    encodes when written."""
-    from .encoded import column_codec  # the writer's module imports this one
-
-    found: list[ArrayCol] = []
-    if isinstance(table, TableCol):
-        for col in table.values():
-            if isinstance(col, TableCol):
-                found += encodable_columns(col)
-            elif isinstance(col, ArrayCol) and col.nda.ndim == 2 and column_codec(col):
-                found.append(col)
-    return found
-
-
-def start(ahead: dict[int, tuple[Any, int, Future]], table: Any, n_rows: int) -> int:
-    """Queue the encoding of the first `n_rows` rows of each encodable column of `table`
-    in `ahead` (an open file's, by column); returns how many were queued. Nothing is
-    queued where chunks are compressed by the appending thread (one-thread workers of the
-    parallel layer keep to one core)."""
-    from .encoded import column_codec, encode_column
-
+def start(ahead: dict[int, tuple[Any, int, Future]], columns: Sequence[tuple[Any, Any]],
+          n_rows: int, encode: Callable[[Any, Any, int], Any]) -> int:  # fmt: skip
+    """Queue ``encode(col, codec, n_rows)`` of each ``(col, codec)`` of `columns` on the
+    encoding thread, in `ahead` (an open file's, by column); returns how many were
+    queued. Nothing is queued where chunks are compressed by the appending thread
+    (one-thread workers of the parallel layer keep to one core)."""
     if compression_threads() == 0:
         return 0
-    columns = encodable_columns(table)
-    for col in columns:
-        codec = column_codec(col)
-        ahead[id(col)] = (col, n_rows, _executor().submit(encode_column, col, codec, n_rows))
+    for col, codec in columns:
+        ahead[id(col)] = (col, n_rows, _executor().submit(encode, col, codec, n_rows))
     return len(columns)
 
 
-def take(ahead: dict[int, tuple[Any, int, Future]], col: Any, n_rows: int | None
-         ) -> EncodedCol | None:  # fmt: skip
+def take(ahead: dict[int, tuple[Any, int, Future]], col: Any, n_rows: int | None) -> Any:
     """The encoding of `col`'s first `n_rows` rows queued by :func:`start` (its errors
     raised here), or None where none was queued for that column and those rows."""
     entry = ahead.pop(id(col), None)

@@ -31,10 +31,10 @@ import numpy as np
 
 from ..codecs import WaveformCodec, as_codec, encode_rows, encode_vectors
 from ..errors import RawconvError
-from .columns import ArrayCol, ScalarCol, VectorCol
+from .columns import ArrayCol, ScalarCol, TableCol, VectorCol
 from .compression import resolve_settings
 from .datasets import append_dataset, obj_settings, write_scalar
-from .encode_ahead import take
+from .encode_ahead import start, take
 from .outfile import OpenFile, set_attrs
 
 __all__ = [
@@ -137,6 +137,27 @@ def encode_column(
         sizes = np.diff(ends, prepend=0).astype(np.uint32)
         return EncodedCol(VectorCol(ArrayCol(data), ArrayCol(cl)), ArrayCol(sizes), attrs)
     raise RawconvError(f"{codec.name} cannot encode a {type(col).__name__}")
+
+
+def encodable_columns(table: Any) -> list[ArrayCol]:
+    """The 2-D array columns of `table` (sub-tables walked) that a waveform codec
+    encodes when written."""
+    found: list[ArrayCol] = []
+    if isinstance(table, TableCol):
+        for col in table.values():
+            if isinstance(col, TableCol):
+                found += encodable_columns(col)
+            elif isinstance(col, ArrayCol) and col.nda.ndim == 2 and column_codec(col):
+                found.append(col)
+    return found
+
+
+def encode_table_ahead(ahead: dict[int, Any], table: Any, n_rows: int) -> int:
+    """Queue the encoding of the first `n_rows` rows of each of `table`'s
+    :func:`encodable_columns` on the encoding thread (:mod:`.encode_ahead`); returns how
+    many were queued."""
+    columns = [(col, column_codec(col)) for col in encodable_columns(table)]
+    return start(ahead, columns, n_rows, encode_column)
 
 
 def column_codec(obj: Any) -> WaveformCodec | None:

@@ -34,7 +34,8 @@ from ..remote import discard_staging, is_url, staging_path, upload
 from .columns import ArrayCol, ScalarCol, TableCol
 from .compression import resolve_settings
 from .convert import from_lgdo
-from .encode_ahead import discard, start
+from .encode_ahead import discard
+from .encoded import encode_table_ahead
 from .objects import write_object
 from .outfile import OpenFile, failure, temp_name
 from .templates import TableTemplates
@@ -158,7 +159,7 @@ class LH5Writer:
         rows) on the encoding thread (:mod:`rawconv.lh5.encode_ahead`); its next
         :meth:`write` to `lh5_file` takes the result. Its rows must stay as they are until
         then, or until :meth:`discard_ahead`. Returns the columns queued."""
-        return start(self._file(os.fspath(lh5_file)).ahead, obj, n_rows)
+        return encode_table_ahead(self._file(os.fspath(lh5_file)).ahead, obj, n_rows)
 
     def discard_ahead(self) -> None:
         """Drop the encodings started by :meth:`encode_ahead` that no write took."""
