@@ -78,10 +78,10 @@ class BlockReader:
         """Absolute offset just past the buffered bytes."""
         return self.base + self.fill
 
-    @property
     def bytes_left(self) -> int | None:
         """Input bytes after the buffered ones, up to `stop` (None where the input's size
-        is unknown and there is no `stop`)."""
+        is unknown and there is no `stop`). A method of the reader alone, so that what
+        holds it (a route) holds no streamer."""
         size = self.source.size
         end = self.stop if size is None else min(self.stop, size)
         return None if end == NO_STOP else max(end - self.end, 0)

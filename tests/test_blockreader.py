@@ -112,19 +112,19 @@ def test_stop_beyond_the_input():
 
 def test_bytes_left_to_the_stop_or_the_end_of_the_input():
     r = BlockReader(MemorySource(DATA), 100, start=24)
-    assert r.bytes_left == 1000
+    assert r.bytes_left() == 1000
     r.read()
-    assert r.bytes_left == 900
-    assert BlockReader(MemorySource(DATA), 100, start=24, stop=500).bytes_left == 476
-    assert BlockReader(MemorySource(DATA[:20]), 64, stop=40).bytes_left == 20
+    assert r.bytes_left() == 900
+    assert BlockReader(MemorySource(DATA), 100, start=24, stop=500).bytes_left() == 476
+    assert BlockReader(MemorySource(DATA[:20]), 64, stop=40).bytes_left() == 20
     unknown = Trickle(DATA, 64)
     unknown.__class__ = type("Unsized", (Trickle,), {"size": property(lambda self: None)})
     r = BlockReader(unknown, 100)
     r.read()
-    assert r.bytes_left is None
+    assert r.bytes_left() is None
     r.seek(10, 300)
     r.read()
-    assert r.bytes_left == 300 - r.end == 290 - r.fill
+    assert r.bytes_left() == 300 - r.end == 290 - r.fill
 
 
 def test_compaction_keeps_offsets_right():

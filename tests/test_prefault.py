@@ -228,3 +228,36 @@ def test_streamers_tell_the_bytes_they_have_not_read(fmt, relative):
     streamer.close_stream()
     assert 0 <= left[0] < size and left[-1] == 0
     assert left == sorted(left, reverse=True) and len(set(left)) > 1
+
+
+@pytest.mark.parametrize("fmt", ["fcio", "orca"])
+def test_a_finished_stream_is_freed_without_the_garbage_collector(tmp_path, monkeypatch, fmt):
+    """Routes ask the reader, not the streamer, for the bytes left: a route holding the
+    streamer would make a cycle that keeps a finished stream's buffers (an arena of the
+    whole fill in the production layout) until the garbage collector runs."""
+    import gc
+    import weakref
+
+    from rawconv import build_raw
+    from rawconv.formats.fcio.streamer import FCIOStreamer
+    from rawconv.formats.orca.streamer import OrcaStreamer
+    from tests.conftest import data_file
+
+    cls = FCIOStreamer if fmt == "fcio" else OrcaStreamer
+    src = data_file("fcio/th228.fcio" if fmt == "fcio"
+                    else "orca/fcio/l200-p14-r004-cal-20250606T010224Z.orca")  # fmt: skip
+    streamers: list = []
+    opened = cls.open_stream
+
+    def spy(self, *args, **kwargs):
+        streamers.append(weakref.ref(self))
+        return opened(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "open_stream", spy)
+    gc.collect()
+    gc.disable()
+    try:
+        build_raw(str(src), out_spec=str(tmp_path / "out.lh5"))
+        assert len(streamers) == 1 and streamers[0]() is None
+    finally:
+        gc.enable()

@@ -7,9 +7,9 @@ hands the encodable columns of the next few tables
 (:data:`rawconv.buffers.ENCODE_AHEAD_TABLES`) to one encoding thread, in the order the
 tables are written, and each table's write takes its columns' encodings (:func:`take`)
 instead of encoding them itself: the encoding of the next tables overlaps the writes of
-this one (:func:`rawconv.lh5.encoded.encode_table_ahead` finds a table's columns). 1 GB
-of 120 x 8192 in the l200 layout: 3.36 s instead of 3.88 (medians of twelve
-alternating runs), for 0.3-0.6 CPU s more (benchmarks/README.md).
+this one (:func:`rawconv.lh5.encoded.encode_table_ahead` finds a table's columns). On
+1 GB of 120 x 8192 in the l200 layout, about 0.4 s less of 3.5-4.5, for 0.3-0.6 CPU s
+more (benchmarks/README.md).
 """
 
 from __future__ import annotations

@@ -125,7 +125,7 @@ class OrcaStreamer(PacketAccess, PrepareMixin, FcioRunsMixin, RecoveryMixin, Dat
         return [self.header_decoder, *self.decoders.values()]
 
     def bytes_left(self) -> int | None:
-        return None if self._reader is None else self._reader.bytes_left
+        return None if self._reader is None else self._reader.bytes_left()
 
     # --- opening ----------------------------------------------------------------------------
 
@@ -198,7 +198,7 @@ class OrcaStreamer(PacketAccess, PrepareMixin, FcioRunsMixin, RecoveryMixin, Dat
                     1, min(rb.fill_safety, self.decoders[name].max_rows_for(rb.key_list))
                 )
         self._routes = {
-            name: MergeRoute(dec, self.rb_lib[name], dec.parts(), self.bytes_left)
+            name: MergeRoute(dec, self.rb_lib[name], dec.parts(), self._reader.bytes_left)
             for name, dec in self.decoders.items()
             if self.rb_lib.get(name)
         }
