@@ -184,7 +184,7 @@ class BufferArena:
         """Rows of each buffer whose pages are allocated, or asked for (large columns)."""
         large = [a for a in self.arrays if total and a.strides[0] >= PREFAULT_ROW_BYTES]
         self._prefault = (large, Prefaulter()) if large and available() else None
-        self.input_row_bytes = raw if spec is not None else row_bytes(template)
+        self.input_row_bytes = raw
         """Input bytes a row takes at least (its raw row in memory)."""
         self._bound: list[tuple[ArrayCol, np.ndarray]] = []
         """(column, its arena view) of each member's first column: a buffer resized or

@@ -143,12 +143,6 @@ class DataStreamer(ABC):
         """Name of the input being read."""
         return "<closed>" if self.source is None else self.source.name
 
-    def bytes_left(self) -> int | None:
-        """Input bytes this stream has not read yet (None: unknown), a bound on the rows
-        the rest of the input can put in buffers (:mod:`rawconv.arena` pays for their
-        memory ahead)."""
-        return None
-
     def build_default_rb_lib(self, out_stream: str = "") -> RawBufferLibrary:
         """One buffer per decoder key list, named after the decoder without "Decoder"."""
         lib = RawBufferLibrary()

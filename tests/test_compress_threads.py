@@ -47,18 +47,18 @@ def test_inline_compression_stores_the_same_chunks(settings, tmp_path, restore_t
 def test_the_environment_sets_the_threads(monkeypatch, restore_threads):
     chunks.set_compress_threads(None)
     monkeypatch.setenv("RAWCONV_COMPRESS_THREADS", "0")
-    assert chunks._threads() == 0
+    assert chunks.compression_threads() == 0
     monkeypatch.setenv("RAWCONV_COMPRESS_THREADS", "3")
-    assert chunks._threads() == 3
+    assert chunks.compression_threads() == 3
     chunks.set_compress_threads(1)
-    assert chunks._threads() == 1  # the call wins over the environment
+    assert chunks.compression_threads() == 1  # the call wins over the environment
 
 
 def test_the_setting_is_restored_after_a_block(restore_threads):
     chunks.set_compress_threads(2)
     with chunks.compress_threads(0):
-        assert chunks._threads() == 0
-    assert chunks._threads() == 2
+        assert chunks.compression_threads() == 0
+    assert chunks.compression_threads() == 2
 
 
 def test_parallel_tasks_of_one_thread_compress_what_they_decode(th228, tmp_path,
@@ -78,7 +78,8 @@ def test_parallel_tasks_of_one_thread_compress_what_they_decode(th228, tmp_path,
     real = chunks.DirectChunkAppender._encode_write
 
     def spy(self, first_row, chunk):
-        seen.append((threading.current_thread() is threading.main_thread(), chunks._threads()))
+        in_main = threading.current_thread() is threading.main_thread()
+        seen.append((in_main, chunks.compression_threads()))
         return real(self, first_row, chunk)
 
     with pytest.MonkeyPatch.context() as mp:
@@ -86,4 +87,4 @@ def test_parallel_tasks_of_one_thread_compress_what_they_decode(th228, tmp_path,
         result = decode_chunk(chunk, job)
     assert result.rows == 1000 and len(seen) > 10
     assert set(seen) == {(True, 0)}  # every chunk compressed by the task's own thread
-    assert chunks._threads() == 3
+    assert chunks.compression_threads() == 3

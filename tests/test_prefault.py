@@ -212,19 +212,26 @@ def test_outputs_are_the_same_with_and_without_pages_ahead(tmp_path, monkeypatch
     ("fmt", "relative"),
     [("fcio", "fcio/th228.fcio"), ("orca", "orca/fcio/l200-p14-r004-cal-20250606T010224Z.orca")],
 )
-def test_streamers_tell_the_bytes_they_have_not_read(fmt, relative):
+def test_routes_are_told_the_bytes_their_stream_has_not_read(fmt, relative):
     from rawconv.formats.registry import get_streamer
     from tests.conftest import data_file
 
     path = data_file(relative)
     streamer = get_streamer(fmt)
     streamer.block_bytes = 64 << 10  # several blocks
-    assert streamer.bytes_left() is None  # nothing open
     streamer.open_stream(str(path))
     size = path.stat().st_size
-    left = [streamer.bytes_left()]
+    routes = list(streamer._routes.values())
+    assert routes and all(r.bytes_left is not None for r in routes)
+
+    def left_now() -> int:
+        told = {r._bytes_left() for r in routes}
+        assert len(told) == 1  # every route of a stream is told the same
+        return told.pop()
+
+    left = [left_now()]
     while streamer.read_chunk():
-        left.append(streamer.bytes_left())
+        left.append(left_now())
     streamer.close_stream()
     assert 0 <= left[0] < size and left[-1] == 0
     assert left == sorted(left, reverse=True) and len(set(left)) > 1

@@ -86,11 +86,6 @@ def compress_threads(n: int | None) -> Iterator[None]:
 
 def compression_threads() -> int:
     """The compression threads asked for (0: compress in the appending thread)."""
-    return _threads()
-
-
-def _threads() -> int:
-    """The compression threads asked for (0: compress in the appending thread)."""
     if _THREADS is not None:
         return _THREADS
     value = os.environ.get("RAWCONV_COMPRESS_THREADS")  # asked per chunk: no cpu_count()
@@ -101,7 +96,7 @@ def _pool() -> ThreadPoolExecutor:
     global _POOL
     if _POOL is None:
         _POOL = ThreadPoolExecutor(
-            max_workers=max(1, _threads()), thread_name_prefix="rawconv-deflate"
+            max_workers=max(1, compression_threads()), thread_name_prefix="rawconv-deflate"
         )
     return _POOL
 
@@ -338,7 +333,7 @@ class DirectChunkAppender:
             if stored is not None:
                 self.dsid.write_direct_chunk(self._offset(first_row), stored)
                 return
-        if _threads() == 0:  # here and now: the caller's rows need no copy
+        if compression_threads() == 0:  # here and now: the caller's rows need no copy
             self._encode_write(first_row, chunk)
             return
         shuffled = False

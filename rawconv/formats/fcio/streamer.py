@@ -113,9 +113,6 @@ class FCIOStreamer(DamageHandling, DataStreamer):
     def get_decoder_list(self) -> list[DataDecoder]:
         return list(self._decoders)
 
-    def bytes_left(self) -> int | None:
-        return None if self._reader is None else self._reader.bytes_left()
-
     def _make_routes(self) -> None:
         """A route for each decoder that has buffers (given the reader's bytes_left, not
         the streamer's: a route holding the streamer would be a reference cycle, which

@@ -124,9 +124,6 @@ class OrcaStreamer(PacketAccess, PrepareMixin, FcioRunsMixin, RecoveryMixin, Dat
     def get_decoder_list(self) -> list[DataDecoder]:
         return [self.header_decoder, *self.decoders.values()]
 
-    def bytes_left(self) -> int | None:
-        return None if self._reader is None else self._reader.bytes_left()
-
     # --- opening ----------------------------------------------------------------------------
 
     def open_stream(
