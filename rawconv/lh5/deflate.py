@@ -4,8 +4,10 @@ A shuffled chunk is a few byte planes (all first bytes of its elements, then all
 bytes...). Each plane is coded on its own, the way that suits it, judged on a sample from
 its middle:
 
-- **stored**: a plane whose sample does not deflate (the low bytes of noisy germanium
-  waveforms) is written as deflate's stored blocks, at copy speed and at most 3 % larger;
+- **stored**: a plane whose sample barely compresses (the low bytes of germanium
+  waveforms: noise of nearly every byte value) is written as deflate's stored blocks, at
+  copy speed: at gzip levels 1-6 when coding would save less than a tenth of it
+  (:data:`FAST_STORE_RATIO`), at levels 7-9 less than 3 % (:data:`STORE_RATIO`);
 - **literal**: a plane where Huffman codes alone do about as well as deflate's string
   matching (the low bytes of most waveforms: noise, different in each channel; the high
   bytes of germanium waveforms, within :data:`LITERAL_SLACK`) is written as one block of
@@ -42,6 +44,7 @@ except ImportError:  # pragma: no cover - isal is a dependency
     _MAX_LEVEL = 9
 
 __all__ = [
+    "FAST_STORE_RATIO",
     "LITERAL_SLACK",
     "ROW_FLUSH_ELEMENTS",
     "RUNS_RATIO",
@@ -56,7 +59,18 @@ ROW_FLUSH_ELEMENTS = 4096
 """Rows of at least this many elements end a deflate block each."""
 
 STORE_RATIO = 0.97
-"""A byte plane whose sample deflates to more than this fraction of it is stored."""
+"""At compressor levels 2-3 (gzip levels 7-9), a byte plane whose sample deflates to more
+than this fraction of it is stored."""
+
+FAST_STORE_RATIO = 0.90
+"""At compressor levels 0-1 (gzip levels 0-6), a byte plane whose sample deflates to more
+than this fraction of it is stored. Coding such a plane as literals would cost 10-25x the
+CPU of storing it for less than a tenth of its bytes: the low-byte planes of LEGEND-200's
+germanium and SiPM traces (ORCA p14 run, samples 0.94-0.98; planes of the Th-228 test run,
+0.96-1.0) sat on either side of STORE_RATIO chunk by chunk, and coding the half that fell
+below it took a quarter of the conversion's CPU for 2.5 % of its output. Waveforms of
+quieter channels (SiPM planes at 0.63-0.84, the 8192-sample shape at 0.53-0.88) are still
+coded."""
 
 SAMPLE_BYTES = 16 << 10
 """Bytes of a plane coded to decide how to code it (planes of at least 4x this)."""
@@ -137,7 +151,7 @@ def plane_coding(plane: memoryview, level: int, step: int) -> str:
     for pos in range(0, SAMPLE_BYTES, max(step, 1)):
         deflated += len(comp.compress(sample[pos : pos + step]))
         deflated += len(comp.flush(_deflate_lib.Z_SYNC_FLUSH))
-    if deflated > STORE_RATIO * SAMPLE_BYTES:
+    if deflated > (FAST_STORE_RATIO if level <= 1 else STORE_RATIO) * SAMPLE_BYTES:
         return STORED
     if deflated < RUNS_RATIO * SAMPLE_BYTES:
         return RUNS
