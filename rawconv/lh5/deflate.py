@@ -65,12 +65,11 @@ than this fraction of it is stored."""
 FAST_STORE_RATIO = 0.90
 """At compressor levels 0-1 (gzip levels 0-6), a byte plane whose sample deflates to more
 than this fraction of it is stored. Coding such a plane as literals would cost 10-25x the
-CPU of storing it for less than a tenth of its bytes: the low-byte planes of LEGEND-200's
-germanium and SiPM traces (ORCA p14 run, samples 0.94-0.98; planes of the Th-228 test run,
-0.96-1.0) sat on either side of STORE_RATIO chunk by chunk, and coding the half that fell
-below it took a quarter of the conversion's CPU for 2.5 % of its output. Waveforms of
-quieter channels (SiPM planes at 0.63-0.84, the 8192-sample shape at 0.53-0.88) are still
-coded."""
+CPU of storing it for less than a tenth of its bytes: the low-byte planes of a LEGEND-200
+calibration run (ORCA p14, samples at 0.94-0.98; the Th-228 test run's, 0.96-1.0) sat on
+either side of STORE_RATIO chunk by chunk, and coding the half that fell below it took a
+fifth of the conversion's CPU for 2.5 % of its output. Quieter waveforms (SiPM planes at
+0.63-0.84, the 8192-sample shape at 0.53-0.88) are still coded."""
 
 SAMPLE_BYTES = 16 << 10
 """Bytes of a plane coded to decide how to code it (planes of at least 4x this)."""
