@@ -129,15 +129,26 @@ class RawBuffer:
         )
 
 
+_FILE_SUFFIXES = (".lh5", ".h5", ".hdf5")
+
+
 def split_out_stream(out_stream: str) -> tuple[str, str]:
     """``"f.lh5:/grp"`` -> ``("f.lh5", "/grp")``; the group defaults to ``/``.
 
-    A colon that belongs to a URL scheme (``s3://...``) is not a separator.
+    A colon that belongs to a URL scheme (``s3://...``) is not a separator, nor is one in a
+    file name: what follows the last colon of ``run_12:30.lh5`` names a file, not a group
+    (legend-daq2lh5 writes file ``run_12`` with a group ``30.lh5`` in it, and so would an
+    input named ``run:1.fcio`` converted to ``run:1.lh5``).
     """
     if not out_stream:
         return "", "/"
     head, sep, tail = out_stream.rpartition(":")
-    if not sep or tail.startswith("//") or (len(head) == 1 and head.isalpha() and os.name == "nt"):
+    if (
+        not sep
+        or tail.startswith("//")
+        or tail.lower().endswith(_FILE_SUFFIXES)
+        or (len(head) == 1 and head.isalpha() and os.name == "nt")
+    ):
         return out_stream, "/"
     return head, tail or "/"
 

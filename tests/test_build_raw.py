@@ -12,6 +12,7 @@ import pytest
 from lgdo import Table, WaveformTable
 
 from rawconv import RawBufferLibrary, RawconvError, UnknownFormatError, build_raw
+from rawconv.buffers import split_out_stream
 from tests.conftest import assert_identical_lh5
 
 
@@ -43,6 +44,30 @@ def test_filename_with_group(spms, tmp_path):
         assert f.attrs["datatype"] == "struct{raw}"
         assert f["raw"].attrs["datatype"] == "struct{fc}"
         assert f["raw/fc"].attrs["datatype"] == "struct{FCConfig,FCEvent,FCStatus}"
+
+
+def test_a_colon_in_a_file_name_is_not_a_group(spms, tmp_path):
+    """legend-daq2lh5 splits an output at its last ':' (file:group) even where what follows
+    names a file: ``run:1.fcio`` became file ``run`` with a group ``1.lh5``. rawconv keeps
+    a name ending in .lh5/.h5/.hdf5 whole, and still splits ``f.lh5:/grp``."""
+    src = tmp_path / "run:1.fcio"
+    shutil.copy(spms, src)
+    report = build_raw(str(src))  # the default output beside the input
+    assert report.outputs == [str(tmp_path / "run:1.lh5")]
+    build_raw(str(spms), out_spec=str(tmp_path / "x_12:30.h5"))
+    build_raw(str(spms), out_spec=str(tmp_path / "y:2.lh5:/raw"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "run:1.fcio", "run:1.lh5", "x_12:30.h5", "y:2.lh5",
+    ]  # fmt: skip
+    with h5py.File(tmp_path / "run:1.lh5", "r") as f:
+        assert sorted(f) == ["FCConfig", "FCEvent", "FCStatus"]
+        assert f["FCEvent/waveform/values"].shape == (300, 6000)
+    with h5py.File(tmp_path / "y:2.lh5", "r") as f:
+        assert sorted(f["raw"]) == ["FCConfig", "FCEvent", "FCStatus"]
+    assert split_out_stream("s3://b/run:1.lh5") == ("s3://b/run:1.lh5", "/")
+    assert split_out_stream("s3://b/run.lh5:/raw") == ("s3://b/run.lh5", "/raw")
+    assert split_out_stream("f.lh5:raw") == ("f.lh5", "raw")
+    assert split_out_stream("out:1") == ("out", "1")  # no file suffix: the reference's rule
 
 
 def test_library_object_and_environment_input(spms, tmp_path, monkeypatch):
