@@ -36,6 +36,7 @@ from .validate import (
     check_env_expanded,
     check_keywords,
     check_n_max,
+    check_not_the_input,
     check_output_path,
     expand_env,
     template_names,
@@ -232,7 +233,7 @@ def build_raw(
                 f"(its decoders: {names})",
                 path=source.name,
             )
-        _check_outputs(outputs, overwrite, storage_options)
+        _check_outputs(outputs, overwrite, storage_options, source)
         local = [o for o in outputs if not is_url(o)]
         if source.size is not None and math.isinf(n_max) and local:  # a whole input
             share = estimate_output_bytes(source.size, hdf5_settings) // len(local)
@@ -304,13 +305,22 @@ def _output_files(streamer: Any) -> list[str]:
     return files
 
 
-def _check_outputs(outputs: list[str], overwrite: bool, storage_options: Mapping) -> None:
+def _check_outputs(outputs: list[str], overwrite: bool, storage_options: Mapping,
+                   source: Source) -> None:  # fmt: skip
     for path in outputs:
         check_env_expanded(path)
         if is_url(path):
             check_output_url(path, overwrite, storage_options)
         else:
+            check_not_the_input(path, _local_path(source))
             check_output_path(path, overwrite)
+
+
+def _local_path(source: Source) -> str | None:
+    """The local file that `source` reads (through a decompressor too), or None."""
+    while isinstance(source, CompressedSource):
+        source = source.inner
+    return source.path if isinstance(source, FileSource) else None
 
 
 def _is_spec_file(name: str) -> bool:

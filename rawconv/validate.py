@@ -21,6 +21,7 @@ __all__ = [
     "check_buffer_size",
     "check_keywords",
     "check_n_max",
+    "check_not_the_input",
     "check_output_path",
     "expand_env",
     "template_names",
@@ -136,3 +137,20 @@ def check_output_path(path: str | os.PathLike, overwrite: bool) -> None:
         )
     if not overwrite:
         raise OutputExistsError("exists; overwrite=True replaces it", path=str(p))
+
+
+def check_not_the_input(path: str | os.PathLike, input_path: str | os.PathLike | None) -> None:
+    """The output at `path` is not the local input file being converted (through a link or
+    another name included): overwriting would destroy the data it is made from. Raises
+    OutputError naming the path."""
+    if input_path is None:
+        return
+    try:
+        same = Path(path).samefile(input_path)
+    except (OSError, ValueError):  # either absent (or unreadable): not one file
+        return
+    if same:
+        raise OutputError(
+            f"is the input file {os.fspath(input_path)}; rawconv never writes over its input",
+            path=os.fspath(path),
+        )

@@ -3,6 +3,7 @@ nothing written and nothing touched."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -57,6 +58,31 @@ def test_bad_arguments_are_refused(run, capsys, args, status, message):
     assert message in lines[-1]  # argparse prints its usage lines first
     assert sum("error" in line for line in lines) == 1
     assert _files(run.parent) == before
+
+
+def test_an_output_that_is_the_input_is_refused(run, capsys, tmp_path):
+    """`-o run.fcio -w` used to replace the raw data with its own conversion (a rename over
+    a read-only file succeeds too); a link to the input, a compressed input and
+    rawconv-parallel (one task, or cut in chunks) are refused the same way."""
+    data = run.read_bytes()
+    (tmp_path / "link.lh5").symlink_to(run)
+    gz = tmp_path / "run.fcio.gz"
+    gz.write_bytes(gzip.compress(data, compresslevel=1))
+    packed = gz.read_bytes()
+    before = _files(tmp_path)
+    cases = [
+        (rawconv, [str(run), "-o", str(run), "-w"]),
+        (rawconv, [str(run), "-o", "link.lh5", "-w"]),
+        (rawconv, [str(gz), "-o", str(gz), "-w"]),
+        (parallel, [str(run), "-o", str(run), "-w", "-q"]),
+        (parallel, [str(run), "-o", str(run), "-w", "-q", "--chunk-size", "1M"]),
+    ]
+    for command, argv in cases:
+        status, err = _call(command, argv, capsys)
+        assert status == 1, argv
+        assert f"is the input file {argv[0]}; rawconv never writes over its input" in err
+        assert run.read_bytes() == data and gz.read_bytes() == packed
+        assert _files(tmp_path) == before and (tmp_path / "link.lh5").is_symlink()
 
 
 def test_out_specs_that_select_nothing_or_have_typos(run, capsys, tmp_path):
