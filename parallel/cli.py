@@ -387,12 +387,15 @@ def _finish(args: argparse.Namespace, report: Any) -> int:
                   + "".join(f" ({t})" for t in (f.note, f.reason) if t))  # fmt: skip
     elif not args.quiet:
         print(report.summary())
-    else:  # quiet: the failures alone, one line each
+    else:  # quiet: the failures alone, one line each (an input given twice: once)
+        printed = set()
         for f in report.files:
             if f.status == "failed":
-                named = f.reason.startswith((f"{f.input}:", f"{f.input},"))  # names the input
+                named = f.reason.startswith((f"{f.input}:", f"{f.input},", f"{f.input} "))
                 text = f.reason if named else f"{f.input}: {f.reason}"
-                print(f"rawconv-parallel: error: {text}", file=sys.stderr)
+                if text not in printed:
+                    print(f"rawconv-parallel: error: {text}", file=sys.stderr)
+                    printed.add(text)
     if args.summary:
         Path(args.summary).write_text(report.to_json())
     return 1 if report.failed else 0

@@ -340,12 +340,16 @@ def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report, bars
     for i in plans:
         for out in report.files[i].outputs:
             if out in owners:
+                first, again = report.files[owners[out]].input, report.files[i].input
+                reason = (
+                    f"{again} is given twice (a pattern and a name may both match it)"
+                    if first == again
+                    else f"{out} would receive the tables of both {first} and {again}; "
+                    "use {orig_basename} in the out_spec"
+                )
                 for j in (i, owners[out]):
                     report.files[j].status = "failed"
-                    report.files[j].reason = (
-                        f"{out} would receive the tables of both {report.files[owners[out]].input}"
-                        f" and {report.files[i].input}; use {{orig_basename}} in the out_spec"
-                    )
+                    report.files[j].reason = reason
             owners[out] = i
     return {i: p for i, p in plans.items() if report.files[i].status != "failed"}
 

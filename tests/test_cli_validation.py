@@ -85,6 +85,28 @@ def test_an_output_that_is_the_input_is_refused(run, capsys, tmp_path):
         assert _files(tmp_path) == before and (tmp_path / "link.lh5").is_symlink()
 
 
+def test_rawconv_parallel_refuses_inputs_that_share_an_output(run, capsys, tmp_path):
+    """An input given twice (a pattern and its name) is said so, once; two inputs whose
+    tables would go to one file are refused with the out_spec hint. Nothing is written."""
+    other = tmp_path / "sub" / "run.fcio"
+    other.parent.mkdir()
+    shutil.copy(run, other)
+    before = _files(tmp_path)
+    status, err = _call(parallel, ["*.fcio", str(run), "-o", "out/", "-q"], capsys)
+    assert status == 1
+    assert err.splitlines() == [
+        f"rawconv-parallel: error: {run} is given twice (a pattern and a name may both match it)"
+    ]
+    status, err = _call(parallel, [str(run), str(other), "-o", "out/", "-q"], capsys)
+    assert status == 1
+    out = tmp_path / "out" / "run.lh5"
+    want = (f"{out} would receive the tables of both {run} and {other}; "
+            "use {orig_basename} in the out_spec")  # fmt: skip
+    assert err.splitlines() == [f"rawconv-parallel: error: {run}: {want}",
+                                f"rawconv-parallel: error: {other}: {want}"]  # fmt: skip
+    assert _files(tmp_path) == before
+
+
 def test_out_specs_that_select_nothing_or_have_typos(run, capsys, tmp_path):
     spec = tmp_path / "other.json"  # only decoders of another format: nothing to write
     spec.write_text(json.dumps({"ORFCIOEventDecoder": {"x": {"key_list": ["*"],
