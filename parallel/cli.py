@@ -391,7 +391,7 @@ def _finish(args: argparse.Namespace, report: Any) -> int:
         printed = set()
         for f in report.files:
             if f.status == "failed":
-                named = f.reason.startswith((f"{f.input}:", f"{f.input},", f"{f.input} "))
+                named = f.reason.startswith((f"{f.input}:", f"{f.input},"))  # names the input
                 text = f.reason if named else f"{f.input}: {f.reason}"
                 if text not in printed:
                     print(f"rawconv-parallel: error: {text}", file=sys.stderr)

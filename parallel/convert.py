@@ -342,7 +342,7 @@ def _index(client, inputs, stream_type, cache_dir, job, chunk_size, report, bars
             if out in owners:
                 first, again = report.files[owners[out]].input, report.files[i].input
                 reason = (
-                    f"{again} is given twice (a pattern and a name may both match it)"
+                    "given twice (a pattern and a name may both match it)"
                     if first == again
                     else f"{out} would receive the tables of both {first} and {again}; "
                     "use {orig_basename} in the out_spec"

@@ -95,7 +95,7 @@ def test_rawconv_parallel_refuses_inputs_that_share_an_output(run, capsys, tmp_p
     status, err = _call(parallel, ["*.fcio", str(run), "-o", "out/", "-q"], capsys)
     assert status == 1
     assert err.splitlines() == [
-        f"rawconv-parallel: error: {run} is given twice (a pattern and a name may both match it)"
+        f"rawconv-parallel: error: {run}: given twice (a pattern and a name may both match it)"
     ]
     status, err = _call(parallel, [str(run), str(other), "-o", "out/", "-q"], capsys)
     assert status == 1
