@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .lh5.convert import is_container, lgdo_layout, same_layout, to_lgdo
@@ -264,11 +264,15 @@ class RawBufferLibrary(dict):
                 spec[name] = rbl.as_out_spec()
         return spec
 
-    def resolve(self, decoders: Mapping[str, Iterable[Any]], known: Iterable[str] | None = None
-                ) -> None:  # fmt: skip
+    def resolve(
+        self,
+        decoders: Mapping[str, Iterable[Any]],
+        known: Iterable[str] | None = None,
+        splits: Mapping[str, Sequence[tuple[str, Sequence[Any]]]] | None = None,
+    ) -> None:
         """Rebuild the buffers for an input's decoders (name -> keys, in order); see
-        :func:`~rawconv.outspec.resolve_out_spec` for `known`."""
-        resolved = resolve_out_spec(self.as_out_spec(), decoders, self.kw_dict, known)
+        :func:`~rawconv.outspec.resolve_out_spec` for `known` and `splits`."""
+        resolved = resolve_out_spec(self.as_out_spec(), decoders, self.kw_dict, known, splits)
         mine = {(name, rb.name or rb.out_name): rb for name, rbl in self.items() for rb in rbl}
         self.clear()
         for name, buffers in resolved.items():

@@ -7,7 +7,6 @@ over, and the temporary files such a process left beside the output are removed.
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
 import os
@@ -19,7 +18,10 @@ from .errors import RawconvError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["OutputLocks", "lock_path", "remove_stale_temps"]
+__all__ = ["TEMP_SUFFIX", "OutputLocks", "lock_path", "remove_stale_temps"]
+
+TEMP_SUFFIX = ".rawconv-tmp"
+"""Ending of the hidden temporary files outputs are written to (``.<name>.<id>.rawconv-tmp``)."""
 
 
 def lock_path(output: str) -> Path:
@@ -104,10 +106,27 @@ class OutputLocks:
 def remove_stale_temps(outputs: list[str], warn: bool = True) -> None:
     """Temporary files of outputs whose locks this run holds belong to runs that died
     (killed before they could clean up), or to this run's own tasks cut short (``warn``
-    False): remove them."""
+    False): remove them. Each folder is listed once, however many outputs it holds."""
+    names_in: dict[Path, set[str]] = {}
     for output in outputs:
         p = Path(output)
-        for temp in p.parent.glob(f".{glob.escape(p.name)}.*.rawconv-tmp"):
-            if warn:
-                log.warning("removing %s, left by an interrupted run", temp)
-            temp.unlink(missing_ok=True)
+        names_in.setdefault(p.parent, set()).add(p.name)
+    for folder, names in names_in.items():
+        try:
+            entries = [e.name for e in os.scandir(folder)]
+        except OSError:  # a folder that is not there holds no temporary file
+            continue
+        for entry in entries:
+            if _is_temp_of(entry, names):
+                temp = folder / entry
+                if warn:
+                    log.warning("removing %s, left by an interrupted run", temp)
+                temp.unlink(missing_ok=True)
+
+
+def _is_temp_of(entry: str, names: set[str]) -> bool:
+    """Whether `entry` is ``.<name>.<anything>.rawconv-tmp`` for one of `names`."""
+    if not (entry.startswith(".") and entry.endswith(TEMP_SUFFIX)):
+        return False
+    middle = entry[1 : -len(TEMP_SUFFIX)]
+    return any(c == "." and middle[:i] in names for i, c in enumerate(middle))

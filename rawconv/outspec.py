@@ -21,7 +21,10 @@ Expansion rules (reference-converter.md, section 2), with the reference's quirks
    ``*``, ``?`` or ``[`` are fnmatch patterns on ``str(key)``) are resolved against the
    decoders' keys when the stream is opened;
 7. every buffer listed under the decoder ``"*"`` applies to each decoder the spec does not
-   name, with ``{name}`` in its buffer name standing for the decoder's name without "Decoder".
+   name, with ``{name}`` in its buffer name standing for the decoder's name without "Decoder";
+   as in legend-daq2lh5, a decoder gets them once per table of its default buffers, the names
+   suffixed as those tables' are (``ORFCIOConfig_0``, ``LLAMAEvent_4``: a decoder whose keys
+   fall into several table layouts, or that the reference names so).
 
 :func:`expand_out_spec` applies rules 1-5 (no input needed); :func:`resolve_out_spec`, a pure
 function of (out_spec, the input's decoders and keys, keywords), gives the whole resolved
@@ -36,7 +39,7 @@ import fnmatch
 import json
 import os
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -247,8 +250,9 @@ def expand_out_spec(out_spec: Mapping | str | os.PathLike, kw_dict: Mapping | No
     for decoder_name, buffers in as_out_spec(out_spec).items():
         where = f"out_spec[{decoder_name!r}]"
         if decoder_name == "*":
+            checked = {**kw_dict, "name": "<decoder>"}  # {name}: each decoder's, later
             for name, spec in buffers.items():  # checked here, expanded per decoder later
-                _expand_buffer(name, spec, kw_dict, where)
+                _expand_buffer(name, spec, checked, where)
             expanded["*"] = buffers
             continue
         expanded[decoder_name] = {}
@@ -262,6 +266,7 @@ def resolve_out_spec(
     decoders: Mapping[str, Iterable[Any]],
     kw_dict: Mapping | None = None,
     known: Iterable[str] | None = None,
+    splits: Mapping[str, Sequence[tuple[str, Sequence[Any]]]] | None = None,
 ) -> dict[str, dict[str, dict]]:
     """The out_spec resolved against an input's decoders: a pure function.
 
@@ -278,6 +283,12 @@ def resolve_out_spec(
         every decoder name of every format. A named decoder outside `known` (and not among
         `decoders`) is a typo: OutSpecError with the closest names. One that another format
         has, but this input lacks, is left out silently (one out_spec serves several formats).
+    splits
+        decoder -> (name suffix, keys) of each table its default buffers write (the
+        streamer's ``build_default_rb_lib``: suffixes such as ``_0`` or ``_fcid_1/config``
+        where the reference gives them). The ``"*"`` entry then gives a decoder its buffers
+        once per table, with the table's suffix and keys (buffers split per key keep their
+        names). Without it: one table of every key, no suffix.
 
     Returns
     -------
@@ -303,20 +314,44 @@ def resolve_out_spec(
     for name, keys in decoders.items():
         if star is None or name in expanded:
             continue
-        short = decoder_short_name(name)
-        spec: dict[str, Any] = {}
-        for bname, settings in copy_spec(star).items():
-            for field in ("out_name", "out_stream"):
-                if isinstance(settings.get(field), str):
-                    settings[field] = settings[field].replace("{name}", short)
-            spec[bname.replace("{name}", short)] = settings
-        buffers: dict = {}
-        for bname, settings in spec.items():
-            buffers.update(_expand_buffer(bname, settings, kw_dict, "out_spec['*']"))
-        resolved[name] = resolve_wildcards(buffers, list(keys), kw_dict)
+        parts = list((splits or {}).get(name) or [("", keys)])
+        if len(parts) == 1:
+            parts = [(parts[0][0], keys)]
+        resolved[name] = {}
+        for suffix, part_keys in parts:
+            spec = _star_buffers(star, decoder_short_name(name), suffix,
+                                 part_keys if len(parts) > 1 else None)  # fmt: skip
+            buffers: dict = {}
+            for bname, settings in spec.items():
+                buffers.update(_expand_buffer(bname, settings, kw_dict, "out_spec['*']"))
+            resolved[name].update(resolve_wildcards(buffers, list(part_keys), kw_dict))
     for name in list(resolved):
         resolved[name] = {b: s for b, s in resolved[name].items() if s["key_list"]}
     return resolved
+
+
+def _star_buffers(star: Mapping, short: str, suffix: str, part: Iterable[Any] | None) -> dict:
+    """The ``"*"`` entry's buffers for one decoder (`short`: its name without "Decoder") and
+    one of its tables: ``{name}`` replaced, `suffix` appended to the names of buffers not
+    split per key, and concrete keys outside the table's keys `part` dropped."""
+    spec: dict[str, Any] = {}
+    for bname, settings in copy_spec(star).items():
+        for field in ("out_name", "out_stream"):
+            if isinstance(settings.get(field), str):
+                settings[field] = settings[field].replace("{name}", short)
+        bname = bname.replace("{name}", short)
+        per_key = _has_key_field(bname, str(settings.get("out_name") or ""),
+                                 str(settings.get("out_stream") or ""))  # fmt: skip
+        if suffix and not per_key:
+            if settings.get("out_name"):
+                settings["out_name"] = f"{settings['out_name']}{suffix}"
+            bname = f"{bname}{suffix}"
+        if part is not None and isinstance(settings.get("key_list"), (list, tuple, range)):
+            mine = {_hashable(k) for k in part}
+            settings["key_list"] = [k for k in expand_key_list(settings["key_list"])
+                                    if is_wildcard(k) or _hashable(k) in mine]  # fmt: skip
+        spec[bname] = settings
+    return spec
 
 
 def _match(key: Any, pattern: Any) -> bool:
@@ -333,9 +368,12 @@ def resolve_wildcards(
     Concrete keys and fnmatch patterns are matched first, in buffer order; a lone ``"*"``
     (at most one per decoder) takes the keys left over. Buffers split per key where
     ``{key`` appears; their out_stream and out_name are then formatted with `kw_dict`.
-    Returns a new dict; buffers with concrete keys pass unchanged.
+    Concrete keys that are not among `keys` are dropped: no row can carry them (a key range
+    over channels the input lacks plans no output, no buffer and no lock for them).
+    Returns a new dict.
     """
     kw_dict = dict(kw_dict or {})
+    have = {_hashable(k) for k in keys}
     stars = [n for n, s in buffers.items() if "*" in s["key_list"]]
     if len(stars) > 1:
         raise OutSpecError(f"more than one buffer takes key '*': {stars}")
@@ -350,7 +388,8 @@ def resolve_wildcards(
         spec = buffers[name]
         patterns = spec["key_list"]
         if not any(is_wildcard(k) for k in patterns):
-            results[name] = {name: spec}
+            kept = [k for k in patterns if _hashable(k) in have]
+            results[name] = {name: dict(spec, key_list=kept) if len(kept) < len(patterns) else spec}
             continue
         matched = []
         for key in keys:

@@ -190,11 +190,24 @@ class DataStreamer(ABC):
             rb_lib = _as_library(rb_lib)
         keys = {name: [k for kl in d.get_key_lists() for k in kl] for name, d in decoders.items()}
         named = set(rb_lib.as_out_spec()) - {"*"}
-        rb_lib.resolve(keys, known_decoder_names())
+        rb_lib.resolve(keys, known_decoder_names(), self._default_tables())
         self.rb_lib = rb_lib
         self._check_destinations()
         self._allocate(buffer_size, decoders, header_decoders)
         self._unprocessed_by_star(named)
+
+    def _default_tables(self) -> dict[str, list[tuple[str, list[Any]]]]:
+        """Decoder -> (name suffix, keys) of each table of :meth:`build_default_rb_lib`:
+        how a ``"*"`` out_spec entry splits the decoder's rows, as legend-daq2lh5 does."""
+        tables = {}
+        for name, rbl in self.build_default_rb_lib().items():
+            short = decoder_short_name(name)
+            tables[name] = [
+                (rb.out_name[len(short):] if rb.out_name.startswith(short) else f"_{i}",
+                 list(rb.key_list))
+                for i, rb in enumerate(rbl)
+            ]  # fmt: skip
+        return tables
 
     def _unprocessed_by_star(self, named: set[str]) -> None:
         """A ``"*"`` entry's proc_spec serves every decoder it covers, as in legend-daq2lh5:

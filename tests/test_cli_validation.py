@@ -240,9 +240,12 @@ def test_files_left_by_a_killed_run_are_removed(run, capsys, tmp_path):
                                                "since": 0}))  # fmt: skip
     stale = tmp_path / ".k.lh5.deadbeef.rawconv-tmp"
     stale.write_bytes(b"half a file")
+    others = [".j.lh5.deadbeef.rawconv-tmp", ".k.lh5x.deadbeef.rawconv-tmp"]  # not its own
+    for name in others:
+        (tmp_path / name).write_bytes(b"another output's")
     status, err = _call(rawconv, [str(run), "-o", str(out), "-q"], capsys)
     assert status == 0, err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.lh5", "run.fcio"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [*others, "k.lh5", "run.fcio"]
 
 
 def test_quiet_runs_print_nothing(run, tmp_path):

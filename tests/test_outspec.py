@@ -16,6 +16,7 @@ from rawconv.outspec import (
     resolve_out_spec,
     resolve_wildcards,
 )
+from tests.conftest import assert_identical_lh5, data_file
 
 
 def _buffers(lib: RawBufferLibrary, decoder: str) -> dict[str, tuple]:
@@ -136,6 +137,87 @@ def test_resolve_out_spec_is_pure_and_complete():
     assert resolve_out_spec({"FCEventDecoder": {"x": {"key_list": ["99*"]}}}, decoders) == {
         "FCEventDecoder": {}
     }
+
+
+def test_star_entry_takes_the_default_tables_of_each_decoder():
+    """As in legend-daq2lh5, a "*" buffer serves each table of a decoder's default buffers,
+    with that table's suffix (a decoder whose keys fall into several layouts, or one the
+    reference names with a suffix); buffers split per key keep their names; concrete keys
+    of the entry go to the table holding them."""
+    decoders = {"ORFCIOConfigDecoder": ["fcid_1/config", "fcid_2/config"],
+                "LLAMAEventDecoder": [0, 4], "OrcaHeaderDecoder": [None]}  # fmt: skip
+    splits = {"ORFCIOConfigDecoder": [("_0", ["fcid_1/config", "fcid_2/config"])],
+              "LLAMAEventDecoder": [("_0", [0]), ("_4", [4])],
+              "OrcaHeaderDecoder": [("", [None])]}  # fmt: skip
+    spec = {"*": {"{name}": {"key_list": ["*"], "out_stream": "aux.lh5"}}}
+    got = resolve_out_spec(spec, decoders, splits=splits)
+    assert {d: {b: s["key_list"] for b, s in bufs.items()} for d, bufs in got.items()} == {
+        "ORFCIOConfigDecoder": {"ORFCIOConfig_0": ["fcid_1/config", "fcid_2/config"]},
+        "LLAMAEventDecoder": {"LLAMAEvent_0": [0], "LLAMAEvent_4": [4]},
+        "OrcaHeaderDecoder": {"OrcaHeader": [None]},
+    }
+    assert got["LLAMAEventDecoder"]["LLAMAEvent_4"]["out_name"] == "LLAMAEvent_4"
+    per_key = {"*": {"ch{key}": {"key_list": ["*"], "out_stream": "aux_{name}.lh5"}}}
+    got = resolve_out_spec(per_key, {"LLAMAEventDecoder": [0, 4]}, splits=splits)
+    assert {b: (s["key_list"], s["out_stream"]) for b, s in got["LLAMAEventDecoder"].items()} \
+        == {"ch0": ([0], "aux_LLAMAEvent.lh5"), "ch4": ([4], "aux_LLAMAEvent.lh5")}
+    named = {"*": {"{name}": {"key_list": [4, 7], "out_stream": "o.lh5", "out_name": "t"}}}
+    got = resolve_out_spec(named, {"LLAMAEventDecoder": [0, 4]}, splits=splits)
+    assert {b: (s["key_list"], s["out_name"]) for b, s in got["LLAMAEventDecoder"].items()} \
+        == {"LLAMAEvent_4": ([4], "t_4")}
+    # without splits: one table of every key, as before
+    got = resolve_out_spec(spec, {"LLAMAEventDecoder": [0, 4]})
+    assert got["LLAMAEventDecoder"]["LLAMAEvent"]["key_list"] == [0, 4]
+
+
+def test_keys_the_input_lacks_are_dropped():
+    """A key range over channels the input lacks keeps only the input's: no buffer, output
+    or lock is planned for the others (10,000 per-key files took 16 s to lock and set up)."""
+    decoders = {"FCEventDecoder": [52800, 52801]}
+    spec = {"FCEventDecoder": {"ch{key}": {"key_list": [[52000, 61999]],
+                                           "out_stream": "{name}.lh5"}},
+            "FCStatusDecoder": {"st": {"key_list": ["fcid_0/status/card0"]}}}  # fmt: skip
+    got = resolve_out_spec(spec, decoders)
+    assert {b: s["key_list"] for b, s in got["FCEventDecoder"].items()} == {
+        "ch52800": [52800], "ch52801": [52801]}  # fmt: skip
+    assert "FCStatusDecoder" not in got  # not a decoder of this input
+    mixed = {"FCEventDecoder": {"two": {"key_list": [52801, 99, 52800], "out_stream": "o"}}}
+    assert resolve_out_spec(mixed, decoders)["FCEventDecoder"]["two"]["key_list"] == [
+        52801, 52800]  # fmt: skip
+
+
+P14 = "orca/fcio/l200-p14-r004-cal-20250606T010224Z.orca"
+PULSER = "llamadaq/20241218-150158-pulser.bin"
+
+
+@pytest.mark.parametrize("relative", [P14, PULSER])
+def test_star_entry_alone_writes_the_default_tables(relative, tmp_path):
+    """``{"*": {"{name}": ...}}`` (every decoder into one file) gives exactly the default
+    output on inputs whose decoders have several tables: ORFCIOConfig_0 for the two
+    listeners of the p14 file, LLAMAEvent_0 and LLAMAEvent_4 for the two channel formats
+    of the pulser file (both used to be refused as mixing table layouts)."""
+    src = str(data_file(relative))
+    build_raw(src, out_spec=str(tmp_path / "default.lh5"))
+    spec = {"*": {"{name}": {"key_list": ["*"], "out_stream": str(tmp_path / "star.lh5")}}}
+    build_raw(src, out_spec=spec)
+    assert assert_identical_lh5(tmp_path / "default.lh5", tmp_path / "star.lh5") > 30
+    with h5py.File(tmp_path / "star.lh5", "r") as f:
+        tables = sorted(f)
+    assert tables == (["ORFCIOConfig_0", "ORFCIOEvent_0", "ORRunDecoderForRun", "OrcaHeader"]
+                      if relative == P14 else ["LLAMAEvent_0", "LLAMAEvent_4", "LLAMAHeader"])
+
+
+def test_key_range_with_per_key_files_writes_and_locks_only_the_inputs_keys(tmp_path):
+    """10,000 keys in a range, one file each: the p14 file's 6 channels with rows are
+    written, and no lock or temporary file is left."""
+    out = tmp_path / "out"
+    spec = {"ORFCIOEventDecoder": {"ch{key}": {"key_list": [[1100000, 1109999]],
+                                               "out_stream": f"{out}/{{name}}.lh5"}}}  # fmt: skip
+    build_raw(str(data_file(P14)), out_spec=spec)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "ch1105600.lh5", "ch1105604.lh5", "ch1107202.lh5"]  # fmt: skip
+    with h5py.File(out / "ch1107202.lh5", "r") as f:
+        assert f["ch1107202/packet_id"][()].tolist() == [8, 9]  # the reference's rows
 
 
 def test_format_template_keeps_later_fields():

@@ -23,6 +23,7 @@ import h5py
 import numpy as np
 
 from ..errors import OutputError, RawconvError
+from ..locks import TEMP_SUFFIX
 from .chunks import DirectChunkAppender
 from .encode_ahead import discard
 
@@ -69,7 +70,7 @@ def set_attrs(obj: Any, attrs: Mapping[str, Any]) -> None:
 def temp_name(path: str | os.PathLike) -> str:
     """The temporary name an output is written under until committed."""
     p = Path(path)
-    return str(p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.rawconv-tmp"))
+    return str(p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}"))
 
 
 _ERRNO = re.compile(r"errno = (\d+)")

@@ -160,6 +160,20 @@ def test_memory_of_the_geds_conversion(tmp_path):
 
 def test_buffer_mixing_layouts_is_refused():
     """One buffer for FCIOConfig and FSPConfig rows: a clear error, not a broken table."""
+    spec = {"ORFCIOConfigDecoder": {"cfg": {"key_list": ["*"], "out_stream": ""}}}
+    with pytest.raises(OutSpecError, match=r"ORFCIOConfigDecoder buffer 'cfg'.*different"):
+        OrcaStreamer().open_stream(MemorySource(fcio_file()), rb_lib=RawBufferLibrary(spec))
+
+
+def test_star_entry_splits_layouts_as_the_default_tables():
+    """The "*" entry gives a decoder its buffers once per default table, named as the
+    reference names them: FCIOConfig and FSPConfig rows in two tables, as by default."""
     lib = RawBufferLibrary({"*": {"{name}": {"key_list": ["*"], "out_stream": ""}}})
-    with pytest.raises(OutSpecError, match=r"ORFCIOConfigDecoder.*different"):
-        OrcaStreamer().open_stream(MemorySource(fcio_file()), rb_lib=lib)
+    streamer = OrcaStreamer()
+    streamer.open_stream(MemorySource(fcio_file()), rb_lib=lib)
+    got = {rb.out_name: rb.key_list for rb in lib["ORFCIOConfigDecoder"]}
+    default = OrcaStreamer()
+    default.open_stream(MemorySource(fcio_file()))
+    want = {rb.out_name: rb.key_list for rb in default.rb_lib["ORFCIOConfigDecoder"]}
+    assert got == want == {"ORFCIOConfig_0": ["fcid_1/config", "fcid_2/config"],
+                           "ORFCIOConfig_swtid_1/config": ["swtid_1/config"]}  # fmt: skip
