@@ -19,7 +19,12 @@ from typing import Any
 import numpy as np
 
 from rawconv.buffers import split_out_stream, write_to_lh5_and_clear
-from rawconv.build_raw import layout_out_spec, orig_basename, out_spec_library
+from rawconv.build_raw import (
+    layout_out_spec,
+    nothing_to_write,
+    orig_basename,
+    out_spec_library,
+)
 from rawconv.errors import CorruptDataError, RawconvError
 from rawconv.formats import (
     detect_format,
@@ -153,6 +158,8 @@ def outputs_of(
             check_env_expanded(name)
             if name and final_name(name, job) not in files:
                 files.append(final_name(name, job))
+        if not files:
+            raise nothing_to_write(streamer)  # the failure line names the input
         return files
     finally:
         streamer.close_stream()

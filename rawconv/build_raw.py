@@ -25,7 +25,7 @@ from .interrupts import checkpoint, deferred
 from .layouts import apply_buffer_memory, check_layout_out_spec, chunk_index_k, get_layout
 from .lh5.writer import LH5Writer
 from .locks import OutputLocks, remove_stale_temps
-from .outspec import expand_out_spec, format_template, load_out_spec
+from .outspec import expand_out_spec, format_template, load_out_spec, unmatched_keys
 from .progress import Progress
 from .remote import check_output_url, is_url
 from .report import ConversionReport
@@ -45,8 +45,8 @@ from .validate import (
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "build_raw", "check_storage_options", "default_output_name", "orig_basename",
-    "out_spec_library", "spec_variables",
+    "build_raw", "check_storage_options", "default_output_name", "nothing_to_write",
+    "orig_basename", "out_spec_library", "spec_variables",
 ]  # fmt: skip
 
 
@@ -227,12 +227,7 @@ def build_raw(
             out_spec.update(expanded)
         outputs = _output_files(streamer)
         if not outputs:
-            names = ", ".join(d.name for d in streamer.get_decoder_list())
-            raise OutSpecError(
-                f"nothing to write: the out_spec takes no decoder or key of this input "
-                f"(its decoders: {names})",
-                path=source.name,
-            )
+            raise nothing_to_write(streamer, source.name)
         _check_outputs(outputs, overwrite, storage_options, source)
         local = [o for o in outputs if not is_url(o)]
         if source.size is not None and math.isinf(n_max) and local:  # a whole input
@@ -294,6 +289,19 @@ def _write(rbs: list, writer: LH5Writer, db_dict: Mapping | None, report: Conver
             if filename:
                 report.add_rows(filename, group, rb.out_name, rb.loc)
     write_to_lh5_and_clear(rbs, writer, db_dict)
+
+
+def nothing_to_write(streamer: Any, path: str | None = None) -> OutSpecError:
+    """The error of a run whose out_spec takes no row of its input (its stream open);
+    `path`: the input, named in the message."""
+    decoders = streamer.get_decoder_list()
+    keys = {d.name: [k for kl in d.get_key_lists() for k in kl] for d in decoders}
+    why = unmatched_keys(streamer.rb_lib.as_out_spec(), keys)
+    return OutSpecError(
+        "nothing to write: the out_spec takes no decoder or key of this input (its decoders: "
+        + ", ".join(keys) + ")" + "".join(f"; {line}" for line in why),
+        path=path,
+    )
 
 
 def _output_files(streamer: Any) -> list[str]:

@@ -57,6 +57,7 @@ __all__ = [
     "load_out_spec",
     "resolve_out_spec",
     "resolve_wildcards",
+    "unmatched_keys",
 ]
 
 _WILDCARD_CHARS = "*?["
@@ -352,6 +353,27 @@ def _star_buffers(star: Mapping, short: str, suffix: str, part: Iterable[Any] | 
                                     if is_wildcard(k) or _hashable(k) in mine]  # fmt: skip
         spec[bname] = settings
     return spec
+
+
+def unmatched_keys(out_spec: Mapping, decoders: Mapping[str, Iterable[Any]]) -> list[str]:
+    """For each decoder of the input that `out_spec` names, the keys it asks for against the
+    decoder's own, when none of them match (a typo, or ``"52800"`` for the key ``52800``):
+    lines for an error that says why a run would write nothing."""
+    notes = []
+    for name, buffers in out_spec.items():
+        if name not in decoders or not isinstance(buffers, Mapping):
+            continue
+        have = list(decoders[name])
+        asked = [k for b in buffers.values() if isinstance(b, Mapping)
+                 for k in expand_key_list(b.get("key_list") or [])]  # fmt: skip
+        if asked and not any(_match(k, pat) for k in have for pat in asked):
+            notes.append(f"{name} has keys {_few(have)}; the out_spec asks for {_few(asked)}")
+    return notes
+
+
+def _few(keys: list[Any], n: int = 3) -> str:
+    shown = ", ".join(repr(k) for k in keys[:n])
+    return f"{shown}, ... ({len(keys)} in all)" if len(keys) > n else shown or "none"
 
 
 def _match(key: Any, pattern: Any) -> bool:

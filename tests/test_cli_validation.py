@@ -120,6 +120,15 @@ def test_out_specs_that_select_nothing_or_have_typos(run, capsys, tmp_path):
     spec.write_text(json.dumps({"FCEventDecoder": {"x": dict(buffer["x"], key_list=["9*"])}}))
     status, err = _call(rawconv, [str(run), "-o", str(spec)], capsys)
     assert status == 1 and "nothing to write" in err
+    # a string for an int key: said, by rawconv-parallel too (it used to exit 0, writing
+    # nothing, after minutes spent retrying the first event)
+    spec.write_text(json.dumps({"FCEventDecoder": {"x": dict(buffer["x"], key_list=["52800"])}}))
+    why = ("; FCEventDecoder has keys 52800, 52801, 52802, ... (6 in all); the out_spec asks "
+           "for '52800'")  # fmt: skip
+    status, err = _call(rawconv, [str(run), "-o", str(spec)], capsys)
+    assert status == 1 and "nothing to write" in err and err.rstrip().endswith(why), err
+    status, err = _call(parallel, [str(run), "-o", str(spec), "-q"], capsys)
+    assert status == 1 and "nothing to write" in err and err.rstrip().endswith(why), err
     assert not (tmp_path / "o.lh5").exists()
 
 

@@ -251,6 +251,22 @@ def test_records_no_buffer_takes_are_counted_per_tag(tmp_path):
     assert streamer.skipped_records == {TAG_EVENTHEADER: 10}
 
 
+@pytest.mark.parametrize("keys", [["9*"], ["52800"], [99]])
+def test_event_buffers_that_take_no_key_skip_the_events(spms, keys):
+    """An event buffer whose keys match none of the input's (a pattern, the string
+    ``"52800"`` for the key 52800, a channel it lacks): the events are skipped and counted,
+    and the stream ends (it used to retry the first event forever: rawconv-parallel took
+    6 minutes over the 50 events of this file, writing nothing)."""
+    from rawconv.formats.fcio.layout import TAG_SPARSEEVENT
+
+    lib = RawBufferLibrary({"FCEventDecoder": {"ev": {"key_list": keys, "out_stream": ""}},
+                            "FCStatusDecoder": {"st": {"key_list": ["*"], "out_stream": ""}}})
+    streamer, rows = _streamed(spms, lib)
+    assert [rb.out_name for rb in lib.all_buffers()] == ["st"]
+    assert rows == 2  # the status record's two cards
+    assert streamer.skipped_records == {TAG_SPARSEEVENT: 50}
+
+
 def test_unknown_records_are_counted_as_skipped(tmp_path):
     """Records of a tag no decoder knows (a run outside the event path): counted per tag,
     the events around them decoded."""

@@ -114,14 +114,15 @@ class FCIOStreamer(DamageHandling, DataStreamer):
         return list(self._decoders)
 
     def _make_routes(self) -> None:
-        """A route for each decoder that has buffers (given the reader's bytes_left, not
-        the streamer's: a route holding the streamer would be a reference cycle, which
-        keeps a finished stream's buffers until the garbage collector runs)."""
+        """A route for each decoder that has buffers (one whose buffers took no key has
+        none: its records are skipped). Routes get the reader's bytes_left, not the
+        streamer's: a route holding the streamer would be a reference cycle, which keeps a
+        finished stream's buffers until the garbage collector runs."""
         assert self._reader is not None
         self._routes = {
             name: DecoderRoute(decoder, self.rb_lib[name], self._reader.bytes_left)
             for decoder in self._decoders
-            if (name := decoder.name) in self.rb_lib
+            if len(self.rb_lib.get(name := decoder.name, ()))
         }
 
     # --- opening ----------------------------------------------------------------------------
