@@ -228,7 +228,7 @@ def build_raw(
         outputs = _output_files(streamer)
         if not outputs:
             raise nothing_to_write(streamer, source.name)
-        _check_outputs(outputs, overwrite, storage_options, source)
+        _check_outputs(outputs, overwrite, storage_options, _local_path(source))
         local = [o for o in outputs if not is_url(o)]
         if source.size is not None and math.isinf(n_max) and local:  # a whole input
             share = estimate_output_bytes(source.size, hdf5_settings) // len(local)
@@ -294,8 +294,7 @@ def _write(rbs: list, writer: LH5Writer, db_dict: Mapping | None, report: Conver
 def nothing_to_write(streamer: Any, path: str | None = None) -> OutSpecError:
     """The error of a run whose out_spec takes no row of its input (its stream open);
     `path`: the input, named in the message."""
-    decoders = streamer.get_decoder_list()
-    keys = {d.name: [k for kl in d.get_key_lists() for k in kl] for d in decoders}
+    keys = streamer.decoder_keys()
     why = unmatched_keys(streamer.rb_lib.as_out_spec(), keys)
     return OutSpecError(
         "nothing to write: the out_spec takes no decoder or key of this input (its decoders: "
@@ -314,13 +313,14 @@ def _output_files(streamer: Any) -> list[str]:
 
 
 def _check_outputs(outputs: list[str], overwrite: bool, storage_options: Mapping,
-                   source: Source) -> None:  # fmt: skip
+                   input_path: str | None) -> None:  # fmt: skip
+    """Each output can be written (`input_path`: the local file being converted, if any)."""
     for path in outputs:
         check_env_expanded(path)
         if is_url(path):
             check_output_url(path, overwrite, storage_options)
         else:
-            check_not_the_input(path, _local_path(source))
+            check_not_the_input(path, input_path)
             check_output_path(path, overwrite)
 
 

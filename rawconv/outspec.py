@@ -335,6 +335,7 @@ def _star_buffers(star: Mapping, short: str, suffix: str, part: Iterable[Any] | 
     """The ``"*"`` entry's buffers for one decoder (`short`: its name without "Decoder") and
     one of its tables: ``{name}`` replaced, `suffix` appended to the names of buffers not
     split per key, and concrete keys outside the table's keys `part` dropped."""
+    mine = None if part is None else {_hashable(k) for k in part}
     spec: dict[str, Any] = {}
     for bname, settings in copy_spec(star).items():
         for field in ("out_name", "out_stream"):
@@ -347,8 +348,7 @@ def _star_buffers(star: Mapping, short: str, suffix: str, part: Iterable[Any] | 
             if settings.get("out_name"):
                 settings["out_name"] = f"{settings['out_name']}{suffix}"
             bname = f"{bname}{suffix}"
-        if part is not None and isinstance(settings.get("key_list"), (list, tuple, range)):
-            mine = {_hashable(k) for k in part}
+        if mine is not None and isinstance(settings.get("key_list"), (list, tuple, range)):
             settings["key_list"] = [k for k in expand_key_list(settings["key_list"])
                                     if is_wildcard(k) or _hashable(k) in mine]  # fmt: skip
         spec[bname] = settings

@@ -70,6 +70,11 @@ class DataStreamer(ABC):
     def get_decoder_list(self) -> list[DataDecoder]:
         """The decoders of this stream (after its header was read)."""
 
+    def decoder_keys(self) -> dict[str, list[Any]]:
+        """Decoder name -> every key its rows can have (its key lists, joined), in order."""
+        return {d.name: [k for kl in d.get_key_lists() for k in kl]
+                for d in self.get_decoder_list()}  # fmt: skip
+
     def open_stream(
         self,
         stream_name: Any,
@@ -188,9 +193,8 @@ class DataStreamer(ABC):
             rb_lib = self.build_default_rb_lib(out_stream)
         elif not isinstance(rb_lib, RawBufferLibrary):
             rb_lib = _as_library(rb_lib)
-        keys = {name: [k for kl in d.get_key_lists() for k in kl] for name, d in decoders.items()}
         named = set(rb_lib.as_out_spec()) - {"*"}
-        rb_lib.resolve(keys, known_decoder_names(), self._default_tables())
+        rb_lib.resolve(self.decoder_keys(), known_decoder_names(), self._default_tables())
         self.rb_lib = rb_lib
         self._check_destinations()
         self._allocate(buffer_size, decoders, header_decoders)
