@@ -28,7 +28,12 @@ from rawconv.interrupts import Interrupted, checkpoint, deferred
 from rawconv.layouts import check_layout_out_spec, get_layout
 from rawconv.locks import OutputLocks, remove_stale_temps
 from rawconv.remote import check_input_url, check_output_url, is_url, output_exists
-from rawconv.validate import check_buffer_size, check_keywords, check_not_the_input
+from rawconv.validate import (
+    check_buffer_size,
+    check_keywords,
+    check_not_the_input,
+    check_output_path,
+)
 
 from .collect import Collector, IndexArgs
 from .forkserver import sigint_ignored, worker_start_method
@@ -412,8 +417,10 @@ def _select(plans, report, overwrite, resume, storage_options) -> list[int]:
         for out in fr.outputs:
             if is_url(out):
                 check_output_url(out, True, storage_options, probe=False)
-            elif not is_url(plans[i].input):
-                check_not_the_input(out, plans[i].input)
+            else:  # a folder, device or dangling link: refused before any work, as by rawconv
+                check_output_path(out, True)
+                if not is_url(plans[i].input):
+                    check_not_the_input(out, plans[i].input)
         present = [o for o in fr.outputs if _exists(o, storage_options)]
         if resume and fr.outputs and len(present) == len(fr.outputs):
             fr.status = "skipped"

@@ -148,6 +148,14 @@ def test_output_folders(run, capsys, tmp_path):
         assert err == ("rawconv: error: adir: exists and is a folder; rawconv writes only "
                        "regular files (end the name with / to write inside the folder)")
         assert _files(tmp_path / "adir") == []
+        # rawconv-parallel refuses it before any work too (it used to decode the input,
+        # then fail writing: "Is a directory (EISDIR)")
+        status, err = _call(parallel, [str(run), "-o", "adir", "-q", *extra], capsys)
+        assert status == 1
+        assert err == (f"rawconv-parallel: error: {tmp_path / 'adir'}: exists and is a folder; "
+                       "rawconv writes only regular files (end the name with / to write "
+                       "inside the folder)")  # fmt: skip
+        assert _files(tmp_path / "adir") == []
     status, err = _call(rawconv, [str(run), "-o", "newdir/", "-q"], capsys)
     assert status == 0, err
     assert (tmp_path / "newdir" / "run.lh5").stat().st_size > 0
